@@ -1,0 +1,1 @@
+"""raykube's node agents: the kubelet (pods on Podman) and the hollow node used by benchmarks."""
