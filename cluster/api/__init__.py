@@ -1,0 +1,1 @@
+"""The API vocabulary every component shares: resources, the manifest codec, quantities, selectors."""

@@ -1,0 +1,233 @@
+"""An async client for the API server's gRPC service, in terms of typed objects.
+
+Every call carries the caller's bearer token; every failure comes back as the ApiError the server
+raised (cluster/errors.py), so callers branch on `NotFound`/`Conflict`, never on gRPC codes.
+The target is either a fixed "host:port" or a resolver coroutine (components find the API server
+through Ray); after UNAVAILABLE the next call resolves again, so a restarted API server is found.
+Nothing here retries a non-idempotent call: that decision belongs to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from raykube.v1 import api_pb2, api_pb2_grpc
+
+from cluster.api import resources
+from cluster.errors import ApiError, Unavailable, from_rpc_error
+
+T = TypeVar("T", bound=Message)
+Resolver = Callable[[], Awaitable[str]]
+
+# Keepalives notice a dead peer on long watches; large messages fit big lists.
+CHANNEL_OPTIONS = (
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+)
+WATCH_EVENT_NAMES = {
+    api_pb2.ADDED: "ADDED",
+    api_pb2.MODIFIED: "MODIFIED",
+    api_pb2.DELETED: "DELETED",
+    api_pb2.BOOKMARK: "BOOKMARK",
+}
+
+
+class ApiClient:
+    """One channel to the API server; safe to share between tasks of one event loop."""
+
+    def __init__(self, target: str | Resolver, token: str, *, timeout: float = 30.0):
+        self._resolve: Resolver = target if callable(target) else _fixed(target)
+        self._token = token
+        self._timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: api_pb2_grpc.ApiStub | None = None
+        self.target = ""
+
+    async def _api(self) -> api_pb2_grpc.ApiStub:
+        if self._stub is None:
+            self.target = await self._resolve()
+            self._channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+            self._stub = api_pb2_grpc.ApiStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+        self._channel, self._stub = None, None
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._token}"),)
+
+    def _failed(self, err: grpc.RpcError) -> ApiError:
+        error = from_rpc_error(err)
+        if isinstance(error, Unavailable):
+            self._stub = None  # resolve again next time: the server may have moved
+        return error
+
+    async def _call(self, method: str, request: Message, timeout: float | None = None) -> Message:
+        stub = await self._api()
+        try:
+            response: Message = await getattr(stub, method)(
+                request, metadata=self._metadata(), timeout=timeout or self._timeout
+            )
+        except grpc.RpcError as err:
+            raise self._failed(err) from None
+        return response
+
+    # -- the verbs -----------------------------------------------------------------------------
+
+    async def create(self, obj: T, *, dry_run: bool = False) -> T:
+        resource = resources.of(obj)
+        response = await self._call(
+            "Create", api_pb2.CreateRequest(object=resource.wrap(obj), dry_run=dry_run)
+        )
+        return _typed(response.object, obj)
+
+    async def get(self, resource: resources.Resource, namespace: str, name: str) -> Message:
+        ref = api_pb2.ObjectRef(resource=resource.name, namespace=namespace, name=name)
+        response = await self._call("Get", api_pb2.GetRequest(ref=ref))
+        return resources.unwrap(response.object)[1]
+
+    async def list(
+        self,
+        resource: resources.Resource,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[Message], str]:
+        """The matching objects and the resourceVersion to watch from."""
+        request = api_pb2.ListRequest(
+            resource=resource.name,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+        )
+        response: api_pb2.ListResponse = await self._call("List", request)
+        return [resources.unwrap(o)[1] for o in response.items], response.metadata.resource_version
+
+    async def update(self, obj: T) -> T:
+        response = await self._call("Update", api_pb2.UpdateRequest(object=resources.of(obj).wrap(obj)))
+        return _typed(response.object, obj)
+
+    async def update_status(self, obj: T) -> T:
+        response = await self._call("UpdateStatus", api_pb2.UpdateRequest(object=resources.of(obj).wrap(obj)))
+        return _typed(response.object, obj)
+
+    async def delete(
+        self,
+        resource: resources.Resource,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str = "",
+        resource_version: str = "",
+    ) -> tuple[Message, bool]:
+        """The object as deleted (or as now terminating) and whether it is gone from the store."""
+        request = api_pb2.DeleteRequest(
+            ref=api_pb2.ObjectRef(resource=resource.name, namespace=namespace, name=name),
+            preconditions=api_pb2.Preconditions(uid=uid, resource_version=resource_version),
+        )
+        if grace_period_seconds is not None:
+            request.grace_period_seconds = grace_period_seconds
+        response: api_pb2.DeleteResponse = await self._call("Delete", request)
+        return resources.unwrap(response.object)[1], response.deleted
+
+    async def bind(
+        self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
+    ) -> Message:
+        request = api_pb2.BindRequest(
+            namespace=namespace,
+            name=name,
+            node_name=node_name,
+            preconditions=api_pb2.Preconditions(uid=uid, resource_version=resource_version),
+        )
+        response = await self._call("Bind", request)
+        return resources.unwrap(response.object)[1]
+
+    async def whoami(self) -> api_pb2.WhoAmIResponse:
+        return await self._call("WhoAmI", api_pb2.WhoAmIRequest())
+
+    async def watch(
+        self,
+        resource: resources.Resource,
+        namespace: str = "",
+        *,
+        resource_version: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        allow_bookmarks: bool = False,
+    ) -> AsyncIterator[tuple[str, Message]]:
+        """("ADDED"|"MODIFIED"|"DELETED"|"BOOKMARK", object) until the stream ends or fails."""
+        stub = await self._api()
+        request = api_pb2.WatchRequest(
+            resource=resource.name,
+            namespace=namespace,
+            resource_version=resource_version,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            allow_bookmarks=allow_bookmarks,
+        )
+        call = stub.Watch(request, metadata=self._metadata())
+        try:
+            async for event in call:
+                yield WATCH_EVENT_NAMES[event.type], resources.unwrap(event.object)[1]
+        except grpc.RpcError as err:
+            raise self._failed(err) from None
+        finally:
+            call.cancel()
+
+    async def logs(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str = "",
+        follow: bool = False,
+        tail_lines: int = 0,
+        previous: bool = False,
+    ) -> AsyncIterator[bytes]:
+        stub = await self._api()
+        request = api_pb2.LogsRequest(
+            namespace=namespace,
+            name=name,
+            container=container,
+            follow=follow,
+            tail_lines=tail_lines,
+            previous=previous,
+        )
+        call = stub.Logs(request, metadata=self._metadata())
+        try:
+            async for chunk in call:
+                yield chunk.data
+        except grpc.RpcError as err:
+            raise self._failed(err) from None
+        finally:
+            call.cancel()
+
+
+def _fixed(target: str) -> Resolver:
+    async def resolve() -> str:
+        return target
+
+    return resolve
+
+
+def _typed(envelope: api_pb2.Object, like: T) -> T:
+    obj = resources.unwrap(envelope)[1]
+    if not isinstance(obj, type(like)):
+        raise ApiError(f"server answered a {type(obj).__name__} for a {type(like).__name__}")
+    return obj
