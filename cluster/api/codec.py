@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, TypeVar
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from raykube.v1 import options_pb2
 
 from cluster.errors import FieldError
+from raykube.v1 import options_pb2
 
 M = TypeVar("M", bound=Message)
 
@@ -53,15 +53,15 @@ class DecodeError(ValueError):
 
 
 @cache
-def _fields_by_json_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+def _fields_by_json_name(descriptor: Any) -> dict[str, Any]:
     return {f.json_name: f for f in descriptor.fields}
 
 
-def _is_map(field: FieldDescriptor) -> bool:
+def _is_map(field: Any) -> bool:
     return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry
 
 
-def _option(field: FieldDescriptor, extension: Any) -> bool:
+def _option(field: Any, extension: Any) -> bool:
     return bool(field.GetOptions().Extensions[extension])
 
 
@@ -146,7 +146,7 @@ def _decode_into(data: Mapping[str, Any], message: Message, path: str, errors: l
 
 
 def _decode_message_field(
-    value: Any, message: Message, field: FieldDescriptor, where: str, errors: list[FieldError]
+    value: Any, message: Message, field: Any, where: str, errors: list[FieldError]
 ) -> None:
     child = getattr(message, field.name)
     if field.message_type.full_name == _TIMESTAMP:
@@ -171,9 +171,7 @@ def _decode_message_field(
     _decode_into(value, child, where, errors)
 
 
-def _decode_map(
-    value: Any, message: Message, field: FieldDescriptor, where: str, errors: list[FieldError]
-) -> None:
+def _decode_map(value: Any, message: Message, field: Any, where: str, errors: list[FieldError]) -> None:
     if not isinstance(value, Mapping):
         errors.append(
             FieldError(where, f"expected an object, got {_describe(value)}", "FieldValueTypeInvalid")
@@ -206,7 +204,7 @@ def _decode_map(
             target[key] = converted
 
 
-def _scalar(field: FieldDescriptor, value: Any, where: str, errors: list[FieldError]) -> tuple[bool, Any]:
+def _scalar(field: Any, value: Any, where: str, errors: list[FieldError]) -> tuple[bool, Any]:
     kind = field.type
 
     def wrong(expected: str) -> tuple[bool, Any]:
@@ -259,6 +257,7 @@ def _scalar(field: FieldDescriptor, value: Any, where: str, errors: list[FieldEr
 def encode(message: Message) -> dict[str, Any]:
     """`message` as a Kubernetes-style dict: JSON names, set fields only, in field-number order."""
     out: dict[str, Any] = {}
+    field: Any
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)
         if _is_map(field):
@@ -276,7 +275,7 @@ def encode(message: Message) -> dict[str, Any]:
     return out
 
 
-def _encode_value(field: FieldDescriptor, value: Any) -> Any:
+def _encode_value(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         if field.message_type.full_name == _TIMESTAMP:
             return value.ToJsonString()

@@ -12,9 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from raykube.v1 import meta_pb2, pod_pb2
-
 from cluster.api import names
+from raykube.v1 import meta_pb2, pod_pb2
 
 
 class SelectorError(ValueError):

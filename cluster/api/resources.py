@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import Message
-from raykube.v1 import api_pb2, node_pb2, pod_pb2
 
 from cluster.errors import BadRequest, NotFound
+from raykube.v1 import api_pb2, node_pb2, pod_pb2
 
 API_VERSION = "v1"
+# Every typed object the API serves; each has api_version, kind, metadata, spec and status.
+ApiObject = pod_pb2.Pod | node_pb2.Node
 REGISTRY_PREFIX = "/registry/"
 
 
@@ -95,12 +97,13 @@ def by_kind(kind: str) -> Resource:
     return resource
 
 
-def unwrap(envelope: api_pb2.Object) -> tuple[Resource, Message]:
+def unwrap(envelope: api_pb2.Object) -> tuple[Resource, ApiObject]:
     """The resource and the typed object inside an `Object` envelope."""
     arm = envelope.WhichOneof("kind")
     if arm is None:
         raise BadRequest("object is empty: exactly one of " + ", ".join(sorted(_BY_ONEOF)) + " must be set")
-    return _BY_ONEOF[arm], getattr(envelope, arm)
+    obj: ApiObject = getattr(envelope, arm)
+    return _BY_ONEOF[arm], obj
 
 
 def of(obj: Message) -> Resource:

@@ -10,16 +10,16 @@ Nothing here retries a non-idempotent call: that decision belongs to the caller.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from raykube.v1 import api_pb2, api_pb2_grpc
 
 from cluster.api import resources
 from cluster.errors import ApiError, Unavailable, from_rpc_error
+from raykube.v1 import api_pb2, api_pb2_grpc, node_pb2, pod_pb2
 
-T = TypeVar("T", bound=Message)
+T = TypeVar("T", pod_pb2.Pod, node_pb2.Node)
 Resolver = Callable[[], Awaitable[str]]
 
 # Keepalives notice a dead peer on long watches; large messages fit big lists.
@@ -76,10 +76,10 @@ class ApiClient:
             self._stub = None  # resolve again next time: the server may have moved
         return error
 
-    async def _call(self, method: str, request: Message, timeout: float | None = None) -> Message:
+    async def _call(self, method: str, request: Message, timeout: float | None = None) -> Any:
         stub = await self._api()
         try:
-            response: Message = await getattr(stub, method)(
+            response = await getattr(stub, method)(
                 request, metadata=self._metadata(), timeout=timeout or self._timeout
             )
         except grpc.RpcError as err:
@@ -95,7 +95,7 @@ class ApiClient:
         )
         return _typed(response.object, obj)
 
-    async def get(self, resource: resources.Resource, namespace: str, name: str) -> Message:
+    async def get(self, resource: resources.Resource, namespace: str, name: str) -> resources.ApiObject:
         ref = api_pb2.ObjectRef(resource=resource.name, namespace=namespace, name=name)
         response = await self._call("Get", api_pb2.GetRequest(ref=ref))
         return resources.unwrap(response.object)[1]
@@ -107,7 +107,7 @@ class ApiClient:
         *,
         label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[list[Message], str]:
+    ) -> tuple[list[resources.ApiObject], str]:
         """The matching objects and the resourceVersion to watch from."""
         request = api_pb2.ListRequest(
             resource=resource.name,
@@ -135,7 +135,7 @@ class ApiClient:
         grace_period_seconds: int | None = None,
         uid: str = "",
         resource_version: str = "",
-    ) -> tuple[Message, bool]:
+    ) -> tuple[resources.ApiObject, bool]:
         """The object as deleted (or as now terminating) and whether it is gone from the store."""
         request = api_pb2.DeleteRequest(
             ref=api_pb2.ObjectRef(resource=resource.name, namespace=namespace, name=name),
@@ -148,7 +148,7 @@ class ApiClient:
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
-    ) -> Message:
+    ) -> resources.ApiObject:
         request = api_pb2.BindRequest(
             namespace=namespace,
             name=name,
@@ -159,7 +159,8 @@ class ApiClient:
         return resources.unwrap(response.object)[1]
 
     async def whoami(self) -> api_pb2.WhoAmIResponse:
-        return await self._call("WhoAmI", api_pb2.WhoAmIRequest())
+        response: api_pb2.WhoAmIResponse = await self._call("WhoAmI", api_pb2.WhoAmIRequest())
+        return response
 
     async def watch(
         self,
@@ -170,7 +171,7 @@ class ApiClient:
         label_selector: str = "",
         field_selector: str = "",
         allow_bookmarks: bool = False,
-    ) -> AsyncIterator[tuple[str, Message]]:
+    ) -> AsyncIterator[tuple[str, resources.ApiObject]]:
         """("ADDED"|"MODIFIED"|"DELETED"|"BOOKMARK", object) until the stream ends or fails."""
         stub = await self._api()
         request = api_pb2.WatchRequest(

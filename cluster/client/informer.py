@@ -14,16 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
-
-from google.protobuf.message import Message
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from cluster.api import resources
 from cluster.client.api import ApiClient
 from cluster.errors import ApiError, Gone
+from raykube.v1 import node_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
-T = TypeVar("T", bound=Message)
+T = TypeVar("T", pod_pb2.Pod, node_pb2.Node)
 Key = tuple[str, str]
 
 
@@ -96,7 +95,7 @@ class Informer(Generic[T]):
             label_selector=self._query["label_selector"],
             field_selector=self._query["field_selector"],
         )
-        fresh: dict[Key, T] = {key_of(o): o for o in items}
+        fresh: dict[Key, T] = {key_of(o): cast(T, o) for o in items}
         for key in [k for k in self.cache if k not in fresh]:
             self._emit("DELETED", self.cache.pop(key), None)
         for key, obj in fresh.items():
@@ -127,7 +126,7 @@ class Informer(Generic[T]):
                 self._emit("DELETED", obj, old)
             else:
                 old = self.cache.get(key)
-                self.cache[key] = obj
+                self.cache[key] = cast(T, obj)
                 self._emit("ADDED" if old is None else "MODIFIED", obj, old)
 
     def _emit(self, kind: str, obj: Any, old: Any) -> None:

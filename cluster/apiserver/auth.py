@@ -1,0 +1,148 @@
+"""Who is calling (authentication) and what they may do (authorization).
+
+Authentication: bearer tokens from a static token file, in kube-apiserver's `--token-auth-file`
+format: `token,user,uid,"group1,group2"` per line. `raykube up` writes one with a token for the
+admin (group system:masters), the scheduler, and each kubelet (system:node:<name>, group system:nodes).
+
+Authorization: a fixed RBAC-like policy, the default roles Kubernetes binds to those identities:
+cluster-admin for system:masters; the scheduler may read pods and nodes, bind pods and write pod
+status; nodes may read pods and nodes, write their own Node (the NodeRestriction rule), write pod
+status and finish pod deletion. Every authenticated user may ask who it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cluster.errors import BadRequest, Forbidden, Unauthorized
+
+ADMIN_GROUP = "system:masters"
+NODES_GROUP = "system:nodes"
+NODE_USER_PREFIX = "system:node:"
+SCHEDULER_USER = "system:kube-scheduler"
+AUTHENTICATED_GROUP = "system:authenticated"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    uid: str = ""
+    groups: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a call wants to do, in Kubernetes' authorization attributes."""
+
+    user: UserInfo
+    verb: str  # get, list, watch, create, update, delete
+    resource: str  # pods, nodes, selfsubjectreviews
+    subresource: str = ""  # status, binding, log
+    namespace: str = ""
+    name: str = ""
+
+
+def parse_token_file(text: str) -> dict[str, UserInfo]:
+    """Tokens from `token,user,uid,"group1,group2"` lines; BadRequest names the bad line."""
+    tokens: dict[str, UserInfo] = {}
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or row[0].startswith("#"):
+            continue
+        if len(row) < 2 or not row[0] or not row[1]:
+            raise BadRequest(f'token file line {number}: expected token,user[,uid[,"groups"]]')
+        groups = frozenset(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else frozenset()
+        tokens[row[0]] = UserInfo(row[1], row[2] if len(row) > 2 else "", groups)
+    return tokens
+
+
+def format_token_file(tokens: Mapping[str, UserInfo]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for token, user in tokens.items():
+        writer.writerow([token, user.name, user.uid, ",".join(sorted(user.groups))])
+    return out.getvalue()
+
+
+class TokenAuthenticator:
+    def __init__(self, tokens: Mapping[str, UserInfo]):
+        self._tokens = dict(tokens)
+
+    def authenticate(self, metadata: Iterable[tuple[str, str | bytes]]) -> UserInfo:
+        header = next((v for k, v in metadata if k == "authorization"), None)
+        if header is None:
+            raise Unauthorized(
+                "Unauthorized: no bearer token (send metadata 'authorization: Bearer <token>')"
+            )
+        scheme, _, token = (header.decode() if isinstance(header, bytes) else header).partition(" ")
+        user = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthorized("Unauthorized: invalid bearer token")
+        return UserInfo(user.name, user.uid, user.groups | {AUTHENTICATED_GROUP})
+
+
+@dataclass(frozen=True)
+class Rule:
+    verbs: frozenset[str]
+    resources: frozenset[str]  # "pods", "pods/status", or "*"
+
+    def allows(self, verb: str, resource: str) -> bool:
+        return ("*" in self.verbs or verb in self.verbs) and (
+            "*" in self.resources or resource in self.resources
+        )
+
+
+def _rule(verbs: str, resources: str) -> Rule:
+    return Rule(frozenset(verbs.split()), frozenset(resources.split()))
+
+
+READ = "get list watch"
+ROLES: dict[str, tuple[Rule, ...]] = {
+    "cluster-admin": (_rule("*", "*"),),
+    "system:kube-scheduler": (
+        _rule(READ, "pods nodes"),
+        _rule("create", "pods/binding"),
+        _rule("update", "pods/status"),
+    ),
+    "system:node": (
+        _rule(READ, "pods nodes"),
+        _rule("create update", "nodes nodes/status"),
+        _rule("update", "pods/status"),
+        _rule("delete", "pods"),
+    ),
+    "system:basic-user": (_rule("create", "selfsubjectreviews"),),
+}
+GROUP_ROLES = {
+    ADMIN_GROUP: "cluster-admin",
+    NODES_GROUP: "system:node",
+    AUTHENTICATED_GROUP: "system:basic-user",
+}
+USER_ROLES = {SCHEDULER_USER: "system:kube-scheduler"}
+
+
+class Authorizer:
+    def authorize(self, request: Request) -> None:
+        """Return if allowed; raise Forbidden with Kubernetes' wording otherwise."""
+        target = f"{request.resource}/{request.subresource}" if request.subresource else request.resource
+        roles = [GROUP_ROLES[g] for g in request.user.groups if g in GROUP_ROLES]
+        roles += [USER_ROLES[request.user.name]] if request.user.name in USER_ROLES else []
+        allowed = any(rule.allows(request.verb, target) for role in roles for rule in ROLES[role])
+        if allowed and not self._node_restriction(request):
+            allowed = False
+        if not allowed:
+            scope = f'in the namespace "{request.namespace}"' if request.namespace else "at the cluster scope"
+            subject = f'{target} "{request.name}"' if request.name else target
+            who = f'User "{request.user.name}" cannot {request.verb} resource "{target}"'
+            raise Forbidden(f'{subject} is forbidden: {who} in API group "" {scope}')
+
+    @staticmethod
+    def _node_restriction(request: Request) -> bool:
+        """A node may write only its own Node object (kube-apiserver's NodeRestriction admission)."""
+        user = request.user
+        if ADMIN_GROUP in user.groups or NODES_GROUP not in user.groups or request.resource != "nodes":
+            return True
+        if request.verb in ("get", "list", "watch"):
+            return True
+        return user.name == NODE_USER_PREFIX + request.name

@@ -1,0 +1,229 @@
+"""The API server's view of the store: an etcd v3 client reduced to what a registry needs.
+
+Like kube-apiserver's etcd3 storage: create is a transaction "create if absent", update and
+delete are transactions conditioned on the mod revision the caller read (optimistic
+concurrency), list returns the store revision it was read at, and watch streams events from a
+revision. It speaks etcd's own gRPC API, so it works against raykube's store and a real etcd.
+
+Errors here are storage-level (KeyExists, RevisionMismatch, Compacted, StoreUnavailable); the
+registry turns them into API errors with the object's kind and name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+
+from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+from raykube.etcd.mvccpb import kv_pb2
+
+Resolver = Callable[[], Awaitable[str]]
+
+
+class StorageError(Exception):
+    """Base of what the store can answer besides success."""
+
+
+class KeyExists(StorageError):
+    pass
+
+
+class RevisionMismatch(StorageError):
+    """The key moved on (or is gone) since the caller read it; `current` is what is there now."""
+
+    def __init__(self, current: KeyValue | None):
+        super().__init__("revision mismatch")
+        self.current = current
+
+
+class Compacted(StorageError):
+    """The requested revision is older than the store's compaction point."""
+
+    def __init__(self, compact_revision: int):
+        super().__init__(f"revision compacted (oldest available: {compact_revision})")
+        self.compact_revision = compact_revision
+
+
+class StoreUnavailable(StorageError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    key: str
+    value: bytes
+    mod_revision: int
+    create_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change: `value` is None for a delete; `prev` is the value before (None for a create)."""
+
+    key: str
+    revision: int
+    value: bytes | None
+    prev: bytes | None
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The range_end that makes a range cover every key starting with `prefix` (etcd's rule)."""
+    end = bytearray(prefix)
+    while end:
+        if end[-1] < 0xFF:
+            end[-1] += 1
+            return bytes(end)
+        end.pop()
+    return b"\0"
+
+
+def _kv(kv: kv_pb2.KeyValue) -> KeyValue:
+    return KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
+
+
+class EtcdStorage:
+    """Typed etcd operations over one gRPC channel (re-resolved after the store is unreachable)."""
+
+    def __init__(self, target: str | Resolver, *, timeout: float = 10.0):
+        self._resolve = target if callable(target) else None
+        self._target = "" if callable(target) else target
+        self._timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+
+    async def _stubs(self) -> tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub]:
+        if self._channel is None:
+            if self._resolve is not None:
+                self._target = await self._resolve()
+            self._channel = grpc.aio.insecure_channel(
+                self._target, options=(("grpc.max_receive_message_length", 256 * 1024 * 1024),)
+            )
+        return rpc_pb2_grpc.KVStub(self._channel), rpc_pb2_grpc.WatchStub(self._channel)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    async def _kv_call(self, method: str, request: Message) -> Any:
+        kv, _ = await self._stubs()
+        try:
+            return await getattr(kv, method)(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as err:
+            raise self._translate(err) from None
+
+    def _translate(self, err: grpc.aio.AioRpcError) -> StorageError:
+        if err.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in (err.details() or ""):
+            return Compacted(0)
+        if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            self._channel = None  # the next call resolves the store again
+        return StoreUnavailable(f"store: {err.code().name}: {err.details()}")
+
+    async def get(self, key: str) -> KeyValue | None:
+        response: rpc_pb2.RangeResponse = await self._kv_call("Range", rpc_pb2.RangeRequest(key=key.encode()))
+        return _kv(response.kvs[0]) if response.kvs else None
+
+    async def list_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
+        """Every key under `prefix`, in key order, and the store revision of the read."""
+        raw = prefix.encode()
+        response: rpc_pb2.RangeResponse = await self._kv_call(
+            "Range", rpc_pb2.RangeRequest(key=raw, range_end=prefix_end(raw))
+        )
+        return [_kv(kv) for kv in response.kvs], response.header.revision
+
+    async def revision(self) -> int:
+        """The store's current revision (a linearizable read of nothing)."""
+        response: rpc_pb2.RangeResponse = await self._kv_call(
+            "Range", rpc_pb2.RangeRequest(key=b"\0", count_only=True)
+        )
+        return response.header.revision
+
+    async def create(self, key: str, value: bytes) -> int:
+        """Store `value` at `key` if absent; the new revision. KeyExists otherwise."""
+        raw = key.encode()
+        request = rpc_pb2.TxnRequest(
+            compare=[
+                rpc_pb2.Compare(
+                    key=raw, target=rpc_pb2.Compare.CREATE, result=rpc_pb2.Compare.EQUAL, create_revision=0
+                )
+            ],
+            success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=raw, value=value))],
+        )
+        response: rpc_pb2.TxnResponse = await self._kv_call("Txn", request)
+        if not response.succeeded:
+            raise KeyExists(key)
+        return response.header.revision
+
+    async def update(self, key: str, value: bytes, expected_revision: int) -> int:
+        """Replace `key` if its mod revision is still `expected_revision`; else RevisionMismatch."""
+        raw = key.encode()
+        response = await self._conditional(
+            raw, expected_revision, rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=raw, value=value))
+        )
+        return response.header.revision
+
+    async def delete(self, key: str, expected_revision: int) -> int:
+        """Delete `key` if its mod revision is still `expected_revision`; else RevisionMismatch."""
+        raw = key.encode()
+        response = await self._conditional(
+            raw,
+            expected_revision,
+            rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=raw)),
+        )
+        return response.header.revision
+
+    async def _conditional(self, key: bytes, expected: int, op: rpc_pb2.RequestOp) -> rpc_pb2.TxnResponse:
+        request = rpc_pb2.TxnRequest(
+            compare=[
+                rpc_pb2.Compare(
+                    key=key, target=rpc_pb2.Compare.MOD, result=rpc_pb2.Compare.EQUAL, mod_revision=expected
+                )
+            ],
+            success=[op],
+            failure=[rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key))],
+        )
+        response: rpc_pb2.TxnResponse = await self._kv_call("Txn", request)
+        if not response.succeeded:
+            kvs = response.responses[0].response_range.kvs
+            raise RevisionMismatch(_kv(kvs[0]) if kvs else None)
+        return response
+
+    async def compact(self, revision: int) -> None:
+        await self._kv_call("Compact", rpc_pb2.CompactionRequest(revision=revision))
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]:
+        """Batches of events under `prefix` from `start_revision` on, until cancelled or failed."""
+        _, watch = await self._stubs()
+        raw = prefix.encode()
+        create = rpc_pb2.WatchCreateRequest(
+            key=raw, range_end=prefix_end(raw), start_revision=start_revision, prev_kv=True
+        )
+
+        async def requests() -> AsyncIterator[rpc_pb2.WatchRequest]:
+            yield rpc_pb2.WatchRequest(create_request=create)
+
+        call = watch.Watch(requests())
+        try:
+            async for response in call:
+                if response.compact_revision:
+                    raise Compacted(response.compact_revision)
+                if response.canceled:
+                    raise StoreUnavailable(f"store canceled the watch: {response.cancel_reason}")
+                if response.events:
+                    yield [
+                        Event(
+                            e.kv.key.decode(),
+                            e.kv.mod_revision,
+                            None if e.type == kv_pb2.Event.DELETE else e.kv.value,
+                            e.prev_kv.value if e.HasField("prev_kv") else None,
+                        )
+                        for e in response.events
+                    ]
+        except grpc.aio.AioRpcError as err:
+            raise self._translate(err) from None
+        finally:
+            call.cancel()
+        raise StoreUnavailable("store closed the watch stream")

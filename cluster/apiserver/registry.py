@@ -1,0 +1,356 @@
+"""The generic storage flow behind every API verb (kube-apiserver's registry/generic store).
+
+Objects are stored as binary protobuf at `/registry/<resource>/<namespace>/<name>`; their
+resourceVersion is the key's mod revision and is never stored inside the value. Every write is a
+transaction conditioned on what was read (create-if-absent, update/delete at the mod revision
+read), so concurrent writers cannot lose each other's changes: the loser gets Conflict.
+
+Reads of single objects and lists go to the store (consistent); watches are served from the
+per-resource WatchCache. The registry also compacts the store periodically, keeping about
+`compact_every` seconds of history for watchers to resume from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cluster.api import fields as field_selectors
+from cluster.api import labels as label_selectors
+from cluster.api import names, resources
+from cluster.apiserver.etcd import EtcdStorage, KeyExists, KeyValue, RevisionMismatch, StorageError
+from cluster.apiserver.strategies import STRATEGIES, Strategy
+from cluster.apiserver.watchcache import WatchCache
+from cluster.errors import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    Unavailable,
+    invalid,
+)
+from raykube.v1 import pod_pb2
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], float]
+
+
+def _decoder(resource: resources.Resource) -> Callable[[bytes, int], Any]:
+    def decode(data: bytes, revision: int) -> Any:
+        obj: Any = resource.message.FromString(data)
+        obj.metadata.resource_version = str(revision)
+        return obj
+
+    return decode
+
+
+def _encode(obj: Any) -> bytes:
+    stored = type(obj)()
+    stored.CopyFrom(obj)
+    stored.metadata.ClearField("resource_version")
+    data: bytes = stored.SerializeToString(deterministic=True)
+    return data
+
+
+def _conflict(resource: resources.Resource, name: str, detail: str) -> Conflict:
+    return Conflict(
+        f'Operation cannot be fulfilled on {resource.name} "{name}": {detail}', kind=resource.kind, name=name
+    )
+
+
+_STALE = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+class Registry:
+    """Create/get/list/update/delete/watch for every resource, over one etcd client."""
+
+    def __init__(self, storage: EtcdStorage, *, clock: Clock = time.time, compact_every: float = 300.0):
+        self._storage = storage
+        self._clock = clock
+        self._compact_every = compact_every
+        self.caches = {r.name: WatchCache(storage, r.prefix(), _decoder(r)) for r in resources.ALL}
+
+    async def run(self) -> None:
+        """Feed the watch caches and compact the store, until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            for cache in self.caches.values():
+                tasks.create_task(cache.run())
+            tasks.create_task(self._compact_loop())
+
+    async def _compact_loop(self) -> None:
+        """Compact to the revision seen one period ago (kube-apiserver's rule), leaving watchers a period."""
+        previous = 0
+        while True:
+            await asyncio.sleep(self._compact_every)
+            try:
+                if previous:
+                    await self._storage.compact(previous)
+                previous = await self._storage.revision()
+            except StorageError as err:
+                log.warning("compaction skipped: %s", err)
+
+    def _now(self) -> Timestamp:
+        return Timestamp(seconds=int(self._clock()))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def _read(self, resource: resources.Resource, namespace: str, name: str) -> tuple[Any, KeyValue]:
+        kv = await self._guard(self._storage.get(resource.key(namespace, name)))
+        if kv is None:
+            raise NotFound(f'{resource.name} "{name}" not found', kind=resource.kind, name=name)
+        return _decoder(resource)(kv.value, kv.mod_revision), kv
+
+    async def get(self, resource: resources.Resource, namespace: str, name: str) -> Any:
+        return (await self._read(resource, namespace, name))[0]
+
+    def predicate(
+        self, resource: resources.Resource, namespace: str, label_selector: str, field_selector: str
+    ) -> Callable[[Any], bool]:
+        """Whether an object is in (namespace, selectors); BadRequest for selectors that do not parse."""
+        try:
+            by_labels = label_selectors.parse(label_selector)
+            by_fields = field_selectors.parse(field_selector, resource.selectable_fields)
+        except (label_selectors.SelectorError, field_selectors.FieldSelectorError) as err:
+            raise BadRequest(str(err)) from err
+
+        def matches(obj: Any) -> bool:
+            if namespace and obj.metadata.namespace != namespace:
+                return False
+            return by_labels.matches(obj.metadata.labels) and (
+                by_fields.empty() or by_fields.matches(resource.field_set(obj))
+            )
+
+        return matches
+
+    async def list_objects(
+        self, resource: resources.Resource, namespace: str, label_selector: str = "", field_selector: str = ""
+    ) -> tuple[list[Any], str]:
+        matches = self.predicate(resource, namespace, label_selector, field_selector)
+        items, revision = await self._guard(self._storage.list_prefix(resource.prefix(namespace)))
+        decode = _decoder(resource)
+        objects = [obj for obj in (decode(kv.value, kv.mod_revision) for kv in items) if matches(obj)]
+        return objects, str(revision)
+
+    async def watch(
+        self,
+        resource: resources.Resource,
+        namespace: str,
+        label_selector: str,
+        field_selector: str,
+        resource_version: str,
+        bookmark_every: float | None,
+    ) -> AsyncIterator[tuple[str, Any, int]]:
+        matches = self.predicate(resource, namespace, label_selector, field_selector)
+        since = _parse_version(resource_version) if resource_version else None
+        async for event in self.caches[resource.name].watch(since, matches, bookmark_every=bookmark_every):
+            yield event
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _admit(self, strategy: Strategy, obj: Any, errors: list[FieldError]) -> None:
+        if errors:
+            raise Invalid.for_object(strategy.resource.kind, obj.metadata.name, errors)
+
+    async def create(self, obj: Any, *, dry_run: bool = False) -> Any:
+        resource = resources.of(obj)
+        strategy = STRATEGIES[resource.name]
+        meta = obj.metadata
+        if meta.resource_version:
+            raise BadRequest("resourceVersion should not be set on objects to be created")
+        if not resource.namespaced:
+            meta.ClearField("namespace")
+        if not meta.name and meta.generate_name:
+            meta.name = meta.generate_name + secrets.token_hex(3)[:5]
+        obj.api_version, obj.kind = resources.API_VERSION, resource.kind
+        now = self._now()
+        meta.uid = str(uuid.uuid4())
+        meta.creation_timestamp.CopyFrom(now)
+        meta.generation = 1
+        meta.ClearField("deletion_timestamp")
+        meta.ClearField("deletion_grace_period_seconds")
+        strategy.prepare_for_create(obj, now)
+        strategy.default(obj)
+        self._admit(strategy, obj, strategy.validate(obj))
+        if dry_run:
+            return obj
+        try:
+            revision = await self._guard(
+                self._storage.create(resource.key(meta.namespace, meta.name), _encode(obj))
+            )
+        except KeyExists:
+            raise AlreadyExists(
+                f'{resource.name} "{meta.name}" already exists', kind=resource.kind, name=meta.name
+            ) from None
+        meta.resource_version = str(revision)
+        return obj
+
+    async def update(self, obj: Any, *, status: bool = False) -> Any:
+        """Replace spec and metadata (or, with `status`, only status) of an existing object.
+
+        A resourceVersion in the object is a precondition (Conflict when stale); without one the
+        update applies to whatever is current, retrying on races (last writer wins).
+        """
+        resource = resources.of(obj)
+        strategy = STRATEGIES[resource.name]
+        meta = obj.metadata
+        if not resource.namespaced:
+            meta.ClearField("namespace")
+        expected = meta.resource_version
+        while True:
+            old, kv = await self._read(resource, meta.namespace, meta.name)
+            if expected and expected != old.metadata.resource_version:
+                raise _conflict(resource, meta.name, _STALE)
+            if meta.uid and meta.uid != old.metadata.uid:
+                raise _conflict(
+                    resource,
+                    meta.name,
+                    f"Precondition failed: UID in object meta: {meta.uid}, "
+                    f"UID in stored object: {old.metadata.uid}",
+                )
+            new = self._merge(strategy, obj, old, status=status)
+            try:
+                revision = await self._guard(self._storage.update(kv.key, _encode(new), kv.mod_revision))
+            except RevisionMismatch:
+                if expected:
+                    raise _conflict(resource, meta.name, _STALE) from None
+                continue
+            new.metadata.resource_version = str(revision)
+            return new
+
+    def _merge(self, strategy: Strategy, obj: Any, old: Any, *, status: bool) -> Any:
+        """The object to store: the client's changes on top of what the client may not change."""
+        new = type(old)()
+        new.CopyFrom(old)
+        if status:
+            new.status.CopyFrom(obj.status)
+            self._admit(strategy, new, strategy.validate_status(new))
+            return new
+        new.metadata.labels.clear()
+        new.metadata.labels.update(obj.metadata.labels)
+        new.metadata.annotations.clear()
+        new.metadata.annotations.update(obj.metadata.annotations)
+        del new.metadata.owner_references[:]
+        new.metadata.owner_references.extend(obj.metadata.owner_references)
+        del new.metadata.finalizers[:]
+        new.metadata.finalizers.extend(obj.metadata.finalizers)
+        new.spec.CopyFrom(obj.spec)
+        strategy.default(new)
+        if new.spec != old.spec:
+            new.metadata.generation = old.metadata.generation + 1
+        self._admit(strategy, new, strategy.validate_update(new, old))
+        return new
+
+    async def delete(
+        self,
+        resource: resources.Resource,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str = "",
+        resource_version: str = "",
+    ) -> tuple[Any, bool]:
+        """Delete now, or (a bound pod) mark it terminating for the kubelet; returns (object, gone)."""
+        if grace_period_seconds is not None and grace_period_seconds < 0:
+            raise Invalid.for_object(
+                resource.kind,
+                name,
+                [invalid("gracePeriodSeconds", grace_period_seconds, "must be greater than or equal to 0")],
+            )
+        strategy = STRATEGIES[resource.name]
+        while True:
+            old, kv = await self._read(resource, namespace, name)
+            if uid and uid != old.metadata.uid:
+                raise _conflict(
+                    resource,
+                    name,
+                    f"Precondition failed: UID in precondition: {uid}, "
+                    f"UID in object meta: {old.metadata.uid}",
+                )
+            if resource_version and resource_version != old.metadata.resource_version:
+                raise _conflict(resource, name, _STALE)
+            grace = strategy.grace_period(old, grace_period_seconds)
+            try:
+                if grace > 0:
+                    return await self._mark_terminating(old, kv, grace), False
+                revision = await self._guard(self._storage.delete(kv.key, kv.mod_revision))
+            except RevisionMismatch:
+                if resource_version:
+                    raise _conflict(resource, name, _STALE) from None
+                continue
+            old.metadata.resource_version = str(revision)
+            return old, True
+
+    async def _mark_terminating(self, obj: Any, kv: KeyValue, grace: int) -> Any:
+        meta = obj.metadata
+        if meta.HasField("deletion_timestamp") and meta.deletion_grace_period_seconds <= grace:
+            return obj  # already terminating at least this fast: deleting again changes nothing
+        deadline = Timestamp(seconds=int(self._clock()) + grace)
+        meta.deletion_timestamp.CopyFrom(deadline)
+        meta.deletion_grace_period_seconds = grace
+        revision = await self._guard(self._storage.update(kv.key, _encode(obj), kv.mod_revision))
+        meta.resource_version = str(revision)
+        return obj
+
+    async def bind(
+        self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
+    ) -> Any:
+        """Assign a pod to a node (the scheduler's write): only once, only if the pod is as it was read."""
+        resource = resources.PODS
+        problems = names.dns1123_subdomain(node_name) if node_name else ["Required value"]
+        if problems:
+            raise Invalid.for_object(
+                "Binding", name, [invalid("target.name", node_name, p) for p in problems]
+            )
+        pod: pod_pb2.Pod
+        pod, kv = await self._read(resource, namespace, name)
+        if uid and uid != pod.metadata.uid:
+            raise _conflict(
+                resource,
+                name,
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.metadata.uid}",
+            )
+        if resource_version and resource_version != pod.metadata.resource_version:
+            raise _conflict(resource, name, _STALE)
+        if pod.spec.node_name:
+            raise _conflict(resource, name, f'pod {name} is already assigned to node "{pod.spec.node_name}"')
+        if pod.metadata.HasField("deletion_timestamp"):
+            raise _conflict(resource, name, f"pod {name} is being deleted, cannot be assigned to a host")
+        pod.spec.node_name = node_name
+        now = self._now()
+        scheduled = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
+        if scheduled is None:
+            scheduled = pod.status.conditions.add(type="PodScheduled")
+        scheduled.status, scheduled.reason, scheduled.message = "True", "", ""
+        scheduled.last_transition_time.CopyFrom(now)
+        try:
+            revision = await self._guard(self._storage.update(kv.key, _encode(pod), kv.mod_revision))
+        except RevisionMismatch:
+            raise _conflict(resource, name, _STALE) from None
+        pod.metadata.resource_version = str(revision)
+        return pod
+
+    @staticmethod
+    async def _guard(operation: Any) -> Any:
+        """Await a storage call; an unreachable store is the client's 503, not a crash."""
+        try:
+            return await operation
+        except (KeyExists, RevisionMismatch):
+            raise
+        except StorageError as err:
+            raise Unavailable(str(err)) from err
+
+
+def _parse_version(text: str) -> int:
+    if not text.isdigit():
+        raise BadRequest(f'invalid resource version "{text}": must be a non-negative integer')
+    return int(text)

@@ -1,0 +1,74 @@
+"""Start and stop an API server: the gRPC service plus the registry's background tasks.
+
+Used in-process by tests and by the `apiserver` Ray actor alike. The store is reached through a
+fixed address or a resolver (in a cluster the store replicas are found through Ray).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+import grpc
+
+from cluster.apiserver.auth import Authorizer, TokenAuthenticator, UserInfo
+from cluster.apiserver.etcd import EtcdStorage, Resolver
+from cluster.apiserver.registry import Registry
+from cluster.apiserver.service import ApiService
+from cluster.client.api import CHANNEL_OPTIONS
+from raykube.v1 import api_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class ApiServer:
+    """One API server instance; `start()` returns the address it serves on."""
+
+    def __init__(
+        self,
+        store: str | Resolver,
+        tokens: Mapping[str, UserInfo],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        advertise_host: str = "",
+        kubelet_token: str = "",
+        compact_every: float = 300.0,
+        bookmark_every: float = 5.0,
+    ):
+        self._storage = EtcdStorage(store)
+        self.registry = Registry(self._storage, compact_every=compact_every)
+        self._service = ApiService(
+            self.registry,
+            TokenAuthenticator(tokens),
+            Authorizer(),
+            kubelet_token=kubelet_token,
+            bookmark_every=bookmark_every,
+        )
+        self._bind = f"{host}:{port}"
+        self._advertise = advertise_host or host
+        self._server: grpc.aio.Server | None = None
+        self._background: asyncio.Task[None] | None = None
+        self.address = ""
+
+    async def start(self) -> str:
+        server = grpc.aio.server(options=CHANNEL_OPTIONS)
+        api_pb2_grpc.add_ApiServicer_to_server(self._service, server)
+        port = server.add_insecure_port(self._bind)
+        await server.start()
+        self._server = server
+        self._background = asyncio.create_task(self.registry.run(), name="apiserver-registry")
+        self.address = f"{self._advertise}:{port}"
+        log.info("API server serving on %s", self.address)
+        return self.address
+
+    async def stop(self, grace: float = 1.0) -> None:
+        if self._server is not None:
+            await self._server.stop(grace)
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+        await self._storage.close()

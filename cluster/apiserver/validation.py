@@ -1,0 +1,363 @@
+"""Validation of API objects, with Kubernetes' field paths and messages.
+
+Each function returns every problem it finds (not only the first), so one rejected apply tells the
+user everything to fix. Runs after defaulting. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from cluster.api import labels as label_selectors
+from cluster.api import names, quantity
+from cluster.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
+from raykube.v1 import meta_pb2, node_pb2, pod_pb2
+
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+TOLERATION_OPERATORS = ("Exists", "Equal")
+NODE_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
+STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+
+
+def _problems(path: str, value: str, problems: Iterable[str]) -> list[FieldError]:
+    return [invalid(path, value, p) for p in problems]
+
+
+def object_meta(meta: meta_pb2.ObjectMeta, *, namespaced: bool, path: str = "metadata") -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not meta.name:
+        errors.append(required(f"{path}.name"))
+    else:
+        errors += _problems(f"{path}.name", meta.name, names.dns1123_subdomain(meta.name))
+    if namespaced:
+        if not meta.namespace:
+            errors.append(required(f"{path}.namespace"))
+        else:
+            errors += _problems(f"{path}.namespace", meta.namespace, names.dns1123_label(meta.namespace))
+    errors += labels(meta.labels, f"{path}.labels")
+    for key in meta.annotations:
+        errors += _problems(f"{path}.annotations", key, names.qualified_name(key))
+    if sum(len(k) + len(v) for k, v in meta.annotations.items()) > 256 * 1024:
+        errors.append(
+            FieldError(f"{path}.annotations", "Too long: must have at most 262144 bytes", "FieldValueTooLong")
+        )
+    return errors
+
+
+def labels(values: Mapping[str, str], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for key, value in values.items():
+        errors += _problems(path, key, names.qualified_name(key))
+        errors += _problems(f"{path}[{key}]", value, names.label_value(value))
+    return errors
+
+
+def _resource_list(values: Mapping[str, str], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for name, text in values.items():
+        where = f"{path}[{name}]"
+        if name not in STANDARD_RESOURCES and ("/" not in name or names.qualified_name(name)):
+            errors.append(invalid(where, name, "must be a standard resource type or fully qualified"))
+            continue
+        try:
+            amount = quantity.parse(text)
+        except quantity.QuantityError as err:
+            errors.append(invalid(where, text, str(err)))
+            continue
+        if amount < 0:
+            errors.append(invalid(where, text, "must be greater than or equal to 0"))
+    return errors
+
+
+def _resources(resources: pod_pb2.ResourceRequirements, path: str) -> list[FieldError]:
+    errors = _resource_list(resources.limits, f"{path}.limits") + _resource_list(
+        resources.requests, f"{path}.requests"
+    )
+    if errors:
+        return errors
+    for name, request in resources.requests.items():
+        limit = resources.limits.get(name)
+        if limit is not None and quantity.parse(request) > quantity.parse(limit):
+            errors.append(
+                invalid(f"{path}.requests", request, f"must be less than or equal to {name} limit of {limit}")
+            )
+    return errors
+
+
+def _port_number(value: int, path: str, *, allow_zero: bool = False) -> list[FieldError]:
+    low = 0 if allow_zero else 1
+    if low <= value <= 65535:
+        return []
+    return [invalid(path, value, f"must be between {low} and 65535, inclusive")]
+
+
+def _named_or_numbered_port(port: str, path: str) -> list[FieldError]:
+    if not port:
+        return [required(path)]
+    if port.isdigit():
+        return _port_number(int(port), path)
+    if len(port) > 15 or names.dns1123_label(port):
+        return [invalid(path, port, "must contain only alpha-numerics and '-', at most 15 characters")]
+    return []
+
+
+def _probe(probe: pod_pb2.Probe, path: str) -> list[FieldError]:
+    handlers = [h for h in ("exec", "http_get", "tcp_socket") if probe.HasField(h)]
+    errors: list[FieldError] = []
+    if len(handlers) != 1:
+        errors.append(
+            FieldError(
+                path,
+                "must specify exactly one handler type (exec, httpGet or tcpSocket)"
+                if handlers
+                else "must specify a handler type",
+                "FieldValueRequired",
+            )
+        )
+    if probe.HasField("exec") and not probe.exec.command:
+        errors.append(required(f"{path}.exec.command"))
+    if probe.HasField("http_get"):
+        errors += _named_or_numbered_port(probe.http_get.port, f"{path}.httpGet.port")
+        if probe.http_get.scheme not in ("HTTP", "HTTPS"):
+            errors.append(not_supported(f"{path}.httpGet.scheme", probe.http_get.scheme, ("HTTP", "HTTPS")))
+    if probe.HasField("tcp_socket"):
+        errors += _named_or_numbered_port(probe.tcp_socket.port, f"{path}.tcpSocket.port")
+    for field, json_name, low in (
+        ("initial_delay_seconds", "initialDelaySeconds", 0),
+        ("timeout_seconds", "timeoutSeconds", 1),
+        ("period_seconds", "periodSeconds", 1),
+        ("success_threshold", "successThreshold", 1),
+        ("failure_threshold", "failureThreshold", 1),
+    ):
+        if getattr(probe, field) < low:
+            errors.append(
+                invalid(
+                    f"{path}.{json_name}", getattr(probe, field), f"must be greater than or equal to {low}"
+                )
+            )
+    return errors
+
+
+def _container(container: pod_pb2.Container, path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not container.name:
+        errors.append(required(f"{path}.name"))
+    else:
+        errors += _problems(f"{path}.name", container.name, names.dns1123_label(container.name))
+    if not container.image.strip():
+        errors.append(required(f"{path}.image"))
+    if container.image_pull_policy not in PULL_POLICIES:
+        errors.append(not_supported(f"{path}.imagePullPolicy", container.image_pull_policy, PULL_POLICIES))
+    port_names: set[str] = set()
+    for i, port in enumerate(container.ports):
+        where = f"{path}.ports[{i}]"
+        errors += _port_number(port.container_port, f"{where}.containerPort")
+        errors += _port_number(port.host_port, f"{where}.hostPort", allow_zero=True)
+        if port.protocol not in PROTOCOLS:
+            errors.append(not_supported(f"{where}.protocol", port.protocol, PROTOCOLS))
+        if port.name:
+            if len(port.name) > 15 or names.dns1123_label(port.name):
+                errors.append(
+                    invalid(
+                        f"{where}.name",
+                        port.name,
+                        "must be no more than 15 characters, lowercase alphanumerics and '-'",
+                    )
+                )
+            elif port.name in port_names:
+                errors.append(duplicate(f"{where}.name", port.name))
+            port_names.add(port.name)
+    for i, env in enumerate(container.env):
+        if not env.name:
+            errors.append(required(f"{path}.env[{i}].name"))
+        else:
+            errors += _problems(f"{path}.env[{i}].name", env.name, names.env_var_name(env.name))
+    errors += _resources(container.resources, f"{path}.resources")
+    for field, json_name in (("liveness_probe", "livenessProbe"), ("readiness_probe", "readinessProbe")):
+        if container.HasField(field):
+            errors += _probe(getattr(container, field), f"{path}.{json_name}")
+    return errors
+
+
+def _node_selector_requirement(req: pod_pb2.NodeSelectorRequirement, path: str) -> list[FieldError]:
+    if req.operator not in NODE_SELECTOR_OPERATORS:
+        return [not_supported(f"{path}.operator", req.operator, NODE_SELECTOR_OPERATORS)]
+    try:
+        label_selectors.requirement(req.key, req.operator, req.values)
+    except label_selectors.SelectorError as err:
+        return [invalid(path, req.key, str(err))]
+    return []
+
+
+def _node_selector_term(term: pod_pb2.NodeSelectorTerm, path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for i, req in enumerate(term.match_expressions):
+        errors += _node_selector_requirement(req, f"{path}.matchExpressions[{i}]")
+    return errors
+
+
+def _pod_affinity_terms(terms: Iterable[pod_pb2.PodAffinityTerm], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for i, term in enumerate(terms):
+        if not term.topology_key:
+            errors.append(
+                FieldError(
+                    f"{path}[{i}].topologyKey", "Required value: can not be empty", "FieldValueRequired"
+                )
+            )
+        try:
+            label_selectors.from_label_selector(term.label_selector)
+        except label_selectors.SelectorError as err:
+            errors.append(invalid(f"{path}[{i}].labelSelector", "", str(err)))
+    return errors
+
+
+def _affinity(affinity: pod_pb2.Affinity, path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    node = affinity.node_affinity
+    required_terms = node.required_during_scheduling_ignored_during_execution
+    if (
+        node.HasField("required_during_scheduling_ignored_during_execution")
+        and not required_terms.node_selector_terms
+    ):
+        errors.append(
+            required(f"{path}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
+        )
+    for i, term in enumerate(required_terms.node_selector_terms):
+        errors += _node_selector_term(
+            term, f"{path}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]"
+        )
+    for i, preferred in enumerate(node.preferred_during_scheduling_ignored_during_execution):
+        where = f"{path}.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+        if not 1 <= preferred.weight <= 100:
+            errors.append(invalid(f"{where}.weight", preferred.weight, "must be in the range 1-100"))
+        errors += _node_selector_term(preferred.preference, f"{where}.preference")
+    for field, json_name in (("pod_affinity", "podAffinity"), ("pod_anti_affinity", "podAntiAffinity")):
+        group = getattr(affinity, field)
+        base = f"{path}.{json_name}"
+        errors += _pod_affinity_terms(
+            group.required_during_scheduling_ignored_during_execution,
+            f"{base}.requiredDuringSchedulingIgnoredDuringExecution",
+        )
+        for i, weighted in enumerate(group.preferred_during_scheduling_ignored_during_execution):
+            where = f"{base}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+            if not 1 <= weighted.weight <= 100:
+                errors.append(invalid(f"{where}.weight", weighted.weight, "must be in the range 1-100"))
+            errors += _pod_affinity_terms([weighted.pod_affinity_term], f"{where}.podAffinityTerm")
+    return errors
+
+
+def _toleration(toleration: pod_pb2.Toleration, path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if toleration.key:
+        errors += _problems(f"{path}.key", toleration.key, names.qualified_name(toleration.key))
+    elif toleration.operator != "Exists":
+        errors.append(
+            invalid(
+                f"{path}.operator",
+                toleration.operator,
+                'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+            )
+        )
+    if toleration.operator not in TOLERATION_OPERATORS:
+        errors.append(not_supported(f"{path}.operator", toleration.operator, TOLERATION_OPERATORS))
+    elif toleration.operator == "Exists" and toleration.value:
+        errors.append(
+            invalid(f"{path}.operator", toleration.value, "value must be empty when `operator` is 'Exists'")
+        )
+    if toleration.effect and toleration.effect not in TAINT_EFFECTS:
+        errors.append(not_supported(f"{path}.effect", toleration.effect, TAINT_EFFECTS))
+    if toleration.HasField("toleration_seconds") and toleration.effect != "NoExecute":
+        errors.append(
+            invalid(
+                f"{path}.effect",
+                toleration.effect,
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            )
+        )
+    return errors
+
+
+def pod_spec(spec: pod_pb2.PodSpec, path: str = "spec") -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not spec.containers:
+        errors.append(required(f"{path}.containers"))
+    seen: set[str] = set()
+    for i, container in enumerate(spec.containers):
+        errors += _container(container, f"{path}.containers[{i}]")
+        if container.name and container.name in seen:
+            errors.append(duplicate(f"{path}.containers[{i}].name", container.name))
+        seen.add(container.name)
+    if spec.restart_policy not in RESTART_POLICIES:
+        errors.append(not_supported(f"{path}.restartPolicy", spec.restart_policy, RESTART_POLICIES))
+    if spec.termination_grace_period_seconds < 0:
+        errors.append(
+            invalid(
+                f"{path}.terminationGracePeriodSeconds",
+                spec.termination_grace_period_seconds,
+                "must be greater than or equal to 0",
+            )
+        )
+    errors += labels(spec.node_selector, f"{path}.nodeSelector")
+    if spec.node_name:
+        errors += _problems(f"{path}.nodeName", spec.node_name, names.dns1123_subdomain(spec.node_name))
+    for i, toleration in enumerate(spec.tolerations):
+        errors += _toleration(toleration, f"{path}.tolerations[{i}]")
+    errors += _affinity(spec.affinity, f"{path}.affinity")
+    if spec.hostname:
+        errors += _problems(f"{path}.hostname", spec.hostname, names.dns1123_label(spec.hostname))
+    return errors
+
+
+def pod(obj: pod_pb2.Pod) -> list[FieldError]:
+    return object_meta(obj.metadata, namespaced=True) + pod_spec(obj.spec)
+
+
+def pod_update(new: pod_pb2.Pod, old: pod_pb2.Pod) -> list[FieldError]:
+    """Kubernetes allows changing only container images, tolerations (additions) and metadata of a pod."""
+    errors = pod(new)
+    if errors:
+        return errors
+    mutable = pod_pb2.PodSpec()
+    mutable.CopyFrom(new.spec)
+    for container, before in zip(mutable.containers, old.spec.containers, strict=False):
+        container.image = before.image
+    if len(new.spec.containers) == len(old.spec.containers):
+        del mutable.tolerations[:]
+        mutable.tolerations.extend(old.spec.tolerations)
+    if mutable != old.spec:
+        errors.append(
+            forbidden(
+                "spec",
+                "pod updates may not change fields other than `spec.containers[*].image` "
+                "or `spec.tolerations` (only additions to existing tolerations)",
+            )
+        )
+    return errors
+
+
+def pod_status(obj: pod_pb2.Pod) -> list[FieldError]:
+    phases = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+    if obj.status.phase and obj.status.phase not in phases:
+        return [not_supported("status.phase", obj.status.phase, phases)]
+    return []
+
+
+def node(obj: node_pb2.Node) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=False)
+    for i, taint in enumerate(obj.spec.taints):
+        where = f"spec.taints[{i}]"
+        if not taint.key:
+            errors.append(required(f"{where}.key"))
+        else:
+            errors += _problems(f"{where}.key", taint.key, names.qualified_name(taint.key))
+        if taint.value:
+            errors += _problems(f"{where}.value", taint.value, names.label_value(taint.value))
+        if taint.effect not in TAINT_EFFECTS:
+            errors.append(not_supported(f"{where}.effect", taint.effect, TAINT_EFFECTS))
+    errors += _resource_list(obj.status.capacity, "status.capacity")
+    errors += _resource_list(obj.status.allocatable, "status.allocatable")
+    return errors

@@ -1,0 +1,177 @@
+"""One store watch per resource, fanned out to every API watcher (kube-apiserver's watch cache).
+
+Without it, each client watch would be its own store watch, and 100 kubelets watching "pods on my
+node" would make the store send every pod event 100 times. Here the cache holds the current
+objects and a window of recent events; each client watch is a cursor into that window, filtered
+in-process by namespace and selectors.
+
+Invariants:
+  - `events` holds every change with revision in (window_start, revision], in revision order;
+    `objects` is the state at `revision`.
+  - A watcher from resourceVersion R receives exactly the events with revision > R. If R is older
+    than the window, it gets Gone (410) and must relist, as in Kubernetes.
+  - A watcher without a resourceVersion first receives the current objects as ADDED.
+  - Selector transitions follow Kubernetes: an object that starts matching arrives as ADDED, one
+    that stops matching as DELETED.
+Concurrency: one task (`run`) writes; watchers only read and wait on a Condition. A slow watcher
+never blocks the writer: if the window moves past its cursor, it gets Gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.apiserver.etcd import Compacted, EtcdStorage, Event, StorageError
+from cluster.errors import Gone, Unavailable
+
+log = logging.getLogger(__name__)
+Decode = Callable[[bytes, int], Any]  # (stored bytes, mod revision) -> API object with resourceVersion set
+Predicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEvent:
+    revision: int
+    key: str
+    obj: Any  # the object after the change (for a delete: as it was, at the delete's revision)
+    prev: Any | None  # the object before (None for a create)
+    deleted: bool
+
+
+class WatchCache:
+    """Current state and recent history of one resource's keys, fed by a single store watch."""
+
+    def __init__(self, storage: EtcdStorage, prefix: str, decode: Decode, *, window: int = 10_000):
+        self._storage = storage
+        self._prefix = prefix
+        self._decode = decode
+        self._window = window
+        self.objects: dict[str, Any] = {}
+        self.events: list[CachedEvent] = []
+        self._revisions: list[int] = []  # parallel to events, for bisect
+        self.window_start = 0  # events after this revision are all in `events`
+        self.revision = 0
+        self._changed = asyncio.Condition()
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Keep the cache in sync with the store until cancelled; relist after compaction."""
+        delay = 0.1
+        while True:
+            try:
+                if not self.ready.is_set():
+                    await self._relist()
+                async for batch in self._storage.watch(self._prefix, self.revision + 1):
+                    await self._apply(batch)
+                    delay = 0.1
+            except Compacted:
+                log.warning("watch cache %s fell behind compaction; relisting", self._prefix)
+                self.ready.clear()
+            except StorageError as err:
+                log.warning("watch cache %s: %s; retrying in %.1fs", self._prefix, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _relist(self) -> None:
+        items, revision = await self._storage.list_prefix(self._prefix)
+        async with self._changed:
+            self.objects = {kv.key: self._decode(kv.value, kv.mod_revision) for kv in items}
+            # Watchers' cursors point into the old history, which no longer connects: they get Gone.
+            self.events, self._revisions = [], []
+            self.window_start = self.revision = revision
+            self.ready.set()
+            self._changed.notify_all()
+
+    async def _apply(self, batch: list[Event]) -> None:
+        async with self._changed:
+            for event in batch:
+                prev = self.objects.get(event.key)
+                if event.value is None:
+                    self.objects.pop(event.key, None)
+                    if prev is None:
+                        continue
+                    obj = type(prev)()
+                    obj.CopyFrom(prev)
+                    obj.metadata.resource_version = str(
+                        event.revision
+                    )  # a deleted object carries the delete's
+                    cached = CachedEvent(event.revision, event.key, obj, prev, True)
+                else:
+                    obj = self._decode(event.value, event.revision)
+                    self.objects[event.key] = obj
+                    cached = CachedEvent(event.revision, event.key, obj, prev, False)
+                self.events.append(cached)
+                self._revisions.append(event.revision)
+                self.revision = max(self.revision, event.revision)
+            if len(self.events) > self._window:
+                drop = len(self.events) - self._window
+                self.window_start = self._revisions[drop - 1]
+                del self.events[:drop], self._revisions[:drop]
+            self._changed.notify_all()
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        except TimeoutError:
+            raise Unavailable(
+                f"watch cache for {self._prefix} is not ready: the store is unreachable"
+            ) from None
+
+    def snapshot(self, predicate: Predicate) -> tuple[list[Any], int]:
+        """The matching current objects and the revision they are at."""
+        return [o for o in self.objects.values() if predicate(o)], self.revision
+
+    async def watch(
+        self, since: int | None, predicate: Predicate, *, bookmark_every: float | None = None
+    ) -> AsyncIterator[tuple[str, Any, int]]:
+        """(type, object, revision) for changes after revision `since`; None: the current state first.
+
+        Types are ADDED, MODIFIED, DELETED, and BOOKMARK (object None) after `bookmark_every`
+        idle seconds, carrying the revision the watcher is up to date with.
+        """
+        await self.wait_ready()
+        if since is None:
+            objects, cursor = self.snapshot(predicate)
+            for obj in objects:
+                yield "ADDED", obj, cursor
+        else:
+            cursor = since
+        while True:
+            pending: list[CachedEvent] = []
+            async with self._changed:
+                if cursor < self.window_start:
+                    raise Gone(f"too old resource version: {cursor} ({self.window_start})")
+                start = bisect.bisect_right(self._revisions, cursor)
+                if start < len(self.events):
+                    pending = self.events[start:]
+                    cursor = self._revisions[-1]
+                else:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), bookmark_every)
+                        continue
+                    except TimeoutError:
+                        pass
+            if not pending:
+                yield "BOOKMARK", None, cursor
+            for event in pending:  # outside the lock: a slow watcher never holds up the writer
+                kind = _filtered(event, predicate)
+                if kind is not None:
+                    yield kind, event.obj, event.revision
+
+
+def _filtered(event: CachedEvent, predicate: Predicate) -> str | None:
+    """The event type a watcher with `predicate` sees, or None: selector transitions included."""
+    now = predicate(event.obj)
+    before = event.prev is not None and predicate(event.prev)
+    if event.deleted:
+        return "DELETED" if before else None
+    if now and before:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    return "DELETED" if before else None
