@@ -279,6 +279,14 @@ class StateMachine:
 
     # -- reads -------------------------------------------------------------------------------
 
+    def read_txn(self, req: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+        """Run a txn none of whose branches writes (validation.txn_writes is false).
+
+        It changes nothing, so like etcd it runs against local state after a read barrier
+        instead of taking a log slot.
+        """
+        return self._apply_txn(req)
+
     def range(self, req: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
         """A read at the current revision (or at req.revision), with etcd's Range semantics."""
         return self._range(req, self._rev)

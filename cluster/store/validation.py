@@ -7,6 +7,8 @@ that bypassed the edge (a bug, or another proposer) still fails the same way on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cluster.store.errors import (
     DuplicateKey,
     EmptyKey,
@@ -69,7 +71,7 @@ def _check_txn_shape(req: rpc_pb2.TxnRequest, max_ops: int) -> None:
             raise KeyNotFound()  # etcd's answer to an empty RequestOp
 
 
-def _check_intervals(ops: list[rpc_pb2.RequestOp]) -> tuple[set[bytes], list[KeyRange]]:
+def _check_intervals(ops: Sequence[rpc_pb2.RequestOp]) -> tuple[set[bytes], list[KeyRange]]:
     """etcd's checkIntervals: no key is put twice, nor put and deleted, on one path of the tree.
 
     Returns the keys put and ranges deleted by `ops` and their nested txns. The then/else
@@ -101,6 +103,17 @@ def _claim(key: bytes, puts: set[bytes], dels: list[KeyRange], *, may_repeat: bo
     if (key in puts and not may_repeat) or any(key in span for span in dels):
         raise DuplicateKey()
     puts.add(key)
+
+
+def txn_writes(req: rpc_pb2.TxnRequest) -> bool:
+    """Whether any branch of the txn tree puts or deletes."""
+    for op in (*req.success, *req.failure):
+        kind = op.WhichOneof("request")
+        if kind in ("request_put", "request_delete_range") or (
+            kind == "request_txn" and txn_writes(op.request_txn)
+        ):
+            return True
+    return False
 
 
 def check_entry(entry: store_pb2.Entry) -> None:

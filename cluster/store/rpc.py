@@ -1,0 +1,61 @@
+"""What every store servicer shares: etcd-shaped response headers and StoreError -> gRPC status.
+
+etcd fills every top-level response header with its cluster ID, its member ID, the current
+revision (unless the operation set one) and the Raft term; nested txn responses keep their own
+bare headers. `Headers` does that from the Replicator's status, so the Raft shell's real term
+and member ID show up without the servicers knowing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from cluster.store.errors import StoreError
+from cluster.store.mvcc import StateMachine
+from cluster.store.replicator import Replicator
+from raykube.etcd.etcdserverpb import rpc_pb2
+
+Context = grpc.aio.ServicerContext
+S = TypeVar("S")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+class Headers:
+    def __init__(self, cluster_id: int, machine: StateMachine, replicator: Replicator) -> None:
+        self.cluster_id = cluster_id
+        self._machine = machine
+        self._replicator = replicator
+
+    def fill(self, header: rpc_pb2.ResponseHeader) -> None:
+        status = self._replicator.status()
+        header.cluster_id = self.cluster_id
+        header.member_id = status.member_id
+        header.raft_term = status.term
+        if not header.revision:
+            header.revision = self._machine.revision
+
+    def make(self, revision: int = 0) -> rpc_pb2.ResponseHeader:
+        header = rpc_pb2.ResponseHeader(revision=revision)
+        self.fill(header)
+        return header
+
+
+def unary(
+    method: Callable[[S, Req, grpc.aio.ServicerContext], Awaitable[Resp]],
+) -> Callable[[S, Req, grpc.aio.ServicerContext], Awaitable[Resp]]:
+    """Turn a StoreError raised by a unary servicer method into etcd's status code and text."""
+
+    @functools.wraps(method)
+    async def wrapper(self: S, request: Req, context: grpc.aio.ServicerContext) -> Resp:
+        try:
+            return await method(self, request, context)
+        except StoreError as err:
+            await context.abort(err.code, err.text)
+            raise  # not reached: abort() raises
+
+    return wrapper
