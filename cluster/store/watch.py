@@ -137,14 +137,14 @@ class WatchStream:
 
     def _create(self, req: rpc_pb2.WatchCreateRequest) -> None:
         watch_id = req.watch_id
-        if watch_id in self._watchers:
-            self._control.append(self._response(-1, created=True, canceled=True, cancel_reason=DUPLICATE_ID))
-            return
-        if watch_id == 0:  # etcd's AutoWatchID
+        if watch_id == 0:  # etcd's AutoWatchID: the stream picks the next free ID
             while self._next_id in self._watchers:
                 self._next_id += 1
             watch_id = self._next_id
             self._next_id += 1
+        elif watch_id in self._watchers:
+            self._control.append(self._response(-1, created=True, canceled=True, cancel_reason=DUPLICATE_ID))
+            return
         filters = set(req.filters)
         self._watchers[watch_id] = Watcher(
             id=watch_id,
