@@ -1,0 +1,102 @@
+"""One scheduling decision: which node for this pod, or why none (kube-scheduler's schedulePod).
+
+pre_filter -> filter every node -> (none fit: post_filter, and the reasons counted per node)
+-> pre_score/score/normalize the feasible nodes -> the highest total wins, ties broken by the
+injected random.Random (uniformly, by reservoir sampling). A single feasible node is taken
+without scoring. Pure and synchronous: it reads the NodeInfos and writes only the CycleState.
+
+The unschedulable message has Kubernetes' shape: "0/3 nodes are available: 1 Insufficient cpu,
+2 Insufficient memory." Each reason of each rejected node is counted once; the "<count> <reason>"
+strings are sorted as strings, as kube-scheduler does; a pre_filter rejection replaces the list.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cluster.scheduler.framework import (
+    SUCCESS,
+    Code,
+    CycleState,
+    Diagnosis,
+    Framework,
+    NodeInfo,
+    PodInfo,
+    Status,
+    unschedulable,
+)
+
+NO_NODES_AVAILABLE = "no nodes available to schedule pods"
+
+
+@dataclass(frozen=True)
+class Decision:
+    node: str  # "" when the pod fits nowhere or the attempt failed
+    status: Status  # SUCCESS; UNSCHEDULABLE with the whole message as its one reason; or ERROR
+    rejected_by: frozenset[str] = frozenset()  # plugins that turned the pod away
+    feasible: int = 0
+
+
+def decide(
+    framework: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], rng: random.Random
+) -> Decision:
+    if not nodes:
+        return Decision("", unschedulable(NO_NODES_AVAILABLE))
+    diagnosis = Diagnosis()
+    status = framework.run_pre_filter(state, pod, nodes)
+    if status.code is Code.ERROR:
+        return Decision("", status)
+    if status.rejected:
+        diagnosis.pre_filter = status
+        return _unschedulable(framework, state, pod, len(nodes), diagnosis)
+    feasible, status = framework.filter_nodes(state, pod, nodes, diagnosis)
+    if status.code is Code.ERROR:
+        return Decision("", status)
+    if not feasible:
+        return _unschedulable(framework, state, pod, len(nodes), diagnosis)
+    if len(feasible) == 1:
+        return Decision(feasible[0].name, SUCCESS, feasible=1)
+    status = framework.run_pre_score(state, pod, feasible)
+    if not status.ok:
+        return Decision("", status)
+    scores, status = framework.score_nodes(state, pod, feasible)
+    if not status.ok:
+        return Decision("", status)
+    return Decision(select_host(feasible, scores, rng).name, SUCCESS, feasible=len(feasible))
+
+
+def _unschedulable(
+    framework: Framework, state: CycleState, pod: PodInfo, total: int, diagnosis: Diagnosis
+) -> Decision:
+    status = framework.run_post_filter(state, pod, diagnosis)
+    if status.code is Code.ERROR:
+        return Decision("", status)
+    return Decision("", unschedulable(fit_error_message(total, diagnosis)), diagnosis.rejectors())
+
+
+def fit_error_message(total: int, diagnosis: Diagnosis) -> str:
+    message = f"0/{total} nodes are available:"
+    if diagnosis.pre_filter is not None:
+        message += f" {diagnosis.pre_filter.message()}."
+    else:
+        histogram = Counter(r for s in diagnosis.node_statuses.values() for r in s.reasons)
+        message += " " + ", ".join(sorted(f"{n} {reason}" for reason, n in histogram.items())) + "."
+    if diagnosis.post_filter_message:
+        message += f" {diagnosis.post_filter_message}."
+    return message
+
+
+def select_host(nodes: Sequence[NodeInfo], scores: Sequence[int], rng: random.Random) -> NodeInfo:
+    """The highest-scoring node; among equals each is equally likely."""
+    best, best_score, ties = nodes[0], scores[0], 1
+    for node, score in zip(nodes[1:], scores[1:], strict=True):
+        if score > best_score:
+            best, best_score, ties = node, score, 1
+        elif score == best_score:
+            ties += 1
+            if rng.randrange(ties) == 0:
+                best = node
+    return best

@@ -1,0 +1,121 @@
+"""The extension points: one small Protocol each; a plugin implements only the ones it needs.
+
+One scheduling attempt runs, in order (see cluster/scheduler/decide.py):
+
+    pre_filter(state, pod, nodes)   once: precompute into CycleState, or reject the pod outright,
+                                    or SKIP (this plugin's filter has nothing to check for this pod)
+    filter(state, pod, node)        per node: SUCCESS, or why this node does not fit
+    post_filter(state, pod, diag)   only when no node fits (e.g. preemption); its message is reported
+    pre_score(state, pod, nodes)    once, over the feasible nodes (or SKIP this plugin's score)
+    score(state, pod, node)         per feasible node: an int in 0..MAX_NODE_SCORE after normalizing
+    normalize_score(state, pod, s)  rescale the plugin's raw scores in place (same order as nodes)
+    reserve / unreserve             after the choice / when the attempt is undone (bind failed)
+    bind(state, pod, node_name)     async, off the decision path; the first binder not saying SKIP binds
+
+Everything but bind is synchronous and must not block: it runs on the event loop while the
+scheduler decides. Plugins read NodeInfo/PodInfo and never mutate them. Plugins tell the queue
+which cluster events might make a pod they rejected schedulable (`EnqueueExtensions`); a plugin
+that does not say is assumed to care about every event.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from google.protobuf.message import Message
+
+from cluster.scheduler.framework.cycle_state import CycleState
+from cluster.scheduler.framework.node_info import NodeInfo
+from cluster.scheduler.framework.pod_info import PodInfo
+from cluster.scheduler.framework.status import Status
+
+MAX_NODE_SCORE = 100
+
+
+class ClusterEvent(enum.Enum):
+    """What happened in the cluster that may let an unschedulable pod fit now."""
+
+    NODE_ADDED = "NodeAdd"
+    NODE_CHANGED = "NodeUpdate"  # only changes that matter: labels, taints, unschedulable, allocatable
+    POD_ASSIGNED = "AssignedPodAdd"
+    ASSIGNED_POD_CHANGED = "AssignedPodUpdate"  # its labels changed
+    ASSIGNED_POD_DELETED = "AssignedPodDelete"
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    name: str
+
+
+@runtime_checkable
+class PreFilterPlugin(Plugin, Protocol):
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status: ...
+
+
+@runtime_checkable
+class FilterPlugin(Plugin, Protocol):
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status: ...
+
+
+@runtime_checkable
+class PostFilterPlugin(Plugin, Protocol):
+    def post_filter(self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]) -> Status: ...
+
+
+@runtime_checkable
+class PreScorePlugin(Plugin, Protocol):
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status: ...
+
+
+@runtime_checkable
+class ScorePlugin(Plugin, Protocol):
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int: ...
+
+
+@runtime_checkable
+class NormalizeScorePlugin(Plugin, Protocol):
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None: ...
+
+
+@runtime_checkable
+class ReservePlugin(Plugin, Protocol):
+    def reserve(self, state: CycleState, pod: PodInfo, node_name: str) -> Status: ...
+    def unreserve(self, state: CycleState, pod: PodInfo, node_name: str) -> None: ...
+
+
+@runtime_checkable
+class BindPlugin(Plugin, Protocol):
+    async def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status: ...
+
+
+@runtime_checkable
+class EnqueueExtensions(Plugin, Protocol):
+    def events(self) -> frozenset[ClusterEvent]: ...
+
+
+class Binder(Protocol):
+    """What binding needs from the API (ApiClient.bind); a Conflict means the pod moved on."""
+
+    async def bind(
+        self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
+    ) -> Message: ...
+
+
+@dataclass(frozen=True)
+class Handle:
+    """What the scheduler lends its plugins at construction.
+
+    `nodes()` is every known node (with its pods) as of now, for plugins whose answer depends on
+    nodes beyond the ones being filtered or scored (inter-pod affinity counts whole zones).
+    """
+
+    binder: Binder
+    nodes: Callable[[], Sequence[NodeInfo]]
+
+
+PluginArgs = Mapping[str, Any]
+PluginFactory = Callable[[PluginArgs, Handle], Plugin]
+Registry = Mapping[str, PluginFactory]

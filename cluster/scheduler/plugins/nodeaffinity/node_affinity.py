@@ -1,0 +1,123 @@
+"""NodeAffinity: the pod's nodeSelector and node affinity against the node's labels (and name).
+
+Filter: the node must match every nodeSelector pair AND, when required node affinity is given,
+at least one of its terms (a term: all its matchExpressions on labels and matchFields on
+metadata.name; a term with neither matches nothing). Failing is unresolvable: "node(s) didn't
+match Pod's node affinity/selector". Pods with neither are skipped in pre_filter.
+Score: the sum of the weights of the preferred terms the node matches, scaled to 0..100.
+Selectors are parsed once per attempt in pre_filter/pre_score, not once per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cluster.api import labels
+from cluster.scheduler.framework import (
+    SKIP,
+    SUCCESS,
+    ClusterEvent,
+    CycleState,
+    NodeInfo,
+    PluginArgs,
+    PodInfo,
+    StateKey,
+    Status,
+    error,
+    unresolvable,
+)
+from cluster.scheduler.framework.normalize import scale_to_max
+from raykube.v1 import pod_pb2
+
+NAME = "NodeAffinity"
+REASON = "node(s) didn't match Pod's node affinity/selector"
+_FIELD_OPERATORS = frozenset({"In", "NotIn"})
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One node selector term: label requirements AND metadata.name requirements."""
+
+    on_labels: labels.Selector
+    on_name: labels.Selector
+
+    @classmethod
+    def parse(cls, term: pod_pb2.NodeSelectorTerm) -> Term | None:
+        """The term, or None when it has no requirements (and so matches no node)."""
+        if not term.match_expressions and not term.match_fields:
+            return None
+        fields = []
+        for f in term.match_fields:
+            if f.key != "metadata.name" or f.operator not in _FIELD_OPERATORS:
+                raise labels.SelectorError(f"unsupported matchFields requirement {f.key} {f.operator}")
+            fields.append(labels.Requirement("metadata.name", f.operator, frozenset(f.values)))
+        return cls(labels.from_node_selector_term(term), labels.Selector(tuple(fields)))
+
+    def matches(self, node: NodeInfo) -> bool:
+        if not self.on_labels.matches(node.labels):
+            return False
+        return self.on_name.empty() or self.on_name.matches({"metadata.name": node.name})
+
+
+@dataclass(frozen=True, slots=True)
+class Required:
+    node_selector: labels.Selector
+    terms: tuple[Term, ...] | None  # None: no required affinity; () matches nothing
+
+    def matches(self, node: NodeInfo) -> bool:
+        if not self.node_selector.matches(node.labels):
+            return False
+        return self.terms is None or any(t.matches(node) for t in self.terms)
+
+
+_REQUIRED = StateKey[Required](f"{NAME}/preFilter")
+_PREFERRED = StateKey[list[tuple[Term, int]]](f"{NAME}/preScore")
+
+
+class NodeAffinity:
+    name = NAME
+
+    def __init__(self, args: PluginArgs):
+        del args  # no settings
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        spec = pod.pod.spec
+        affinity = spec.affinity.node_affinity
+        has_required = affinity.HasField("required_during_scheduling_ignored_during_execution")
+        if not spec.node_selector and not has_required:
+            return SKIP
+        try:
+            terms = None
+            if has_required:
+                selector = affinity.required_during_scheduling_ignored_during_execution
+                parsed = (Term.parse(t) for t in selector.node_selector_terms)
+                terms = tuple(t for t in parsed if t is not None)
+            state.write(_REQUIRED, Required(labels.from_map(spec.node_selector), terms))
+        except labels.SelectorError as err:
+            return error(f"invalid node affinity: {err}")
+        return SUCCESS
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        return SUCCESS if state.read(_REQUIRED).matches(node) else unresolvable(REASON)
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        preferred = pod.pod.spec.affinity.node_affinity.preferred_during_scheduling_ignored_during_execution
+        try:
+            parsed = [(Term.parse(p.preference), p.weight) for p in preferred if p.weight]
+        except labels.SelectorError as err:
+            return error(f"invalid preferred node affinity: {err}")
+        terms = [(term, weight) for term, weight in parsed if term is not None]
+        if not terms:
+            return SKIP
+        state.write(_PREFERRED, terms)
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return sum(weight for term, weight in state.read(_PREFERRED) if term.matches(node))
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        scale_to_max(scores)
+
+    def events(self) -> frozenset[ClusterEvent]:
+        return frozenset({ClusterEvent.NODE_ADDED, ClusterEvent.NODE_CHANGED})

@@ -1,0 +1,39 @@
+"""NodeUnschedulable: a cordoned node (spec.unschedulable) takes no new pods...
+
+...unless the pod tolerates the taint Kubernetes uses to express it,
+node.kubernetes.io/unschedulable:NoSchedule (DaemonSet-style pods do).
+"""
+
+from __future__ import annotations
+
+from cluster.scheduler.framework import (
+    SUCCESS,
+    ClusterEvent,
+    CycleState,
+    NodeInfo,
+    PluginArgs,
+    PodInfo,
+    Status,
+    unresolvable,
+)
+from cluster.scheduler.plugins.tainttoleration import tolerated
+from raykube.v1 import node_pb2
+
+NAME = "NodeUnschedulable"
+REASON = "node(s) were unschedulable"
+UNSCHEDULABLE_TAINT = node_pb2.Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
+
+
+class NodeUnschedulable:
+    name = NAME
+
+    def __init__(self, args: PluginArgs):
+        del args  # no settings
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        if node.unschedulable and not tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):
+            return unresolvable(REASON)
+        return SUCCESS
+
+    def events(self) -> frozenset[ClusterEvent]:
+        return frozenset({ClusterEvent.NODE_ADDED, ClusterEvent.NODE_CHANGED})

@@ -1,0 +1,82 @@
+"""TaintToleration: a node's NoSchedule/NoExecute taints keep out pods that do not tolerate them.
+
+Filter: the first hard taint the pod does not tolerate rejects the node as unresolvable
+("node(s) had untolerated taint {key: value}"; evicting pods would not help).
+Score: fewer untolerated PreferNoSchedule taints is better (counted, then reverse-normalized);
+only tolerations with effect PreferNoSchedule or empty count, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from cluster.scheduler.framework import (
+    SKIP,
+    SUCCESS,
+    ClusterEvent,
+    CycleState,
+    NodeInfo,
+    PluginArgs,
+    PodInfo,
+    StateKey,
+    Status,
+    unresolvable,
+)
+from cluster.scheduler.framework.normalize import scale_to_max
+from raykube.v1 import node_pb2, pod_pb2
+
+NAME = "TaintToleration"
+_PREFER_TOLERATIONS = StateKey[list[pod_pb2.Toleration]](f"{NAME}/preScore")
+
+
+def tolerates(toleration: pod_pb2.Toleration, taint: node_pb2.Taint) -> bool:
+    """Kubernetes' Toleration.ToleratesTaint: effect, key, then value by operator."""
+    if toleration.effect and toleration.effect != taint.effect:
+        return False
+    if toleration.key and toleration.key != taint.key:
+        return False
+    operator = toleration.operator or "Equal"
+    if operator == "Exists":
+        return True
+    return operator == "Equal" and toleration.value == taint.value
+
+
+def tolerated(tolerations: Iterable[pod_pb2.Toleration], taint: node_pb2.Taint) -> bool:
+    return any(tolerates(t, taint) for t in tolerations)
+
+
+def untolerated_taint_reason(taint: node_pb2.Taint) -> str:
+    return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
+
+
+class TaintToleration:
+    name = NAME
+
+    def __init__(self, args: PluginArgs):
+        del args  # no settings
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        tolerations = pod.pod.spec.tolerations
+        for taint in node.taints:
+            if not tolerated(tolerations, taint):
+                return unresolvable(untolerated_taint_reason(taint))
+        return SUCCESS
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        if not any(node.prefer_no_schedule_taints for node in nodes):
+            return SKIP
+        state.write(
+            _PREFER_TOLERATIONS,
+            [t for t in pod.pod.spec.tolerations if t.effect in ("", "PreferNoSchedule")],
+        )
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        tolerations = state.read(_PREFER_TOLERATIONS)
+        return sum(1 for taint in node.prefer_no_schedule_taints if not tolerated(tolerations, taint))
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        scale_to_max(scores, reverse=True)
+
+    def events(self) -> frozenset[ClusterEvent]:
+        return frozenset({ClusterEvent.NODE_ADDED, ClusterEvent.NODE_CHANGED})
