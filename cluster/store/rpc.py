@@ -39,10 +39,15 @@ class Headers:
         if not header.revision:
             header.revision = self._machine.revision
 
-    def make(self, revision: int = 0) -> rpc_pb2.ResponseHeader:
-        header = rpc_pb2.ResponseHeader(revision=revision)
-        self.fill(header)
-        return header
+    def make(self, revision: int | None = None) -> rpc_pb2.ResponseHeader:
+        """A filled header; with `revision` given, exactly that revision (0 included)."""
+        status = self._replicator.status()
+        return rpc_pb2.ResponseHeader(
+            cluster_id=self.cluster_id,
+            member_id=status.member_id,
+            raft_term=status.term,
+            revision=self._machine.revision if revision is None else revision,
+        )
 
 
 def unary(

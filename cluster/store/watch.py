@@ -41,7 +41,7 @@ from raykube.etcd.mvccpb import kv_pb2
 MAX_REVISIONS_PER_RESPONSE = 1000
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
-HeaderFn = Callable[[int], rpc_pb2.ResponseHeader]
+HeaderFn = Callable[[int], rpc_pb2.ResponseHeader]  # a filled header with exactly this revision
 
 
 class WatchHub:
@@ -158,9 +158,11 @@ class WatchStream:
         )
         self._control.append(self._response(watch_id, created=True))
 
-    def _response(self, watch_id: int, **fields: object) -> rpc_pb2.WatchResponse:
+    def _response(
+        self, watch_id: int, revision: int | None = None, **fields: object
+    ) -> rpc_pb2.WatchResponse:
         return rpc_pb2.WatchResponse(
-            header=self._header(self._machine.revision),
+            header=self._header(self._machine.revision if revision is None else revision),
             watch_id=watch_id,
             **fields,  # type: ignore[arg-type]
         )
@@ -190,7 +192,8 @@ class WatchStream:
         machine = self._machine
         if watcher.next_rev < machine.compact_revision:
             del self._watchers[watcher.id]
-            return self._response(watcher.id, compact_revision=machine.compact_revision, canceled=True)
+            # etcd's compaction notice carries a header with revision 0
+            return self._response(watcher.id, 0, compact_revision=machine.compact_revision, canceled=True)
         if watcher.next_rev > machine.revision:
             return None
         batches = machine.events.since(watcher.next_rev, MAX_REVISIONS_PER_RESPONSE)
