@@ -217,6 +217,8 @@ class Registry:
                     f"UID in stored object: {old.metadata.uid}",
                 )
             new = self._merge(strategy, obj, old, status=status)
+            if new == old:
+                return old  # nothing changed: no write, the resourceVersion stays (as in Kubernetes)
             try:
                 revision = await self._guard(self._storage.update(kv.key, _encode(new), kv.mod_revision))
             except RevisionMismatch:
