@@ -1,0 +1,112 @@
+"""The components an actor can host, built from the plain config dicts `raykube up` plans.
+
+Each factory returns an object with `async start() -> address` and `async stop()` (actor.Component).
+Components find each other by actor name through Ray (`ray_resolver`), and from then on talk gRPC.
+A component that binds all interfaces advertises the IP of the Ray node it runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from cluster.apiserver.auth import parse_token_file
+from cluster.apiserver.server import ApiServer
+from cluster.bootstrap.actor import NAMESPACE, Component
+from cluster.client.api import Resolver
+from cluster.store.server import StoreNode, start_store_node
+
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def advertised(host: str) -> str:
+    """The address others should dial for a server bound to `host`."""
+    return ray.util.get_node_ip_address() if host in ANY_ADDRESS else host
+
+
+def ray_resolver(actor_name: str, *, timeout: float = 120.0) -> Resolver:
+    """Finds a component's gRPC address through Ray, waiting while it (re)starts."""
+
+    async def resolve() -> str:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                actor = ray.get_actor(actor_name, namespace=NAMESPACE)
+                address: str = await actor.address.remote()
+                return address
+            except (ValueError, ray.exceptions.RayActorError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    return resolve
+
+
+class StoreComponent:
+    def __init__(self, config: dict[str, Any]):
+        self._config = config
+        self._node: StoreNode | None = None
+
+    async def start(self) -> str:
+        host = self._config["host"]
+        self._node = await start_store_node(Path(self._config["data_dir"]), host, self._config["port"])
+        return f"{advertised(host)}:{self._node.address[1]}"
+
+    async def stop(self) -> None:
+        if self._node is not None:
+            await self._node.stop()
+
+
+class ApiServerComponent:
+    def __init__(self, config: dict[str, Any]):
+        self._server = ApiServer(
+            ray_resolver(config["store"]),
+            parse_token_file(config["tokens"]),
+            host=config["host"],
+            port=config["port"],
+            advertise_host=advertised(config["host"]),
+            kubelet_token=config["kubelet_token"],
+        )
+
+    async def start(self) -> str:
+        return await self._server.start()
+
+    async def stop(self) -> None:
+        await self._server.stop()
+
+
+class BackgroundComponent:
+    """A component that serves nothing: it runs a coroutine until stopped."""
+
+    def __init__(self, run: Callable[[], Any]):
+        self._run = run
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> str:
+        self._task = asyncio.create_task(self._run())
+        return ""
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+FACTORIES: dict[str, Callable[[dict[str, Any]], Component]] = {
+    "store": StoreComponent,
+    "apiserver": ApiServerComponent,
+}
+
+
+def build(kind: str, config: dict[str, Any]) -> Component:
+    try:
+        factory = FACTORIES[kind]
+    except KeyError:
+        raise ValueError(f"unknown component kind {kind!r} (known: {', '.join(sorted(FACTORIES))})") from None
+    return factory(config)

@@ -1,0 +1,271 @@
+"""`raykube up` and `raykube down`.
+
+up: start (or join) a Ray cluster, find its hosts (Ray nodes carrying a `host:<name>` resource),
+then make sure these detached, named actors exist in the `raykube` namespace, each pinned to a
+host: `store-0`, `apiserver`, `scheduler` and one `kubelet-<host>` per host. It waits for each to
+serve, writes the client config (API server address + admin token, mode 0600), and prints where
+everything runs. Running it again starts only what is missing.
+
+down: asks every kubelet to remove its containers, kills the actors, stops the local Ray head
+(if `up` started it) by its own PID and session, and removes what is left of this cluster's
+containers in the local Podman as a safety net. `--purge` also deletes the store's data.
+
+State kept in RAYKUBE_HOME: config.json (client), cluster.json (Ray address, hosts, whether we
+own the Ray head), tokens.csv (the API server's token file), data/ (store), run/ (sockets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import ray
+
+from cluster.apiserver import auth
+from cluster.bootstrap.actor import NAMESPACE, ComponentHost
+from cluster.bootstrap.ray_head import LocalRayHead, apply_ray_env
+from cluster.cli import config as client_config
+from cluster.cli.printers import table
+
+HOST_RESOURCE_PREFIX = "host:"
+STATE_FILE = "cluster.json"
+TOKENS_FILE = "tokens.csv"
+KUBELET_CLIENT_USER = "system:apiserver-kubelet-client"
+RAY_LOGS = "/tmp/ray/session_latest/logs"
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str  # the actor's name
+    kind: str  # which component (cluster/bootstrap/components.py)
+    host: str  # the host it is pinned to
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def node_name(hostname: str) -> str:
+    """A host name as a valid Node name (a lowercase DNS subdomain)."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", hostname.lower()).strip("-.")
+    return name or "node"
+
+
+def discover_hosts() -> list[str]:
+    """Host names of the live Ray nodes that carry a `host:<name>` resource, sorted."""
+    hosts = {
+        key.removeprefix(HOST_RESOURCE_PREFIX)
+        for node in ray.nodes()
+        if node.get("Alive")
+        for key in node.get("Resources", {})
+        if key.startswith(HOST_RESOURCE_PREFIX)
+    }
+    return sorted(hosts)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def ensure_tokens(home: Path, hosts: list[str]) -> dict[str, auth.UserInfo]:
+    """The token file, extended with a token for every identity the cluster needs (created once)."""
+    path = home / TOKENS_FILE
+    tokens = auth.parse_token_file(path.read_text()) if path.exists() else {}
+    have = {user.name for user in tokens.values()}
+    wanted = [
+        auth.UserInfo("admin", "admin", frozenset({auth.ADMIN_GROUP})),
+        auth.UserInfo(auth.SCHEDULER_USER, auth.SCHEDULER_USER),
+        auth.UserInfo(KUBELET_CLIENT_USER, KUBELET_CLIENT_USER),
+        *(auth.UserInfo(auth.NODE_USER_PREFIX + h, auth.NODE_USER_PREFIX + h, frozenset({auth.NODES_GROUP}))
+          for h in hosts),
+    ]  # fmt: skip
+    for user in wanted:
+        if user.name not in have:
+            tokens[secrets.token_urlsafe(24)] = user
+    _write_private(path, auth.format_token_file(tokens))
+    return tokens
+
+
+def token_of(tokens: dict[str, auth.UserInfo], user: str) -> str:
+    return next(token for token, info in tokens.items() if info.name == user)
+
+
+def plan(
+    home: Path, args: argparse.Namespace, hosts: list[str], tokens: dict[str, auth.UserInfo]
+) -> list[ComponentSpec]:
+    """Which actors the cluster needs and how each is configured."""
+    first = hosts[0]
+    bind = args.bind_address
+    kubelet_client = token_of(tokens, KUBELET_CLIENT_USER)
+    specs = [
+        ComponentSpec("store-0", "store", first, {
+            "data_dir": str(home / "data" / "store-0"), "host": bind, "port": args.store_port}),
+        ComponentSpec("apiserver", "apiserver", first, {
+            "store": "store-0", "tokens": auth.format_token_file(tokens), "kubelet_token": kubelet_client,
+            "host": bind, "port": args.apiserver_port}),
+        ComponentSpec("scheduler", "scheduler", first, {
+            "apiserver": "apiserver", "token": token_of(tokens, auth.SCHEDULER_USER)}),
+    ]  # fmt: skip
+    for host in hosts:
+        specs.append(ComponentSpec(f"kubelet-{host}", "kubelet", host, {
+            "node_name": host, "apiserver": "apiserver",
+            "token": token_of(tokens, auth.NODE_USER_PREFIX + host), "kubelet_token": kubelet_client,
+            "host": bind, "port": args.kubelet_port, "run_dir": str(home / "run" / host)}))  # fmt: skip
+    return specs
+
+
+def _actor(spec: ComponentSpec) -> Any:
+    """The running actor for `spec`, creating it if it does not exist (idempotent)."""
+    try:
+        return ray.get_actor(spec.name, namespace=NAMESPACE)
+    except ValueError:
+        pass
+    remote = ray.remote(ComponentHost)
+    return remote.options(
+        name=spec.name,
+        namespace=NAMESPACE,
+        lifetime="detached",
+        max_restarts=-1,
+        num_cpus=0,
+        resources={HOST_RESOURCE_PREFIX + spec.host: 0.001},
+    ).remote(spec.kind, spec.config)
+
+
+def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
+    apply_ray_env()
+    head = LocalRayHead(home)
+    address = args.ray_address or head.address()
+    owns_head = not args.ray_address
+    if address:
+        print(f"Ray: using the cluster at {address}", file=out)
+    else:
+        print("Ray: starting a local head node ...", file=out, flush=True)
+        started = time.monotonic()
+        address = head.start(
+            port=args.ray_port,
+            host_name=args.node_name or node_name(socket.gethostname()),
+            node_ip="127.0.0.1" if args.bind_address.startswith("127.") else "",
+        )
+        print(f"Ray: head node up at {address} ({time.monotonic() - started:.1f}s)", file=out, flush=True)
+    ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        hosts = discover_hosts()
+        if not hosts:
+            print(f"error: no Ray node carries a '{HOST_RESOURCE_PREFIX}<name>' resource", file=out)
+            return 1
+        tokens = ensure_tokens(home, hosts)
+        specs = plan(home, args, hosts, tokens)
+        _write_private(
+            home / STATE_FILE,
+            json.dumps({"ray_address": address, "owns_head": owns_head, "hosts": hosts}, indent=2),
+        )
+        actors = {spec.name: _actor(spec) for spec in specs}
+        rows = [["COMPONENT", "HOST", "ADDRESS", "PID"]]
+        for spec in specs:
+            print(f"  waiting for {spec.name} on {spec.host} ...", file=out, flush=True)
+            try:
+                info = ray.get(actors[spec.name].info.remote(), timeout=args.timeout)
+            except ray.exceptions.GetTimeoutError:
+                print(
+                    f"error: {spec.name} did not start within {args.timeout:.0f}s (Ray's logs: {RAY_LOGS})",
+                    file=out,
+                )
+                return 1
+            except ray.exceptions.RayError as err:
+                cause = str(err).strip().splitlines()[-1]
+                print(f"error: {spec.name} failed to start: {cause} (Ray's logs: {RAY_LOGS})", file=out)
+                return 1
+            rows.append([spec.name, spec.host, info["address"] or "-", str(info["pid"])])
+        server = ray.get(actors["apiserver"].address.remote(), timeout=args.timeout)
+        client_config.save(home, client_config.ClientConfig(server=server, token=token_of(tokens, "admin")))
+    finally:
+        ray.shutdown()
+    print(table(rows), file=out)
+    print(
+        f"\nThe cluster is up. The API server is at {server}; `raykube get nodes` to look around.", file=out
+    )
+    return 0
+
+
+def down(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
+    apply_ray_env()
+    state_path = home / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    head = LocalRayHead(home)
+    address = head.address() or (state.get("ray_address") if not state.get("owns_head") else None)
+    if address:
+        ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            _stop_actors(out)
+        finally:
+            ray.shutdown()
+    if head.pid() is not None:
+        print("Ray: stopping the local head node ...", file=out, flush=True)
+        head.stop()
+    _remove_leftover_containers(state.get("hosts", []), out)
+    client_config.config_path(home).unlink(missing_ok=True)
+    state_path.unlink(missing_ok=True)
+    if args.purge:
+        shutil.rmtree(home / "data", ignore_errors=True)
+        (home / TOKENS_FILE).unlink(missing_ok=True)
+        print(f"Purged the store's data in {home / 'data'}.", file=out)
+    print("The cluster is down.", file=out)
+    return 0
+
+
+def _stop_actors(out: IO[str]) -> None:
+    names = [
+        a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
+    ]
+    kubelets = [n for n in names if n.startswith("kubelet-")]
+    pending: dict[str, Any] = {
+        n: ray.get_actor(n, namespace=NAMESPACE).invoke.remote("shutdown", remove_pods=True) for n in kubelets
+    }
+    for name, ref in pending.items():
+        try:
+            ray.get(ref, timeout=120)
+            print(f"  {name}: containers removed", file=out, flush=True)
+        except (ray.exceptions.RayError, TimeoutError) as err:
+            print(
+                f"  {name}: shutdown failed ({type(err).__name__}); removing its containers directly",
+                file=out,
+            )
+    for name in names:
+        ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+        print(f"  {name}: stopped", file=out, flush=True)
+
+
+def _remove_leftover_containers(hosts: list[str], out: IO[str]) -> None:
+    """Remove Podman pods and containers labelled with this cluster's nodes (if any survived)."""
+    podman = shutil.which("podman")
+    if podman is None or not hosts:
+        return
+    from agents.kubelet.podman_service import CONTAINERS_CONF  # the project's own containers.conf
+
+    env = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
+    for host in hosts:
+        label = f"label=io.raykube.node={host}"
+        for noun, listing in (("pod", ["pod", "ps"]), ("container", ["ps"])):
+            found = subprocess.run(
+                [podman, *listing, "-a", "-q", "--filter", label],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            ids = found.stdout.split()
+            if ids:
+                remove = [podman, "pod", "rm", "-f", *ids] if noun == "pod" else [podman, "rm", "-f", *ids]
+                subprocess.run(remove, capture_output=True, env=env, check=False)
+                print(f"  removed {len(ids)} leftover {noun}(s) of node {host}", file=out)

@@ -1,0 +1,227 @@
+"""The API commands of the CLI (apply, get, describe, delete, logs, wait, whoami), one coroutine each.
+
+Each takes an ApiClient, the parsed arguments and the output stream, and returns the exit code;
+errors from the server propagate as ApiError and are printed by main.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from cluster.api import codec, manifest, resources
+from cluster.cli import describe, jsonpath, printers
+from cluster.client.api import ApiClient
+from cluster.errors import AlreadyExists, BadRequest, NotFound, Timeout
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_manifests(source: str) -> list[resources.ApiObject]:
+    """Objects from a file, a directory of manifests, or '-' for stdin; decoding errors raise first."""
+    if source == "-":
+        return manifest.load(sys.stdin.read())  # type: ignore[return-value]
+    path = Path(source)
+    if not path.exists():
+        raise BadRequest(f'the path "{source}" does not exist')
+    files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES) if path.is_dir() else [path]
+    objects: list[resources.ApiObject] = []
+    for file in files:
+        objects += manifest.load(file.read_text())  # type: ignore[arg-type]
+    return objects
+
+
+def _ref(obj: resources.ApiObject) -> str:
+    return f"{resources.of(obj).singular}/{obj.metadata.name}"
+
+
+async def apply(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    objects = read_manifests(args.filename)
+    for obj in objects:
+        if resources.of(obj).namespaced and not obj.metadata.namespace:
+            obj.metadata.namespace = args.namespace
+    for obj in objects:  # server-side validation of everything before anything is stored
+        with contextlib.suppress(AlreadyExists):
+            await client.create(obj, dry_run=True)
+    for obj in objects:
+        try:
+            await client.create(obj)
+            print(f"{_ref(obj)} created", file=out)
+        except AlreadyExists:
+            print(f"{_ref(obj)} {await _reapply(client, obj)}", file=out)
+    return 0
+
+
+async def _reapply(client: ApiClient, obj: Any) -> str:
+    """Update an existing object to the manifest; 'configured', or 'unchanged' if nothing changed."""
+    resource = resources.of(obj)
+    current: Any = await client.get(resource, obj.metadata.namespace, obj.metadata.name)
+    desired = type(current)()
+    desired.CopyFrom(current)
+    desired.metadata.labels.clear()
+    desired.metadata.labels.update(obj.metadata.labels)
+    desired.metadata.annotations.clear()
+    desired.metadata.annotations.update(obj.metadata.annotations)
+    desired.spec.CopyFrom(obj.spec)
+    if resource is resources.PODS and not obj.spec.node_name:
+        desired.spec.node_name = current.spec.node_name  # set by the scheduler, not by the manifest
+    updated = await client.update(desired)
+    return (
+        "unchanged"
+        if updated.metadata.resource_version == current.metadata.resource_version
+        else "configured"
+    )
+
+
+async def get(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    resource = resources.by_name(args.resource)
+    namespace = "" if args.all_namespaces or not resource.namespaced else args.namespace
+    now = time.time()
+    if args.name:
+        obj = await client.get(resource, namespace or args.namespace, args.name)
+        print(printers.render(resource, [obj], args.output, now, single=True), file=out)
+        return 0
+    items, version = await client.list(
+        resource, namespace, label_selector=args.selector, field_selector=args.field_selector
+    )
+    items.sort(key=lambda o: (o.metadata.namespace, o.metadata.name))
+    text = printers.render(resource, items, args.output, now, namespace_column=args.all_namespaces)
+    if text:
+        print(text, file=out)
+    elif args.output in ("", "wide") and not args.watch:
+        where = f" in {namespace} namespace" if namespace else ""
+        print(f"No resources found{where}.", file=sys.stderr)
+    if args.watch:
+        async for _kind, obj in client.watch(
+            resource,
+            namespace,
+            resource_version=version,
+            label_selector=args.selector,
+            field_selector=args.field_selector,
+        ):
+            rows = printers.render(resource, [obj], args.output or "", time.time(), single=True)
+            if args.output in ("", "wide"):
+                rows = rows.splitlines()[-1]  # the row without the header
+            print(rows, file=out, flush=True)
+    return 0
+
+
+async def describe_(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    resource = resources.by_name(args.resource)
+    obj: Any = await client.get(resource, args.namespace, args.name)
+    print(describe.describe_pod(obj) if resource is resources.PODS else describe.describe_node(obj), file=out)
+    return 0
+
+
+async def _wait_gone(
+    client: ApiClient, resource: resources.Resource, namespace: str, name: str, timeout: float
+) -> None:
+    async def gone() -> None:
+        while True:
+            try:
+                await client.get(resource, namespace, name)
+            except NotFound:
+                return
+            await asyncio.sleep(0.2)
+
+    try:
+        await asyncio.wait_for(gone(), timeout)
+    except TimeoutError:
+        raise Timeout(f'timed out waiting for {resource.singular} "{name}" to be deleted') from None
+
+
+async def delete(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    if args.filename:
+        targets = [
+            (resources.of(o), o.metadata.namespace or args.namespace, o.metadata.name)
+            for o in read_manifests(args.filename)
+        ]
+    elif args.resource and args.names:
+        resource = resources.by_name(args.resource)
+        targets = [(resource, args.namespace, name) for name in args.names]
+    else:
+        raise BadRequest("you must provide a resource and names, or -f FILENAME")
+    grace = 0 if args.now else args.grace_period
+    for resource, namespace, name in targets:
+        obj, gone = await client.delete(
+            resource, namespace, name, grace_period_seconds=None if grace is None or grace < 0 else grace
+        )
+        print(f'{resource.singular} "{name}" deleted', file=out, flush=True)
+        if not gone and args.wait:
+            grace_seconds = obj.metadata.deletion_grace_period_seconds
+            await _wait_gone(client, resource, namespace, name, args.timeout or grace_seconds + 60)
+    return 0
+
+
+async def logs(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    async for chunk in client.logs(
+        args.namespace,
+        args.pod,
+        container=args.container or "",
+        follow=args.follow,
+        tail_lines=args.tail or 0,
+        previous=args.previous,
+    ):
+        out.write(chunk.decode(errors="replace"))
+        out.flush()
+    return 0
+
+
+def _condition_met(obj: Any, condition: str) -> bool:
+    """`--for` semantics: condition=Type[=Status] or jsonpath={path}=value."""
+    kind, _, spec = condition.partition("=")
+    if kind == "condition":
+        wanted, _, status = spec.partition("=")
+        return any(
+            c.type.lower() == wanted.lower() and c.status.lower() == (status or "true").lower()
+            for c in obj.status.conditions
+        )
+    if kind == "jsonpath":
+        path, _, value = spec.rpartition("=")
+        return jsonpath.render(path.strip("'\""), codec.encode(obj)) == value
+    raise BadRequest(
+        f"unrecognized condition: {condition!r} (use condition=Ready, jsonpath={{...}}=value or delete)"
+    )
+
+
+async def wait(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    kind, _, name = args.target.partition("/")
+    resource = resources.by_name(kind)
+    if not name:
+        raise BadRequest(f"expected RESOURCE/NAME, got {args.target!r}")
+    if args.for_ == "delete":
+        await _wait_gone(client, resource, args.namespace, name, args.timeout)
+        print(f"{resource.singular}/{name} condition met", file=out)
+        return 0
+
+    async def satisfied() -> None:
+        while True:
+            try:
+                if _condition_met(await client.get(resource, args.namespace, name), args.for_):
+                    return
+            except NotFound:
+                pass
+            await asyncio.sleep(0.25)
+
+    try:
+        await asyncio.wait_for(satisfied(), args.timeout)
+    except TimeoutError:
+        raise Timeout(f"timed out waiting for the condition on {resource.name}/{name}") from None
+    print(f"{resource.singular}/{name} condition met", file=out)
+    return 0
+
+
+async def whoami(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    me = await client.whoami()
+    print(
+        printers.table(
+            [["ATTRIBUTE", "VALUE"], ["Username", me.username], ["Groups", f"[{' '.join(me.groups)}]"]]
+        ),
+        file=out,
+    )
+    return 0

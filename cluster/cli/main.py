@@ -1,0 +1,166 @@
+"""`raykube`: bring a cluster up and down, and talk to its API server like kubectl does.
+
+Exit codes: 0 success, 1 an error from the server or the cluster (printed kubectl-style on stderr),
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import IO
+
+from cluster.cli import commands
+from cluster.cli import config as client_config
+from cluster.client.api import ApiClient
+from cluster.errors import ApiError, Invalid
+
+Command = Callable[[ApiClient, argparse.Namespace, IO[str]], Awaitable[int]]
+
+
+def _duration(text: str) -> float:
+    """kubectl-style durations: 90, 90s, 2m, 1h."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30s, 2m)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raykube", description="A small, real Kubernetes for lab clusters.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def api_command(name: str, help_text: str, handler: Command) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    up = sub.add_parser(
+        "up", help="start a local cluster (or place the components on an existing Ray cluster)"
+    )
+    up.add_argument(
+        "--ray-address", default="", help="an existing Ray cluster (host:port); default: start one here"
+    )
+    up.add_argument(
+        "--ray-port", type=int, default=6379, help="GCS port of the local Ray head (0: any free port)"
+    )
+    up.add_argument(
+        "--apiserver-port", type=int, default=6443, help="API server gRPC port (0: any free port)"
+    )
+    up.add_argument(
+        "--store-port", type=int, default=2379, help="etcd client port of the store (0: any free port)"
+    )
+    up.add_argument("--kubelet-port", type=int, default=10250, help="kubelet gRPC port (0: any free port)")
+    up.add_argument(
+        "--bind-address",
+        default="127.0.0.1",
+        help="address components listen on and advertise (0.0.0.0: all, advertising each host's IP)",
+    )
+    up.add_argument("--node-name", default="", help="this host's node name when Ray starts here (default: hostname)")
+    up.add_argument(
+        "--timeout", type=_duration, default=180.0, help="how long to wait for components (e.g. 3m)"
+    )
+
+    down = sub.add_parser("down", help="stop every component, remove every container, stop the local Ray")
+    down.add_argument("--purge", action="store_true", help="also delete the store's data and the tokens")
+
+    apply = api_command("apply", "create or update objects from a manifest", commands.apply)
+    apply.add_argument(
+        "-f", "--filename", required=True, help="a YAML/JSON file, a directory, or - for stdin"
+    )
+
+    get = api_command("get", "list objects, or show one", commands.get)
+    get.add_argument("resource", help="pods|pod|po, nodes|node|no")
+    get.add_argument("name", nargs="?", default="")
+    get.add_argument("-o", "--output", default="", help="wide|yaml|json|name|jsonpath=TEMPLATE")
+    get.add_argument("-l", "--selector", default="", help="label selector, e.g. app=web,tier!=db")
+    get.add_argument("--field-selector", default="", help="field selector, e.g. spec.nodeName=node-1")
+    get.add_argument("-A", "--all-namespaces", action="store_true")
+    get.add_argument("-w", "--watch", action="store_true", help="after listing, watch for changes")
+
+    desc = api_command("describe", "show details of a pod or node", commands.describe_)
+    desc.add_argument("resource")
+    desc.add_argument("name")
+
+    delete = api_command("delete", "delete objects (pods terminate gracefully)", commands.delete)
+    delete.add_argument("resource", nargs="?", default="")
+    delete.add_argument("names", nargs="*")
+    delete.add_argument("-f", "--filename", default="")
+    delete.add_argument("--grace-period", type=int, default=None, help="seconds; default: the pod's own")
+    delete.add_argument("--now", action="store_true", help="grace period 0: stop the containers right away")
+    delete.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="wait until the object is gone (default)",
+    )
+    delete.add_argument(
+        "--timeout", type=_duration, default=0.0, help="how long to wait (default: grace + 60s)"
+    )
+
+    logs = api_command("logs", "print a container's logs", commands.logs)
+    logs.add_argument("pod")
+    logs.add_argument("-c", "--container", default="")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
+    logs.add_argument("-p", "--previous", action="store_true", help="the previous, terminated container")
+
+    wait = api_command("wait", "wait for a condition on an object", commands.wait)
+    wait.add_argument("target", help="RESOURCE/NAME, e.g. pod/example-pod")
+    wait.add_argument(
+        "--for",
+        dest="for_",
+        required=True,
+        help="condition=Ready, jsonpath='{.status.phase}'=Running, or delete",
+    )
+    wait.add_argument("--timeout", type=_duration, default=30.0, help="e.g. 30s, 2m")
+
+    api_command("whoami", "show who the API server thinks you are", commands.whoami)
+    return parser
+
+
+def print_error(err: ApiError, out: IO[str]) -> None:
+    """kubectl's wording: "Error from server (NotFound): ...", field errors one per line."""
+    if isinstance(err, Invalid) and err.causes:
+        print(f'The {err.kind} "{err.name}" is invalid:', file=out)
+        for cause in err.causes:
+            print(f"* {cause}", file=out)
+        return
+    print(f"Error from server ({err.reason}): {err.message}", file=out)
+
+
+async def _run_api_command(args: argparse.Namespace) -> int:
+    cfg = client_config.load(client_config.raykube_home())
+    async with ApiClient(cfg.server, cfg.token) as client:
+        handler: Command = args.handler
+        return await handler(client, args, sys.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("up", "down"):
+            import cluster.bootstrap.lifecycle as lifecycle  # needs Ray: imported only for these commands
+
+            home = client_config.raykube_home()
+            return (
+                lifecycle.up(home, args, sys.stdout)
+                if args.command == "up"
+                else lifecycle.down(home, args, sys.stdout)
+            )
+        return asyncio.run(_run_api_command(args))
+    except ApiError as err:
+        print_error(err, sys.stderr)
+    except client_config.NoConfig as err:
+        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
