@@ -9,7 +9,7 @@ field numbers are etcd's. Header fields that differ between any two clusters by 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -107,7 +107,7 @@ def _kv(t: Transcript, kv: rpc_pb2_grpc.KVStub) -> None:
 
 
 def _txn(t: Transcript, kv: rpc_pb2_grpc.KVStub) -> None:
-    def txn(label: str, compare: list[C], success: list[Op], failure: list[Op] = ()) -> None:  # type: ignore[assignment]
+    def txn(label: str, compare: list[C], success: list[Op], failure: Sequence[Op] = ()) -> None:
         t.call(label, kv.Txn, rpc_pb2.TxnRequest(compare=compare, success=success, failure=list(failure)))
 
     c_exists = C(key=b"c", target=C.VERSION, result=C.GREATER, version=0)
