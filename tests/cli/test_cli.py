@@ -1,0 +1,122 @@
+"""The `raykube` CLI against a real (in-process) store and API server, as a user types it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster.api import resources
+from cluster.cli import config
+from cluster.cli.main import main
+from tests.harness import ControlPlaneThread
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: example-pod
+  labels: {app: demo}
+spec:
+  containers:
+  - name: example-container
+    image: busybox:1.35
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ControlPlaneThread]:
+    plane = ControlPlaneThread(tmp_path)
+    home = tmp_path / "home"
+    config.save(home, config.ClientConfig(server=plane.address, token="admin-token"))
+    monkeypatch.setenv("RAYKUBE_HOME", str(home))
+    yield plane
+    plane.stop()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write(tmp_path: Path, text: str, name: str = "pod.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_apply_get_describe_delete(
+    cluster: ControlPlaneThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write(tmp_path, POD)
+    assert cli(capsys, "apply", "-f", manifest) == (0, "pod/example-pod created\n", "")
+    assert cli(capsys, "apply", "-f", manifest) == (0, "pod/example-pod unchanged\n", "")
+    assert cli(capsys, "apply", "-f", write(tmp_path, POD.replace("app: demo", "app: demo2"), "v2.yaml"))[
+        1
+    ] == ("pod/example-pod configured\n")
+    code, out, _ = cli(capsys, "get", "pods")
+    assert code == 0
+    header, row = out.splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert row.split()[:4] == ["example-pod", "0/1", "Pending", "0"]
+    for alias in ("pod", "po"):
+        assert cli(capsys, "get", alias, "example-pod", "-o", "name")[1] == "pod/example-pod\n"
+    code, out, _ = cli(capsys, "get", "pod", "example-pod", "-o", "json")
+    assert json.loads(out)["metadata"]["labels"] == {"app": "demo2"}
+    assert (
+        cli(capsys, "get", "pod", "example-pod", "-o", "jsonpath={.spec.containers[0].image}")[1]
+        == "busybox:1.35\n"
+    )
+    code, out, _ = cli(capsys, "describe", "pod", "example-pod")
+    assert "Name:" in out and "example-pod" in out and "  example-container:" in out and "Image:" in out
+    assert cli(capsys, "get", "pods", "-l", "app=nothing") == (
+        0,
+        "",
+        "No resources found in default namespace.\n",
+    )
+    assert cli(capsys, "delete", "pod", "example-pod") == (0, 'pod "example-pod" deleted\n', "")
+    code, _, err = cli(capsys, "get", "pod", "example-pod")
+    assert (code, err) == (1, 'Error from server (NotFound): pods "example-pod" not found\n')
+
+
+def test_a_bad_manifest_names_the_field_and_stores_nothing(
+    cluster: ControlPlaneThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = write(tmp_path, POD.replace("image:", "imagee:"))
+    code, out, err = cli(capsys, "apply", "-f", unknown)
+    assert (code, out) == (1, "")
+    assert err == 'The Pod "example-pod" is invalid:\n* spec.containers[0].imagee: unknown field "imagee"\n'
+    # One good and one semantically bad document: server-side validation rejects before anything is stored.
+    mixed = write(tmp_path, POD + "---\n" + POD.replace("example-pod", "Bad_Name"), "mixed.yaml")
+    code, out, err = cli(capsys, "apply", "-f", mixed)
+    assert code == 1 and 'The Pod "Bad_Name" is invalid:\n* metadata.name: Invalid value: "Bad_Name"' in err
+    items, _ = cluster.run(lambda: cluster.plane.client().list(resources.PODS))
+    assert items == []
+
+
+def test_usage_errors_and_missing_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RAYKUBE_HOME", str(tmp_path / "nowhere"))
+    code, _, err = cli(capsys, "get", "pods")
+    assert code == 1 and "run `raykube up` first" in err
+    with pytest.raises(SystemExit) as caught:
+        main(["frobnicate"])
+    assert caught.value.code == 2
+
+
+def test_wait_and_whoami(
+    cluster: ControlPlaneThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "apply", "-f", write(tmp_path, POD))
+    assert (
+        cli(capsys, "wait", "pod/example-pod", "--for=jsonpath={.status.phase}=Pending", "--timeout=5s")[0]
+        == 0
+    )
+    code, _, err = cli(capsys, "wait", "pod/example-pod", "--for=condition=Ready", "--timeout=0.5s")
+    assert code == 1 and "timed out waiting for the condition" in err
+    code, out, _ = cli(capsys, "whoami")
+    assert code == 0 and "admin" in out and "system:masters" in out

@@ -1,0 +1,92 @@
+"""What `raykube get` prints: kubectl's ages, STATUS rules, tables and JSONPath."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster.api import codec, resources
+from cluster.cli import jsonpath, printers
+from raykube.v1 import pod_pb2
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (59, "59s"), (119, "119s"), (125, "2m5s"), (180, "3m"), (601, "10m"), (3 * 3600 + 60, "3h1m"),
+     (9 * 3600, "9h"), (50 * 3600, "2d2h"), (30 * 86400, "30d"), (3 * 365 * 86400, "3y")],
+)  # fmt: skip
+def test_human_duration(seconds: int, text: str) -> None:
+    assert printers.human_duration(seconds) == text
+
+
+def pod(status: dict, deleting: bool = False) -> pod_pb2.Pod:
+    doc = {"metadata": {"name": "p", "creationTimestamp": "2026-11-25T00:00:00Z"},
+           "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"}, "status": status}  # fmt: skip
+    if deleting:
+        doc["metadata"]["deletionTimestamp"] = "2026-11-25T00:01:00Z"
+    return codec.decode(doc, pod_pb2.Pod)
+
+
+RUNNING = {"running": {"startedAt": "2026-11-25T00:00:01Z"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "deleting", "text"),
+    [
+        ({"phase": "Pending"}, False, "Pending"),
+        ({"phase": "Pending", "containerStatuses": [{"name": "a", "state": {"waiting": {"reason": "ErrImagePull"}}}]},
+         False, "ErrImagePull"),
+        ({"phase": "Running", "containerStatuses": [{"name": "a", "ready": True, "state": RUNNING},
+                                                    {"name": "b", "ready": True, "state": RUNNING}]}, False, "Running"),
+        ({"phase": "Running", "containerStatuses": [
+            {"name": "a", "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "restartCount": 3}]}, False,
+         "CrashLoopBackOff"),
+        ({"phase": "Succeeded", "containerStatuses": [{"name": "a", "state": {"terminated": {"reason": "Completed"}}}]},
+         False, "Completed"),
+        ({"phase": "Failed", "containerStatuses": [{"name": "a", "state": {"terminated": {"exitCode": 3}}}]}, False,
+         "ExitCode:3"),
+        ({"phase": "Running", "containerStatuses": [{"name": "a", "ready": True, "state": RUNNING}]}, True,
+         "Terminating"),
+    ],
+)  # fmt: skip
+def test_pod_status_column(status: dict, deleting: bool, text: str) -> None:
+    assert printers.pod_status_text(pod(status, deleting)) == text
+
+
+def test_pod_table_wide() -> None:
+    running = pod(
+        {
+            "phase": "Running",
+            "podIP": "10.88.0.7",
+            "containerStatuses": [
+                {"name": "a", "ready": True, "state": RUNNING, "restartCount": 1},
+                {"name": "b", "state": RUNNING},
+            ],
+        }
+    )
+    now = running.metadata.creation_timestamp.seconds + 65
+    text = printers.render(resources.PODS, [running], "wide", now)
+    assert text.splitlines() == [
+        "NAME   READY   STATUS    RESTARTS   AGE   IP          NODE",
+        "p      1/2     Running   1          65s   10.88.0.7   n1",
+    ]
+
+
+def test_output_formats() -> None:
+    p = pod({"phase": "Pending", "podIP": "10.88.0.7"})
+    assert printers.render(resources.PODS, [p], "name", 0) == "pod/p"
+    assert printers.render(resources.PODS, [p], "jsonpath={.status.podIP}", 0, single=True) == "10.88.0.7"
+    assert printers.render(resources.PODS, [p, p], "jsonpath={.items[*].metadata.name}", 0) == "p p"
+    assert '"kind": "List"' in printers.render(resources.PODS, [p], "json", 0)
+    assert printers.render(resources.PODS, [p], "yaml", 0, single=True).startswith("metadata:\n  name: p")
+    with pytest.raises(ValueError, match="allowed formats"):
+        printers.render(resources.PODS, [p], "xml", 0)
+
+
+def test_jsonpath() -> None:
+    data = {"items": [{"a": {"b": 1}}, {"a": {"b": 2}}], "s": "text"}
+    assert jsonpath.render("{.items[*].a.b}", data) == "1 2"
+    assert jsonpath.render("ip={.items[-1].a.b}!", data) == "ip=2!"
+    assert jsonpath.render("{.s}", data) == "text"
+    assert jsonpath.render("{.missing}", data) == ""
+    with pytest.raises(jsonpath.JsonPathError):
+        jsonpath.render("{.items[?(@.a)]}", data)
