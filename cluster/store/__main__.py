@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--listen", default="127.0.0.1:2379")
     parser.add_argument("--name", default="store-0")
-    parser.add_argument("--snapshot-every", type=int, default=10_000)
+    parser.add_argument("--snapshot-every", type=int, default=100_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(serve(args))

@@ -51,10 +51,6 @@ class Keyspace:
         self._keys = SortedKeys()
         self._hist: dict[bytes, list[Rev]] = {}
 
-    def __len__(self) -> int:
-        """Number of keys with any retained history (live or not)."""
-        return len(self._hist)
-
     def get(self, key: bytes, rev: int) -> Rev | None:
         """The key's Rev at revision `rev`, or None if it did not exist then."""
         hist = self._hist.get(key)

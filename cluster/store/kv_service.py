@@ -8,9 +8,9 @@ Runs on the node's event loop, like everything that touches the state machine.
 
 from __future__ import annotations
 
-from cluster.store.mvcc import Response, StateMachine
+from cluster.store.mvcc import StateMachine
 from cluster.store.replicator import Replicator
-from cluster.store.rpc import Context, Headers, unary
+from cluster.store.rpc import Context, Headers, unary, write
 from cluster.store.validation import check_delete, check_put, check_range, check_txn, txn_writes
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2
@@ -21,11 +21,6 @@ class KVService(rpc_pb2_grpc.KVServicer):
         self._machine = machine
         self._replicator = replicator
         self._headers = headers
-
-    async def _write(self, entry: store_pb2.Entry) -> Response:
-        resp = await self._replicator.propose(entry)
-        self._headers.fill(resp.header)
-        return resp
 
     @unary
     async def Range(self, request: rpc_pb2.RangeRequest, context: Context) -> rpc_pb2.RangeResponse:
@@ -38,18 +33,19 @@ class KVService(rpc_pb2_grpc.KVServicer):
     @unary
     async def Put(self, request: rpc_pb2.PutRequest, context: Context) -> rpc_pb2.PutResponse:
         check_put(request)
-        resp = await self._write(store_pb2.Entry(put=request))
-        assert isinstance(resp, rpc_pb2.PutResponse)
-        return resp
+        return await write(self._replicator, self._headers, store_pb2.Entry(put=request), rpc_pb2.PutResponse)
 
     @unary
     async def DeleteRange(
         self, request: rpc_pb2.DeleteRangeRequest, context: Context
     ) -> rpc_pb2.DeleteRangeResponse:
         check_delete(request)
-        resp = await self._write(store_pb2.Entry(delete_range=request))
-        assert isinstance(resp, rpc_pb2.DeleteRangeResponse)
-        return resp
+        return await write(
+            self._replicator,
+            self._headers,
+            store_pb2.Entry(delete_range=request),
+            rpc_pb2.DeleteRangeResponse,
+        )
 
     @unary
     async def Txn(self, request: rpc_pb2.TxnRequest, context: Context) -> rpc_pb2.TxnResponse:
@@ -59,14 +55,12 @@ class KVService(rpc_pb2_grpc.KVServicer):
             resp = self._machine.read_txn(request)
             self._headers.fill(resp.header)
             return resp
-        written = await self._write(store_pb2.Entry(txn=request))
-        assert isinstance(written, rpc_pb2.TxnResponse)
-        return written
+        return await write(self._replicator, self._headers, store_pb2.Entry(txn=request), rpc_pb2.TxnResponse)
 
     @unary
     async def Compact(
         self, request: rpc_pb2.CompactionRequest, context: Context
     ) -> rpc_pb2.CompactionResponse:
-        resp = await self._write(store_pb2.Entry(compaction=request))
-        assert isinstance(resp, rpc_pb2.CompactionResponse)
-        return resp
+        return await write(
+            self._replicator, self._headers, store_pb2.Entry(compaction=request), rpc_pb2.CompactionResponse
+        )

@@ -13,7 +13,7 @@ from cluster.store.errors import LeaseNotFound
 from cluster.store.lease_timers import LeaseTimers
 from cluster.store.mvcc import StateMachine
 from cluster.store.replicator import Replicator
-from cluster.store.rpc import Context, Headers, unary
+from cluster.store.rpc import Context, Headers, unary, write
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2
 
@@ -31,19 +31,20 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
     async def LeaseGrant(
         self, request: rpc_pb2.LeaseGrantRequest, context: Context
     ) -> rpc_pb2.LeaseGrantResponse:
-        resp = await self._replicator.propose(store_pb2.Entry(lease_grant=request))
-        assert isinstance(resp, rpc_pb2.LeaseGrantResponse)
-        self._headers.fill(resp.header)
-        return resp
+        return await write(
+            self._replicator, self._headers, store_pb2.Entry(lease_grant=request), rpc_pb2.LeaseGrantResponse
+        )
 
     @unary
     async def LeaseRevoke(
         self, request: rpc_pb2.LeaseRevokeRequest, context: Context
     ) -> rpc_pb2.LeaseRevokeResponse:
-        resp = await self._replicator.propose(store_pb2.Entry(lease_revoke=request))
-        assert isinstance(resp, rpc_pb2.LeaseRevokeResponse)
-        self._headers.fill(resp.header)
-        return resp
+        return await write(
+            self._replicator,
+            self._headers,
+            store_pb2.Entry(lease_revoke=request),
+            rpc_pb2.LeaseRevokeResponse,
+        )
 
     async def LeaseKeepAlive(
         self,

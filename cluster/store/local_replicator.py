@@ -45,7 +45,7 @@ ENTRY_RECORD = 1  # WAL record type: one serialized store.v1.Entry
 
 @dataclass(frozen=True)
 class LocalOptions:
-    snapshot_every: int = 10_000
+    snapshot_every: int = 100_000  # etcd's --snapshot-count default
     segment_bytes: int = DEFAULT_SEGMENT_BYTES
     fsync: Callable[[int], None] = os.fsync
 

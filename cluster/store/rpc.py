@@ -15,14 +15,16 @@ from typing import TypeVar
 import grpc
 
 from cluster.store.errors import StoreError
-from cluster.store.mvcc import StateMachine
+from cluster.store.mvcc import Response, StateMachine
 from cluster.store.replicator import Replicator
 from raykube.etcd.etcdserverpb import rpc_pb2
+from raykube.store.v1 import store_pb2
 
 Context = grpc.aio.ServicerContext
 S = TypeVar("S")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+R = TypeVar("R", bound=Response)
 
 
 class Headers:
@@ -48,6 +50,14 @@ class Headers:
             raft_term=status.term,
             revision=self._machine.revision if revision is None else revision,
         )
+
+
+async def write(replicator: Replicator, headers: Headers, entry: store_pb2.Entry, kind: type[R]) -> R:
+    """Propose `entry`; return its response (a `kind`) with the header filled like etcd's."""
+    resp = await replicator.propose(entry)
+    assert isinstance(resp, kind), resp
+    headers.fill(resp.header)
+    return resp
 
 
 def unary(
