@@ -25,8 +25,11 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await node.stop()
+    stopped = asyncio.create_task(stop.wait())
+    failed = asyncio.create_task(node.wait())
+    await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    await node.stop()  # re-raises whatever made the node fail
 
 
 def main() -> None:

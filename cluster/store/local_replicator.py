@@ -137,21 +137,31 @@ class LocalReplicator:
     # -- the commit loop -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Commit proposals until `stop()`; then fail whatever is still queued with Stopped."""
-        while not self._stopping:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue and not self._stopping:
-                batch, self._queue = self._queue, []
-                await self._commit(batch)
-        for _, future in self._queue:
-            if not future.done():
-                future.set_exception(Stopped())
-        self._queue = []
+        """Commit proposals until `stop()` (or a failure, which propagates).
+
+        However it ends, the replicator refuses new proposals and fails queued ones with Stopped.
+        """
+        try:
+            while not self._stopping:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._queue and not self._stopping:
+                    batch, self._queue = self._queue, []
+                    await self._commit(batch)
+        finally:
+            self._stopping = True
+            _fail(self._queue)
+            self._queue = []
 
     async def _commit(self, batch: list[tuple[store_pb2.Entry, asyncio.Future[Response]]]) -> None:
         payloads = [entry.SerializeToString() for entry, _ in batch]
-        await asyncio.to_thread(self._persist, payloads)
+        try:
+            await asyncio.to_thread(self._persist, payloads)
+        except BaseException:
+            # A failed write or fsync is not retried (the page cache may have dropped the data):
+            # nobody in the batch is acknowledged, and the error stops the node.
+            _fail(batch)
+            raise
         applied: list[Applied] = []
         outcomes: list[Response | StoreError] = []
         for entry, _ in batch:
@@ -200,3 +210,9 @@ class LocalReplicator:
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self._wal.segment_paths()) + self._snapshots.total_bytes()
+
+
+def _fail(waiting: list[tuple[store_pb2.Entry, asyncio.Future[Response]]]) -> None:
+    for _, future in waiting:
+        if not future.done():
+            future.set_exception(Stopped())

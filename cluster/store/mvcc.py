@@ -27,7 +27,7 @@ from cluster.store.events import EventLog
 from cluster.store.keyrange import KeyRange
 from cluster.store.keyspace import Change, Keyspace, Rev
 from cluster.store.leases import LeaseTable
-from cluster.store.validation import check_entry
+from cluster.store.validation import check_entry, txn_writes
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.etcd.mvccpb import kv_pb2
 from raykube.store.v1 import store_pb2
@@ -285,6 +285,8 @@ class StateMachine:
         It changes nothing, so like etcd it runs against local state after a read barrier
         instead of taking a log slot.
         """
+        if txn_writes(req):
+            raise ValueError("read_txn() got a txn that writes: it must go through the log")
         return self._apply_txn(req)
 
     def range(self, req: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:

@@ -78,6 +78,10 @@ class StoreNode:
                 expire_leases(self.replicator, self._timers, tick=self._options.lease_tick)
             )
 
+    async def wait(self) -> None:
+        """Return when the node's loops have ended: after `stop()`, or raise why they failed."""
+        await asyncio.shield(self._supervisor)
+
     async def stop(self, grace: float = 1.0) -> None:
         await self._server.stop(grace)
         if self._expiry is not None:

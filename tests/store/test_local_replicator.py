@@ -111,3 +111,21 @@ def test_stop_fails_queued_proposals(tmp_path: Path) -> None:
         replicator.close()
 
     asyncio.run(scenario())
+
+
+def test_a_failed_fsync_acknowledges_nobody_and_stops(tmp_path: Path) -> None:
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    async def scenario() -> None:
+        replicator, task = await started(tmp_path, fsync=broken)
+        results = await asyncio.gather(
+            *(replicator.propose(put(b"k%d" % i)) for i in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, errors.Stopped) for r in results), results
+        with pytest.raises(OSError, match="Input/output"):
+            await task
+        with pytest.raises(errors.Stopped):
+            await replicator.propose(put(b"after"))
+
+    asyncio.run(scenario())
