@@ -58,6 +58,7 @@ class Chaos:
     duplicate: float
     max_delay: int
     crash: float
+    leader_crash: float  # extra crash rate of leaders: leader churn is what exposes commit-rule bugs
     restart: float
     partition: float
     heal: float
@@ -83,12 +84,19 @@ class Simulation:
             duplicate=rng.choice((0.0, 0.05)),
             max_delay=rng.choice((1, 2, 4)),
             crash=rng.choice((0.0, 0.01, 0.03)),
+            leader_crash=rng.choice((0.0, 0.02, 0.08)),
             restart=rng.choice((0.05, 0.2)),
             partition=rng.choice((0.0, 0.01, 0.03)),
-            heal=rng.choice((0.03, 0.1)),
+            heal=rng.choice((0.02, 0.05, 0.1)),
             sync=rng.choice((0.5, 1.0)),
         )
         self.now = 0
+        # Without CheckQuorum a stranded leader leads on until it hears of a newer term: a long window
+        # for stale reads. Without PreVote, a returning node disrupts: more elections.
+        self.pre_vote = rng.random() < 0.8
+        self.check_quorum = rng.random() < 0.7
+        # Clocks drift: a slow node's timeouts (lease, check quorum, elections) last longer in real time.
+        self.clock_rate = {i: rng.choice((1.0, 1.0, 0.7, 0.4)) for i in range(1, self.size + 2)}
         voters = list(range(1, self.size + 1))
         self.replicas = {i: Replica(i, MemoryStorage(), self._config, founders=voters) for i in voters}
         self.unsynced: dict[int, Ready] = {}
@@ -116,8 +124,10 @@ class Simulation:
             election_tick=ELECTION_TICK,
             heartbeat_tick=HEARTBEAT_TICK,
             applied=applied,
-            max_size_per_msg=self.rng.choice((0, 8, 64)),
+            max_size_per_msg=self.rng.choice((0, 1, 40, 200)),
             max_inflight_msgs=self.rng.choice((1, 4, 256)),
+            pre_vote=self.pre_vote,
+            check_quorum=self.check_quorum,
             rng=random.Random(self.rng.random()),
         )
 
@@ -139,7 +149,7 @@ class Simulation:
     def _round(self) -> None:
         self.now += 1
         for replica in self.replicas.values():
-            if replica.node is not None:
+            if replica.node is not None and self.rng.random() < self.clock_rate.get(replica.id, 1.0):
                 replica.node.tick()
                 self._check_role(replica)
         self._deliver_due()
@@ -163,17 +173,26 @@ class Simulation:
         for replica in self.replicas.values():
             if replica.id in self.decommissioned:
                 continue
-            if replica.node is not None and rng.random() < chaos.crash:
+            if replica.node is None:
+                if rng.random() < chaos.restart:
+                    self.log(f"restart {replica.id}")
+                    replica.start()
+                continue
+            leading = replica.node.raft.role is StateRole.LEADER
+            if rng.random() < chaos.crash + (chaos.leader_crash if leading else 0.0):
                 lost = self.unsynced.pop(replica.id, None)
                 self.log(f"crash {replica.id}" + (" (unsynced Ready lost)" if lost else ""))
                 replica.crash()
-            elif replica.node is None and rng.random() < chaos.restart:
-                self.log(f"restart {replica.id}")
-                replica.start()
         if self.partition is None and rng.random() < chaos.partition:
             ids = sorted(self.replicas)
             rng.shuffle(ids)
             cut = rng.randrange(1, len(ids))
+            leader = self._leader()
+            if leader is not None and rng.random() < 0.5:
+                # Strand the leader in a minority: it keeps leading until CheckQuorum notices.
+                ids.remove(leader.id)
+                ids.insert(0, leader.id)
+                cut = rng.randrange(1, (len(ids) + 1) // 2)
             self.partition = {node: int(k >= cut) for k, node in enumerate(ids)}
             self.log(f"partition {sorted(ids[:cut])} / {sorted(ids[cut:])}")
         elif self.partition is not None and rng.random() < chaos.heal:
@@ -191,8 +210,10 @@ class Simulation:
             self.proposals += 1
             data = f"v{self.proposals}".encode()
             self._request(target, f"propose {data.decode()}", lambda n: n.propose(data))
-        if rng.random() < 0.05:
-            target = rng.choice(live)
+        if rng.random() < 0.1:
+            # Often ask a node that believes it leads: a deposed leader must not answer stale reads.
+            leaders = [r for r in live if r.live().raft.role is StateRole.LEADER]
+            target = rng.choice(leaders if leaders and rng.random() < 0.5 else live)
             ctx = f"r{self.seed}.{self.now}".encode()
             self.read_floor[ctx] = self.max_committed
             self._request(
@@ -384,8 +405,19 @@ class Simulation:
         """Heal everything; a leader must emerge and every member must apply one more proposal."""
         self.log("heal all, restart all, reliable network")
         self.partition = None
+        # Without PreVote, a node with a stale log and a fast clock could otherwise keep bumping the
+        # term before a slow node with the newest log ever times out (a known Raft liveness limit).
+        self.clock_rate = {}
         self.chaos = Chaos(
-            drop=0.0, duplicate=0.0, max_delay=1, crash=0, restart=0, partition=0, heal=0, sync=1.0
+            drop=0.0,
+            duplicate=0.0,
+            max_delay=1,
+            crash=0,
+            leader_crash=0,
+            restart=0,
+            partition=0,
+            heal=0,
+            sync=1.0,
         )
         for replica in self.replicas.values():
             if replica.node is None and replica.id not in self.decommissioned:
