@@ -91,12 +91,5 @@ def fit_error_message(total: int, diagnosis: Diagnosis) -> str:
 
 def select_host(nodes: Sequence[NodeInfo], scores: Sequence[int], rng: random.Random) -> NodeInfo:
     """The highest-scoring node; among equals each is equally likely."""
-    best, best_score, ties = nodes[0], scores[0], 1
-    for node, score in zip(nodes[1:], scores[1:], strict=True):
-        if score > best_score:
-            best, best_score, ties = node, score, 1
-        elif score == best_score:
-            ties += 1
-            if rng.randrange(ties) == 0:
-                best = node
-    return best
+    best = max(scores)
+    return nodes[rng.choice([i for i, score in enumerate(scores) if score == best])]

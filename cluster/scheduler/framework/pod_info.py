@@ -53,8 +53,10 @@ def pod_key(pod: pod_pb2.Pod) -> str:
 class PodInfo:
     __slots__ = (
         "errors",
+        "has_affinity",
         "key",
         "labels",
+        "match_key",
         "memory",
         "milli_cpu",
         "namespace",
@@ -72,6 +74,8 @@ class PodInfo:
         self.key = pod_key(pod)
         self.namespace = pod.metadata.namespace
         self.labels: Mapping[str, str] = dict(pod.metadata.labels)
+        # All that an affinity term can see of this pod: pods with equal keys match the same terms.
+        self.match_key = (self.namespace, frozenset(self.labels.items()))
         errors: list[str] = []
         self.milli_cpu, self.memory, self.non_zero_milli_cpu, self.non_zero_memory = _requests(pod, errors)
         affinity = pod.spec.affinity
@@ -83,11 +87,7 @@ class PodInfo:
         self.preferred_affinity = self._weighted(getattr(pod_affinity, preferred), errors)
         self.preferred_anti_affinity = self._weighted(getattr(anti, preferred), errors)
         self.errors = tuple(errors)
-
-    @property
-    def has_affinity(self) -> bool:
-        """Any pod affinity or anti-affinity term, required or preferred."""
-        return bool(
+        self.has_affinity = bool(  # any pod (anti-)affinity term, required or preferred
             self.required_affinity
             or self.required_anti_affinity
             or self.preferred_affinity
@@ -112,7 +112,20 @@ class PodInfo:
             except labels.SelectorError as err:
                 errors.append(f"invalid pod affinity term: {err}")
         namespaces = frozenset(term.namespaces) or frozenset([self.namespace])
-        return AffinityTerm(namespaces, selector, term.topology_key)
+        return _intern(AffinityTerm(namespaces, selector, term.topology_key))
+
+
+_INTERNED: dict[AffinityTerm, AffinityTerm] = {}
+_MAX_INTERNED = 10_000
+
+
+def _intern(term: AffinityTerm) -> AffinityTerm:
+    """One shared object per distinct term, so a scheduling attempt can remember "does term X
+    match the incoming pod" by identity while walking many pods that carry the same term (the
+    replicas of one workload). Only a cache: dropping it costs speed, never correctness."""
+    if len(_INTERNED) >= _MAX_INTERNED:
+        _INTERNED.clear()
+    return _INTERNED.setdefault(term, term)
 
 
 def _requests(pod: pod_pb2.Pod, errors: list[str]) -> tuple[int, int, int, int]:

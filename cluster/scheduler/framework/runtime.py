@@ -72,12 +72,13 @@ class Framework:
         self._filter = [p for p in plugins if isinstance(p, FilterPlugin)]
         self._post_filter = [p for p in plugins if isinstance(p, PostFilterPlugin)]
         self._pre_score = [p for p in plugins if isinstance(p, PreScorePlugin) and p.name in weights]
-        self._score: list[tuple[ScorePlugin, int]] = []
+        self._score: list[tuple[ScorePlugin, int, NormalizeScorePlugin | None]] = []
         for plugin in plugins:
             if plugin.name in weights:
                 if not isinstance(plugin, ScorePlugin):
                     raise ValueError(f"{plugin.name} has a score weight but does not score")
-                self._score.append((plugin, weights[plugin.name]))
+                normalizer = plugin if isinstance(plugin, NormalizeScorePlugin) else None
+                self._score.append((plugin, weights[plugin.name], normalizer))
         self._reserve = [p for p in plugins if isinstance(p, ReservePlugin)]
         self._bind = [p for p in plugins if isinstance(p, BindPlugin)]
         if not self._bind:
@@ -113,14 +114,14 @@ class Framework:
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], diagnosis: Diagnosis
     ) -> tuple[list[NodeInfo], Status]:
         """The nodes every filter accepts; rejected nodes' statuses go into `diagnosis`."""
-        filters = [p for p in self._filter if p.name not in state.skip_filter]
+        filters = [(p.name, p.filter) for p in self._filter if p.name not in state.skip_filter]
         feasible: list[NodeInfo] = []
         rejected = diagnosis.node_statuses
         for node in nodes:
-            for plugin in filters:
-                status = plugin.filter(state, pod, node)
-                if status.code is not Code.SUCCESS:
-                    status = status.by(plugin.name)
+            for name, run_filter in filters:
+                status = run_filter(state, pod, node)
+                if status is not SUCCESS and status.code is not Code.SUCCESS:
+                    status = status.by(name)
                     if status.code is Code.ERROR:
                         return [], status
                     rejected[node.name] = status
@@ -159,16 +160,16 @@ class Framework:
     ) -> tuple[list[int], Status]:
         """The weighted sum of every scoring plugin's normalized score, per node (same order)."""
         totals = [0] * len(nodes)
-        for plugin, weight in self._score:
+        for plugin, weight, normalizer in self._score:
             if plugin.name in state.skip_score:
                 continue
-            scores = [plugin.score(state, pod, node) for node in nodes]
-            if isinstance(plugin, NormalizeScorePlugin):
-                plugin.normalize_score(state, pod, scores)
+            score = plugin.score
+            scores = [score(state, pod, node) for node in nodes]
+            if normalizer is not None:
+                normalizer.normalize_score(state, pod, scores)
             if min(scores) < 0 or max(scores) > MAX_NODE_SCORE:
                 return totals, error(f"{plugin.name} scored outside 0..{MAX_NODE_SCORE}: {scores}")
-            for i, score in enumerate(scores):
-                totals[i] += score * weight
+            totals = [total + s * weight for total, s in zip(totals, scores, strict=True)]
         return totals, SUCCESS
 
     # -- after the choice ------------------------------------------------------------------

@@ -7,7 +7,9 @@ pre_filter walks the cluster once per attempt and counts, per (topologyKey, valu
   - anti: existing pods matching any of the incoming pod's required anti-affinity terms.
 filter then only looks the node's labels up in those counts. Only pods that have required
 anti-affinity terms are walked for the first count (NodeInfo indexes them); the others need every
-pod, but only for incoming pods that have required terms at all.
+pod, but only for incoming pods that have required terms at all. Each distinct term (terms are
+interned) and each distinct pod namespace+labels is matched once per attempt, however many pods
+share it.
 
 As in Kubernetes, a pod whose required affinity no pod anywhere satisfies may still go to a node
 with all the topology keys if it matches its own terms (the first pod of a self-affine group).
@@ -15,7 +17,7 @@ with all the topology keys if it matches its own terms (the first pod of a self-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from cluster.scheduler.framework import (
@@ -30,52 +32,54 @@ from cluster.scheduler.framework import (
     unresolvable,
     unschedulable,
 )
+from cluster.scheduler.plugins.interpodaffinity.topology import Domains, add
 
 AFFINITY_REASON = "node(s) didn't match pod affinity rules"
 ANTI_AFFINITY_REASON = "node(s) didn't match pod anti-affinity rules"
 EXISTING_ANTI_AFFINITY_REASON = "node(s) didn't satisfy existing pods anti-affinity rules"
 
-Counts = dict[tuple[str, str], int]
-
-
-def count(counts: Counts, node: NodeInfo, topology_key: str) -> None:
-    value = node.labels.get(topology_key)
-    if value is not None:
-        pair = (topology_key, value)
-        counts[pair] = counts.get(pair, 0) + 1
-
 
 @dataclass(frozen=True, slots=True)
 class FilterState:
-    existing_anti: Counts
-    affinity: Counts
-    anti: Counts
+    existing_anti: Domains
+    affinity: Domains
+    anti: Domains
 
 
 KEY = StateKey[FilterState]("InterPodAffinity/preFilter")
 
 
 def pre_filter(state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-    existing_anti: Counts = {}
+    existing_anti: Domains = {}
+    matches_pod: dict[int, bool] = {}  # id(interned term) -> whether it selects the incoming pod
     for node in nodes:
         for other in node.pods_with_required_anti_affinity.values():
             for term in other.required_anti_affinity:
-                if term.matches(pod):
-                    count(existing_anti, node, term.topology_key)
+                hit = matches_pod.get(id(term))
+                if hit is None:
+                    hit = matches_pod[id(term)] = term.matches(pod)
+                if hit:
+                    add(existing_anti, node, term.topology_key, 1)
     required, required_anti = pod.required_affinity, pod.required_anti_affinity
     if not (existing_anti or required or required_anti):
         return SKIP
-    affinity: Counts = {}
-    anti: Counts = {}
+    affinity: Domains = {}
+    anti: Domains = {}
     if required or required_anti:
+        # pods with equal namespace and labels get equal answers: ask once per distinct match_key
+        answers: dict[Hashable, tuple[bool, tuple[AffinityTerm, ...]]] = {}
         for node in nodes:
             for other in node.pods.values():
-                if required and all(t.matches(other) for t in required):
+                answer = answers.get(other.match_key)
+                if answer is None:
+                    affine = bool(required) and all(t.matches(other) for t in required)
+                    repelled = tuple(t for t in required_anti if t.matches(other))
+                    answer = answers[other.match_key] = (affine, repelled)
+                if answer[0]:
                     for term in required:
-                        count(affinity, node, term.topology_key)
-                for term in required_anti:
-                    if term.matches(other):
-                        count(anti, node, term.topology_key)
+                        add(affinity, node, term.topology_key, 1)
+                for term in answer[1]:
+                    add(anti, node, term.topology_key, 1)
     state.write(KEY, FilterState(existing_anti, affinity, anti))
     return SUCCESS
 
@@ -87,26 +91,22 @@ def filter_node(state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
     if _in_counted_domain(counts.anti, pod.required_anti_affinity, node):
         return unschedulable(ANTI_AFFINITY_REASON)
     labels = node.labels
-    if any(labels.get(key) == value for key, value in counts.existing_anti):
+    if any(labels.get(key) in domain for key, domain in counts.existing_anti.items()):
         return unschedulable(EXISTING_ANTI_AFFINITY_REASON)
     return SUCCESS
 
 
-def _in_counted_domain(counts: Counts, terms: Sequence[AffinityTerm], node: NodeInfo) -> bool:
+def _in_counted_domain(domains: Domains, terms: Sequence[AffinityTerm], node: NodeInfo) -> bool:
     labels = node.labels
-    return any(
-        t.topology_key in labels and counts.get((t.topology_key, labels[t.topology_key]), 0) > 0
-        for t in terms
-    )
+    return any(labels.get(t.topology_key) in domains.get(t.topology_key, ()) for t in terms)
 
 
 def _satisfies_affinity(counts: FilterState, pod: PodInfo, node: NodeInfo) -> bool:
     terms = pod.required_affinity
     if not terms:
         return True
-    labels = node.labels
-    if any(t.topology_key not in labels for t in terms):
+    if any(t.topology_key not in node.labels for t in terms):
         return False
-    if all(counts.affinity.get((t.topology_key, labels[t.topology_key]), 0) > 0 for t in terms):
+    if all(_in_counted_domain(counts.affinity, (t,), node) for t in terms):
         return True
     return not counts.affinity and all(t.matches(pod) for t in terms)

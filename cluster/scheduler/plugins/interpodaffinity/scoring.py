@@ -8,12 +8,13 @@ node for each term's topology key:
   + hard_pod_affinity_weight for each of the existing pod's *required* affinity terms it matches
 A node scores the sum over the domains it belongs to; scores are then min-max scaled to 0..100.
 When the incoming pod has no preferred terms only pods with affinity terms need walking
-(NodeInfo indexes them); when nothing contributes, scoring is skipped for this pod.
+(NodeInfo indexes them); when nothing contributes, scoring is skipped for this pod. As in
+filtering, each distinct term and each distinct pod namespace+labels is matched once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from cluster.scheduler.framework import (
     MAX_NODE_SCORE,
@@ -26,39 +27,46 @@ from cluster.scheduler.framework import (
     StateKey,
     Status,
 )
+from cluster.scheduler.plugins.interpodaffinity.topology import Domains, add, total
 
-TopologyScore = dict[str, dict[str, int]]  # topology key -> value -> score
-KEY = StateKey[TopologyScore]("InterPodAffinity/preScore")
+KEY = StateKey[Domains]("InterPodAffinity/preScore")
 
 
 def pre_score(
     state: CycleState, pod: PodInfo, all_nodes: Callable[[], Sequence[NodeInfo]], hard_weight: int
 ) -> Status:
-    has_preferred = bool(pod.preferred_affinity or pod.preferred_anti_affinity)
-    scores: TopologyScore = {}
+    incoming_terms = [(w.term, w.weight) for w in pod.preferred_affinity]
+    incoming_terms += [(w.term, -w.weight) for w in pod.preferred_anti_affinity]
+    answers: dict[Hashable, list[tuple[AffinityTerm, int]]] = {}  # match_key -> terms it matches
+    matches_pod: dict[int, bool] = {}  # id(interned term) -> whether it selects the incoming pod
 
-    def add(node: NodeInfo, term: AffinityTerm, weight: int, candidate: PodInfo) -> None:
-        value = node.labels.get(term.topology_key)
-        if value is not None and term.matches(candidate):
-            domain = scores.setdefault(term.topology_key, {})
-            domain[value] = domain.get(value, 0) + weight
+    def selects_pod(term: AffinityTerm) -> bool:
+        hit = matches_pod.get(id(term))
+        if hit is None:
+            hit = matches_pod[id(term)] = term.matches(pod)
+        return hit
 
+    scores: Domains = {}
     for node in all_nodes():
-        others = node.pods if has_preferred else node.pods_with_affinity
-        for other in others.values():
-            for weighted in pod.preferred_affinity:
-                add(node, weighted.term, weighted.weight, other)
-            for weighted in pod.preferred_anti_affinity:
-                add(node, weighted.term, -weighted.weight, other)
-            if not other.has_affinity:
-                continue
-            if hard_weight:
-                for term in other.required_affinity:
-                    add(node, term, hard_weight, pod)
+        if incoming_terms:
+            for other in node.pods.values():
+                answer = answers.get(other.match_key)
+                if answer is None:
+                    answer = answers[other.match_key] = [
+                        (t, w) for t, w in incoming_terms if t.matches(other)
+                    ]
+                for term, weight in answer:
+                    add(scores, node, term.topology_key, weight)
+        for other in node.pods_with_affinity.values():
+            for term in other.required_affinity if hard_weight else ():
+                if selects_pod(term):
+                    add(scores, node, term.topology_key, hard_weight)
             for weighted in other.preferred_affinity:
-                add(node, weighted.term, weighted.weight, pod)
+                if selects_pod(weighted.term):
+                    add(scores, node, weighted.term.topology_key, weighted.weight)
             for weighted in other.preferred_anti_affinity:
-                add(node, weighted.term, -weighted.weight, pod)
+                if selects_pod(weighted.term):
+                    add(scores, node, weighted.term.topology_key, -weighted.weight)
     if not any(any(domain.values()) for domain in scores.values()):
         return SKIP
     state.write(KEY, scores)
@@ -66,8 +74,7 @@ def pre_score(
 
 
 def score(state: CycleState, node: NodeInfo) -> int:
-    labels = node.labels
-    return sum(domain.get(labels[key], 0) for key, domain in state.read(KEY).items() if key in labels)
+    return total(state.read(KEY), node)
 
 
 def normalize(scores: list[int]) -> None:

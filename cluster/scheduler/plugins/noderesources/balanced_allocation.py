@@ -35,13 +35,10 @@ class BalancedAllocation:
         return SUCCESS if pod.milli_cpu or pod.memory else SKIP
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        fractions = [
-            min(1.0, (requested + wanted) / capacity)
-            for requested, wanted, capacity in (
-                (node.requested_milli_cpu, pod.milli_cpu, node.allocatable_milli_cpu),
-                (node.requested_memory, pod.memory, node.allocatable_memory),
-            )
-            if capacity
-        ]
-        spread = abs(fractions[0] - fractions[1]) / 2 if len(fractions) == 2 else 0.0
+        cpu_capacity, memory_capacity = node.allocatable_milli_cpu, node.allocatable_memory
+        if not cpu_capacity or not memory_capacity:
+            return MAX_NODE_SCORE  # one fraction (or none) has no spread
+        cpu = (node.requested_milli_cpu + pod.milli_cpu) / cpu_capacity
+        memory = (node.requested_memory + pod.memory) / memory_capacity
+        spread = abs((cpu if cpu < 1.0 else 1.0) - (memory if memory < 1.0 else 1.0)) / 2
         return int((1 - spread) * MAX_NODE_SCORE)

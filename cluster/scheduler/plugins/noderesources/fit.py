@@ -65,6 +65,7 @@ class Fit:
         self._cpu_weight, self._memory_weight = weights.get("cpu", 0), weights.get("memory", 0)
         if self._cpu_weight < 0 or self._memory_weight < 0 or not self._cpu_weight + self._memory_weight:
             raise ValueError(f"{NAME}: resource_weights must be non-negative and not all zero: {weights}")
+        self._weight_sum = self._cpu_weight + self._memory_weight
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         reasons = []
@@ -77,11 +78,10 @@ class Fit:
         return unschedulable(*reasons) if reasons else SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        cpu = self._scorer(node.non_zero_milli_cpu + pod.non_zero_milli_cpu, node.allocatable_milli_cpu)
-        memory = self._scorer(node.non_zero_memory + pod.non_zero_memory, node.allocatable_memory)
-        return (cpu * self._cpu_weight + memory * self._memory_weight) // (
-            self._cpu_weight + self._memory_weight
-        )
+        scorer = self._scorer
+        cpu = scorer(node.non_zero_milli_cpu + pod.non_zero_milli_cpu, node.allocatable_milli_cpu)
+        memory = scorer(node.non_zero_memory + pod.non_zero_memory, node.allocatable_memory)
+        return (cpu * self._cpu_weight + memory * self._memory_weight) // self._weight_sum
 
     def events(self) -> frozenset[ClusterEvent]:
         return frozenset(

@@ -1,12 +1,16 @@
 """NodeUnschedulable: a cordoned node (spec.unschedulable) takes no new pods...
 
 ...unless the pod tolerates the taint Kubernetes uses to express it,
-node.kubernetes.io/unschedulable:NoSchedule (DaemonSet-style pods do).
+node.kubernetes.io/unschedulable:NoSchedule (DaemonSet-style pods do). Skipped for the attempt
+when no node is cordoned.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cluster.scheduler.framework import (
+    SKIP,
     SUCCESS,
     ClusterEvent,
     CycleState,
@@ -29,6 +33,9 @@ class NodeUnschedulable:
 
     def __init__(self, args: PluginArgs):
         del args  # no settings
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        return SUCCESS if any(node.unschedulable for node in nodes) else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if node.unschedulable and not tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):

@@ -1,7 +1,8 @@
 """TaintToleration: a node's NoSchedule/NoExecute taints keep out pods that do not tolerate them.
 
 Filter: the first hard taint the pod does not tolerate rejects the node as unresolvable
-("node(s) had untolerated taint {key: value}"; evicting pods would not help).
+("node(s) had untolerated taint {key: value}"; evicting pods would not help). Skipped for the
+attempt when no node has such a taint.
 Score: fewer untolerated PreferNoSchedule taints is better (counted, then reverse-normalized);
 only tolerations with effect PreferNoSchedule or empty count, as in Kubernetes.
 """
@@ -54,6 +55,9 @@ class TaintToleration:
 
     def __init__(self, args: PluginArgs):
         del args  # no settings
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        return SUCCESS if any(node.taints for node in nodes) else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         tolerations = pod.pod.spec.tolerations

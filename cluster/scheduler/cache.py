@@ -1,0 +1,129 @@
+"""The scheduler's picture of the cluster: NodeInfos with the pods on them, including its own
+decisions that the API has not confirmed yet.
+
+Fed by the informers (nodes; pods that have a nodeName) and by the scheduler itself:
+  assume(pod, node)   right after a decision, before binding, so the next decision already sees
+                      the pod's requests on that node (binding is asynchronous);
+  forget(key)         when binding failed: the pod is taken off the node again;
+  set_pod(pod)        the informer shows the pod bound: an assumed pod is thereby confirmed
+                      (moved, if it was bound elsewhere), any other pod is added or updated;
+  remove_pod(key)     the pod is gone (or finished): its requests are freed.
+Pods are keyed by uid. A pod is in at most one NodeInfo. Nodes that disappear while pods still
+point at them keep a NodeInfo without a node (not offered to plugins) until those pods go.
+
+Everything runs on the scheduler's event loop; no method awaits, so a decision never sees a
+half-applied update. An assumption is never expired by time: a successful bind is always followed
+by the informer's update (or deletion) of the pod, which confirms (or removes) it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cluster.scheduler.framework import NodeInfo, PodInfo
+from raykube.v1 import node_pb2, pod_pb2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Entry:
+    info: PodInfo
+    node: str
+    assumed: bool
+
+
+class Cache:
+    def __init__(self) -> None:
+        self._nodes: dict[str, NodeInfo] = {}
+        self._pods: dict[str, _Entry] = {}
+        self._node_list: list[NodeInfo] | None = None
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def nodes(self) -> list[NodeInfo]:
+        """The NodeInfos that have a Node, in the order the nodes were added (the same list until
+        a node is added or removed; callers must not modify it)."""
+        if self._node_list is None:
+            self._node_list = [info for info in self._nodes.values() if info.node is not None]
+        return self._node_list
+
+    def node(self, name: str) -> NodeInfo | None:
+        return self._nodes.get(name)
+
+    def is_assumed(self, key: str) -> bool:
+        entry = self._pods.get(key)
+        return entry is not None and entry.assumed
+
+    def node_of(self, key: str) -> str | None:
+        entry = self._pods.get(key)
+        return entry.node if entry else None
+
+    def __len__(self) -> int:
+        return len(self._pods)
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def set_node(self, node: node_pb2.Node) -> None:
+        name = node.metadata.name
+        info = self._nodes.get(name)
+        if info is None:
+            self._nodes[name] = NodeInfo(name, node)
+            self._node_list = None
+            return
+        if info.node is None:
+            self._node_list = None
+        info.set_node(node)
+
+    def remove_node(self, name: str) -> None:
+        info = self._nodes.get(name)
+        if info is None:
+            return
+        self._node_list = None
+        if info.pods:
+            info.node = None  # keep counting its pods until they are deleted too
+        else:
+            del self._nodes[name]
+
+    # -- pods ------------------------------------------------------------------------------
+
+    def assume(self, pod: PodInfo, node_name: str) -> None:
+        """Count `pod` on `node_name` ahead of the API; the pod must not be in the cache yet."""
+        if pod.key in self._pods:
+            raise ValueError(f"pod {pod.key} is already in the scheduler cache; cannot assume it")
+        self._add(pod, node_name, assumed=True)
+
+    def forget(self, key: str) -> None:
+        """Undo `assume` (binding failed). A pod the informer has confirmed meanwhile stays."""
+        entry = self._pods.get(key)
+        if entry is not None and entry.assumed:
+            self._remove(key)
+
+    def set_pod(self, pod: pod_pb2.Pod) -> None:
+        """The informer's view of a pod bound to a node: add, update, or confirm an assumption."""
+        info = PodInfo(pod)
+        entry = self._pods.get(info.key)
+        if entry is not None:
+            if entry.assumed and entry.node != pod.spec.node_name:
+                log.info("pod %s assumed on %s was bound to %s", info.key, entry.node, pod.spec.node_name)
+            self._remove(info.key)
+        self._add(info, pod.spec.node_name, assumed=False)
+
+    def remove_pod(self, key: str) -> None:
+        if key in self._pods:
+            self._remove(key)
+
+    def _add(self, pod: PodInfo, node_name: str, *, assumed: bool) -> None:
+        info = self._nodes.get(node_name)
+        if info is None:
+            info = self._nodes[node_name] = NodeInfo(node_name)
+        info.add_pod(pod)
+        self._pods[pod.key] = _Entry(pod, node_name, assumed)
+
+    def _remove(self, key: str) -> None:
+        entry = self._pods.pop(key)
+        info = self._nodes[entry.node]
+        info.remove_pod(key)
+        if info.node is None and not info.pods:
+            del self._nodes[entry.node]

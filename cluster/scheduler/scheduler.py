@@ -1,0 +1,236 @@
+"""The scheduler: places pending pods on nodes, one decision at a time, binding concurrently.
+
+    api = ApiClient(target, token)
+    await Scheduler(api, SchedulerConfig()).run()     # until cancelled
+
+`run()` owns every task it starts in one TaskGroup: the node and pod informers, and one task per
+bind or status write in flight. Cancelling `run()` stops them all; an unexpected exception in any
+of them (a bug) stops the scheduler rather than being swallowed.
+
+The loop: wait until both informers have listed, then pop a pod from the queue and call
+`schedule_one`, which decides synchronously against the cache (no await between pop and
+decision, so no event can slip in between) and returns the asynchronous follow-up:
+  - a node was chosen: the pod is assumed on it in the cache at once (so the next decision
+    counts it), and the follow-up binds it with uid + resourceVersion preconditions. If binding
+    fails, the assumption is forgotten and the newest version of the pod goes to backoff;
+  - no node fits: the pod waits in the queue's unschedulable pool, and the follow-up records
+    PodScheduled=False, reason Unschedulable, with Kubernetes' "0/N nodes are available: ..."
+    message, when that differs from what the pod already says;
+  - an error (an invalid pod, a plugin error): backoff, and the condition says SchedulerError.
+Logging: one DEBUG line per decision, one INFO line per failure.
+
+Dependencies come in through seams: `SchedulerApi` (what it needs of the API server; the
+production ApiClient satisfies it, tests use an in-memory fake), a monotonic `clock` for the
+queue, a wall clock for condition timestamps, and a random.Random for tie-breaking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cluster.api import resources
+from cluster.client.api import ApiClient
+from cluster.client.informer import Informer
+from cluster.errors import ApiError
+from cluster.scheduler.cache import Cache
+from cluster.scheduler.decide import decide
+from cluster.scheduler.framework import (
+    ClusterEvent,
+    CycleState,
+    Framework,
+    FrameworkConfig,
+    Handle,
+    PodInfo,
+    Registry,
+)
+from cluster.scheduler.handlers import NodeEvents, PodEvents
+from cluster.scheduler.plugins import default_registry
+from cluster.scheduler.queue import QueuedPod, SchedulingQueue
+from raykube.v1 import node_pb2, pod_pb2
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+FollowUp = Coroutine[Any, Any, None]
+
+
+class SchedulerApi(Protocol):
+    """What the scheduler needs from the API server (a subset of ApiClient's methods)."""
+
+    async def list(
+        self,
+        resource: resources.Resource,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[Message], str]: ...
+
+    def watch(
+        self,
+        resource: resources.Resource,
+        namespace: str = "",
+        *,
+        resource_version: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        allow_bookmarks: bool = False,
+    ) -> AsyncIterator[tuple[str, Message]]: ...
+
+    async def bind(
+        self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
+    ) -> Message: ...
+
+    async def update_status(self, obj: pod_pb2.Pod) -> pod_pb2.Pod: ...
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    framework: FrameworkConfig = field(default_factory=FrameworkConfig)
+    scheduler_name: str = DEFAULT_SCHEDULER_NAME  # pods whose spec.schedulerName names us ("" too)
+    initial_backoff: float = 1.0  # seconds; doubles per failed attempt of a pod...
+    max_backoff: float = 10.0  # ...up to this
+    max_unschedulable: float = 60.0  # an unschedulable pod is retried at least this often
+
+
+class Scheduler:
+    def __init__(
+        self,
+        api: SchedulerApi,
+        config: SchedulerConfig | None = None,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ):
+        config = config or SchedulerConfig()
+        self._api = api
+        self._config = config
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()
+        self.cache = Cache()
+        self.queue = SchedulingQueue(
+            clock=clock,
+            initial_backoff=config.initial_backoff,
+            max_backoff=config.max_backoff,
+            max_unschedulable=config.max_unschedulable,
+        )
+        self.framework = Framework(
+            config.framework, registry or default_registry(), Handle(api, self.cache.nodes)
+        )
+        self.node_events = NodeEvents(self.cache, self._cluster_event)
+        self.pod_events = PodEvents(self.cache, self.queue, self._cluster_event, self._responsible)
+        # Informer is typed against ApiClient but uses only list/watch, which SchedulerApi has.
+        client = cast(ApiClient, api)
+        self.nodes: Informer[node_pb2.Node] = Informer(client, resources.NODES, self.node_events)
+        self.pods: Informer[pod_pb2.Pod] = Informer(client, resources.PODS, self.pod_events)
+
+    async def run(self) -> None:
+        """Schedule until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.nodes.run(), name="scheduler-node-informer")
+            tasks.create_task(self.pods.run(), name="scheduler-pod-informer")
+            await self.nodes.synced.wait()
+            await self.pods.synced.wait()
+            log.info(
+                "scheduler %s started with %d nodes", self._config.scheduler_name, len(self.cache.nodes())
+            )
+            while True:
+                follow_up = self.schedule_one(await self.queue.pop())
+                if follow_up is not None:
+                    tasks.create_task(follow_up)
+
+    def schedule_one(self, queued: QueuedPod) -> FollowUp | None:
+        """Decide where `queued` goes and update cache and queue; return the bind or status write."""
+        pod = PodInfo(queued.pod)
+        if pod.errors:
+            return self._failed(queued, "SchedulerError", "; ".join(pod.errors))
+        state = CycleState()
+        decision = decide(self.framework, state, pod, self.cache.nodes(), self._rng)
+        if decision.status.rejected:
+            log.info("pod %s unschedulable: %s", _name(pod), decision.status.message())
+            self.queue.requeue_unschedulable(queued, decision.rejected_by)
+            return self._condition_write(queued.pod, "Unschedulable", decision.status.message())
+        if not decision.status.ok:
+            return self._failed(queued, "SchedulerError", decision.status.message())
+        self.cache.assume(pod, decision.node)
+        reserved = self.framework.run_reserve(state, pod, decision.node)
+        if not reserved.ok:
+            self.cache.forget(pod.key)
+            return self._failed(queued, "SchedulerError", reserved.message())
+        log.debug("pod %s -> %s (%d feasible nodes)", _name(pod), decision.node, decision.feasible)
+        return self._bind(queued, state, pod, decision.node)
+
+    def _failed(self, queued: QueuedPod, reason: str, message: str) -> FollowUp | None:
+        log.info("pod %s: scheduling failed (attempt %d): %s", _name(queued), queued.attempts, message)
+        self.queue.requeue_backoff(queued)
+        return self._condition_write(queued.pod, reason, message)
+
+    async def _bind(self, queued: QueuedPod, state: CycleState, pod: PodInfo, node: str) -> None:
+        status = await self.framework.run_bind(state, pod, node)
+        if status.ok:
+            return
+        log.info("pod %s: binding to %s failed: %s", _name(pod), node, status.message())
+        self.framework.run_unreserve(state, pod, node)
+        self.cache.forget(pod.key)
+        latest = self.pods.get(pod.namespace, pod.pod.metadata.name)
+        if (
+            latest is None
+            or latest.metadata.uid != pod.pod.metadata.uid
+            or not self.pod_events.pending(latest)
+        ):
+            return  # deleted, replaced, or bound meanwhile: nothing to retry
+        queued.pod = latest
+        self.queue.requeue_backoff(queued)
+
+    def _condition_write(self, pod: pod_pb2.Pod, reason: str, message: str) -> FollowUp | None:
+        """The write of PodScheduled=False (reason, message), or None if the pod says so already."""
+        current = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
+        if current is not None and (current.status, current.reason, current.message) == (
+            "False",
+            reason,
+            message,
+        ):
+            return None
+        updated = pod_pb2.Pod()
+        updated.CopyFrom(pod)
+        condition = next((c for c in updated.status.conditions if c.type == "PodScheduled"), None)
+        if condition is None:
+            condition = updated.status.conditions.add(type="PodScheduled")
+        if condition.status != "False":
+            condition.last_transition_time.CopyFrom(Timestamp(seconds=int(self._wall_clock())))
+        condition.status, condition.reason, condition.message = "False", reason, message
+        # Status of a pending pod is the scheduler's alone: write unconditionally (uid still checked).
+        updated.metadata.resource_version = ""
+        return self._write_status(updated)
+
+    async def _write_status(self, pod: pod_pb2.Pod) -> None:
+        try:
+            await self._api.update_status(pod)
+        except ApiError as err:  # the pod is requeued either way; the next attempt writes again
+            log.info(
+                "pod %s: could not record PodScheduled=False: %s: %s", _name(pod), type(err).__name__, err
+            )
+
+    def _cluster_event(self, event: ClusterEvent) -> None:
+        moved = self.queue.move_all(self.framework.interested(event))
+        if moved:
+            log.debug("%s: %d unschedulable pods to retry", event.value, moved)
+
+    def _responsible(self, pod: pod_pb2.Pod) -> bool:
+        return (pod.spec.scheduler_name or DEFAULT_SCHEDULER_NAME) == self._config.scheduler_name
+
+
+def _name(pod: PodInfo | QueuedPod | pod_pb2.Pod) -> str:
+    obj = pod if isinstance(pod, pod_pb2.Pod) else pod.pod
+    return f"{obj.metadata.namespace}/{obj.metadata.name}"
