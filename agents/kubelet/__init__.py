@@ -1,0 +1,22 @@
+"""The kubelet: runs the pods bound to this node as Podman containers and reports their status.
+
+Layout (one idea per module):
+    runtime.py         the container runtime Protocol, its value types and errors
+    podman.py          the Runtime on a Podman API service (podman-py)
+    podman_service.py  that service as a child process of the kubelet
+    plan.py            desired vs actual for one pod: what to start/kill/remove (pure)
+    backoff.py         restart and image-pull back-off (10 s doubling to 5 min)
+    images.py          image pull policy: present / pull / ErrImageNeverPull / ImagePullBackOff
+    pod_status.py      PodStatus from spec + runtime state + probe results (pure)
+    status_manager.py  the one status writer of this node: only changes, newest wins
+    pleg.py            relist the runtime and diff old vs new into pod events
+    probes.py          exec / httpGet / tcpSocket probes
+    probe_manager.py   one worker per probed container: thresholds, results
+    sync.py            sync_pod and terminate_pod: carry the plan out against the runtime
+    pod_workers.py     one worker per pod, keeping only the newest desired state
+    node_status.py     Node registration and heartbeat
+    server.py          the Kubelet gRPC service (container logs)
+    kubelet.py         the Kubelet: wires it all into one loop with its own TaskGroup
+
+No Ray in here: a Ray actor wraps the Kubelet elsewhere.
+"""

@@ -1,0 +1,380 @@
+"""The Runtime on Podman: sandboxes are Podman pods, containers join them; via podman-py.
+
+Why podman-py against a Podman API service (podman_service.py) rather than the CLI: one long-lived
+connection, structured answers, and a relist of every container of the node costs one request.
+
+Concurrency: podman-py is blocking (requests over a unix socket). Every call runs on this
+runtime's own thread pool, so the event loop never blocks and slow calls (a stop that waits out a
+grace period, a followed log stream) cannot starve the loop's default executor. The requests
+session is shared by those threads; its connection pool is sized to the pool.
+
+Mapping, and why:
+- Sandbox = Podman pod with an infra container holding the network namespace (pod IP on the
+  default bridge network); hostPorts become the pod's port mappings, since containers joining a pod
+  cannot publish ports of their own.
+- Kubernetes `command` replaces the image ENTRYPOINT and `args` its CMD; Podman drops the image's
+  CMD when an entrypoint is given, which is Kubernetes' rule too.
+- cpu limit -> cpu_period/cpu_quota (podman-py silently drops nano_cpus); memory limit -> mem_limit.
+- Registries on loopback are pulled from without TLS (a local docker-registry in labs and tests).
+- Podman reports times of listed containers in whole seconds; the kubelet's status has seconds
+  resolution too. Why an exited container exited (OOM) needs an inspect; it is done once per exited
+  container and cached, since a dead container never changes.
+
+Failures: every podman-py or transport error leaves this module as a `RuntimeFailure` subclass
+(runtime.py); nothing is retried here, the pod workers retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import requests
+from podman import PodmanClient
+from podman import api as podman_api
+from podman.errors import APIError, ImageNotFound, NotFound
+
+from agents.kubelet import runtime as rt
+from agents.kubelet.runtime import (
+    ContainerConfig,
+    ContainerInfo,
+    ContainerState,
+    ExecResult,
+    PodRef,
+    SandboxConfig,
+    SandboxInfo,
+)
+
+T = TypeVar("T")
+
+CPU_PERIOD_US = 100_000
+MIN_CPU_QUOTA_US = 1_000  # the kernel's floor, and Kubernetes'
+_STATES = {
+    "running": ContainerState.RUNNING,
+    "paused": ContainerState.RUNNING,
+    "stopping": ContainerState.RUNNING,
+    "exited": ContainerState.EXITED,
+    "stopped": ContainerState.EXITED,
+    "created": ContainerState.CREATED,
+    "configured": ContainerState.CREATED,
+    "initialized": ContainerState.CREATED,
+}
+
+
+def sandbox_name(config: SandboxConfig) -> str:
+    pod = config.pod
+    return f"rk_{pod.namespace}_{pod.name}_{pod.uid}_{config.attempt}"
+
+
+def container_name(config: ContainerConfig) -> str:
+    pod = config.pod
+    return f"rk_{config.name}_{pod.namespace}_{pod.name}_{pod.uid}_{config.restart_count}"
+
+
+def registry_is_loopback(image: str) -> bool:
+    """True for images on localhost/127.0.0.0/8/[::1] registries: those are pulled without TLS."""
+    first, sep, _ = image.partition("/")
+    if not sep or not ("." in first or ":" in first or first == "localhost"):
+        return False  # no registry part: a short name
+    host = first.rsplit(":", 1)[0] if not first.endswith("]") else first
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cpu_quota(millicores: int) -> int:
+    return max(MIN_CPU_QUOTA_US, millicores * CPU_PERIOD_US // 1000)
+
+
+def create_kwargs(config: ContainerConfig, sandbox_id: str, node: str) -> dict[str, Any]:
+    """podman-py `containers.create` keyword arguments for one container instance (pure)."""
+    kwargs: dict[str, Any] = {
+        "name": container_name(config),
+        "pod": sandbox_id,
+        "labels": {
+            **_pod_labels(config.pod, node),
+            rt.LABEL_CONTAINER_NAME: config.name,
+            rt.LABEL_RESTART_COUNT: str(config.restart_count),
+        },
+        "environment": dict(config.env),
+        "stop_timeout": config.stop_timeout,
+    }
+    if config.command:
+        kwargs["entrypoint"] = list(config.command)
+    if config.working_dir:
+        kwargs["working_dir"] = config.working_dir
+    if config.memory_limit_bytes is not None:
+        kwargs["mem_limit"] = config.memory_limit_bytes
+    if config.cpu_limit_millicores is not None:
+        kwargs["cpu_period"] = CPU_PERIOD_US
+        kwargs["cpu_quota"] = cpu_quota(config.cpu_limit_millicores)
+    return kwargs
+
+
+def _pod_labels(pod: PodRef, node: str) -> dict[str, str]:
+    return {
+        rt.LABEL_POD_UID: pod.uid,
+        rt.LABEL_POD_NAMESPACE: pod.namespace,
+        rt.LABEL_POD_NAME: pod.name,
+        rt.LABEL_NODE: node,
+    }
+
+
+def _epoch(value: Any) -> float:
+    """Podman's times (epoch seconds or RFC 3339) as epoch seconds; 0 for "never" (year 1)."""
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else 0.0
+    if not value:
+        return 0.0
+    seconds = datetime.fromisoformat(str(value)).timestamp()
+    return seconds if seconds > 0 else 0.0
+
+
+def _translated(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn podman-py's and the transport's exceptions into RuntimeFailures (runs in the worker thread)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (NotFound, ImageNotFound) as err:
+            raise rt.ObjectMissing(str(err)) from err
+        except APIError as err:
+            if err.status_code == 409 or "already in use" in str(err):
+                raise rt.NameInUse(str(err)) from err
+            raise rt.RuntimeFailure(str(err)) from err
+        except requests.exceptions.ConnectionError as err:
+            raise rt.RuntimeUnavailable(f"podman service unreachable: {err}") from err
+
+    return call
+
+
+class PodmanRuntime:
+    """`Runtime` for one node against the Podman API service at `socket_path`."""
+
+    def __init__(self, socket_path: str, node_name: str, *, threads: int = 32):
+        self.node_name = node_name
+        self._client = PodmanClient(base_url=f"unix://{socket_path}", max_pool_size=threads)
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix=f"podman-{node_name}")
+        self._ips: dict[str, str] = {}  # sandbox id -> IP: fixed for the sandbox's lifetime
+        self._exits: dict[str, tuple[str, float, float]] = {}  # dead container id -> reason, times
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._client.close)
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(_translated(fn), *args, **kwargs))
+
+    def _node_filter(self, pod_uid: str | None) -> list[str]:
+        filters = [f"label={rt.LABEL_NODE}={self.node_name}"]
+        if pod_uid:
+            filters.append(f"label={rt.LABEL_POD_UID}={pod_uid}")
+        return filters
+
+    # -- images ------------------------------------------------------------------------------
+
+    async def version(self) -> str:
+        info = await self._run(self._client.version)
+        return f"podman://{info['Version']}"
+
+    async def image_present(self, image: str) -> bool:
+        return await self._run(self._client.images.exists, image)
+
+    async def pull_image(self, image: str) -> None:
+        await self._run(self._pull, image)
+
+    def _pull(self, image: str) -> None:
+        progress = cast(
+            Iterator[dict[str, Any]],
+            self._client.images.pull(
+                image, tls_verify=not registry_is_loopback(image), stream=True, decode=True
+            ),
+        )
+        for line in progress:
+            if isinstance(line, dict) and line.get("error"):
+                raise rt.ImagePullFailed(str(line["error"]))
+
+    # -- sandboxes ---------------------------------------------------------------------------
+
+    async def run_sandbox(self, config: SandboxConfig) -> SandboxInfo:
+        return await self._run(self._run_sandbox, config)
+
+    def _run_sandbox(self, config: SandboxConfig) -> SandboxInfo:
+        pod = self._client.pods.create(
+            sandbox_name(config),
+            labels={**_pod_labels(config.pod, self.node_name), rt.LABEL_SANDBOX_ATTEMPT: str(config.attempt)},
+            hostname=config.hostname,
+            portmappings=[
+                {
+                    "container_port": p.container_port,
+                    "host_port": p.host_port,
+                    "protocol": p.protocol,
+                    **({"host_ip": p.host_ip} if p.host_ip else {}),
+                }
+                for p in config.port_mappings
+            ],
+        )
+        try:
+            pod.start()
+        except APIError:
+            pod.remove(force=True)
+            raise
+        pod.reload()
+        return SandboxInfo(
+            id=pod.id,
+            pod_uid=config.pod.uid,
+            ready=True,
+            attempt=config.attempt,
+            ip=self._infra_ip(pod.id, pod.attrs["InfraContainerID"]),
+            created_at=_epoch(pod.attrs.get("Created")),
+        )
+
+    def _infra_ip(self, sandbox_id: str, infra_id: str) -> str:
+        if sandbox_id not in self._ips:
+            attrs = self._client.containers.get(infra_id).attrs
+            settings = attrs.get("NetworkSettings") or {}
+            ips = [n.get("IPAddress", "") for n in (settings.get("Networks") or {}).values()]
+            ip = next((i for i in ips if i), settings.get("IPAddress", ""))
+            if not ip:
+                return ""  # not up yet; ask again next time
+            self._ips[sandbox_id] = ip
+        return self._ips[sandbox_id]
+
+    async def remove_sandbox(self, sandbox_id: str, grace_seconds: int) -> None:
+        await self._run(self._remove_sandbox, sandbox_id, grace_seconds)
+
+    def _remove_sandbox(self, sandbox_id: str, grace_seconds: int) -> None:
+        with contextlib.suppress(NotFound):  # already gone: what we wanted
+            pod = self._client.pods.get(sandbox_id)
+            pod.stop(timeout=grace_seconds)
+            pod.remove(force=True)
+        self._ips.pop(sandbox_id, None)
+
+    async def list_sandboxes(self, pod_uid: str | None = None) -> list[SandboxInfo]:
+        return await self._run(self._list_sandboxes, pod_uid)
+
+    def _list_sandboxes(self, pod_uid: str | None) -> list[SandboxInfo]:
+        found = []
+        for pod in self._client.pods.list(filters=self._node_filter(pod_uid)):
+            attrs = pod.attrs
+            infra_id = attrs.get("InfraId", "")
+            states = {c["Id"]: c.get("Status", "") for c in attrs.get("Containers") or ()}
+            ready = states.get(infra_id) == "running"
+            labels = attrs.get("Labels") or {}
+            found.append(
+                SandboxInfo(
+                    id=attrs["Id"],
+                    pod_uid=labels.get(rt.LABEL_POD_UID, ""),
+                    ready=ready,
+                    attempt=int(labels.get(rt.LABEL_SANDBOX_ATTEMPT, "0")),
+                    ip=self._infra_ip(attrs["Id"], infra_id) if ready else "",
+                    created_at=_epoch(attrs.get("Created")),
+                )
+            )
+        if pod_uid is None:  # a full relist: forget the IPs of sandboxes that are gone
+            alive = {s.id for s in found}
+            self._ips = {k: v for k, v in self._ips.items() if k in alive}
+        return found
+
+    # -- containers --------------------------------------------------------------------------
+
+    async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
+        kwargs = create_kwargs(config, sandbox_id, self.node_name)
+        command = list(config.args) or None
+        container = await self._run(self._client.containers.create, config.image, command, **kwargs)
+        return str(container.id)
+
+    def _container(self, container_id: str) -> Any:
+        return self._client.containers.prepare_model(attrs={"Id": container_id, "Name": container_id})
+
+    async def start_container(self, container_id: str) -> None:
+        try:
+            await self._run(self._container(container_id).start)
+        except rt.ObjectMissing:
+            raise
+        except rt.RuntimeFailure as err:
+            raise rt.StartFailed(str(err)) from err
+
+    async def stop_container(self, container_id: str, grace_seconds: int) -> None:
+        await self._run(self._container(container_id).stop, timeout=grace_seconds, ignore=True)
+
+    async def remove_container(self, container_id: str) -> None:
+        with contextlib.suppress(rt.ObjectMissing):  # already gone: what we wanted
+            await self._run(self._client.containers.remove, container_id, force=True)
+        self._exits.pop(container_id, None)
+
+    async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
+        return await self._run(self._list_containers, pod_uid)
+
+    def _list_containers(self, pod_uid: str | None) -> list[ContainerInfo]:
+        listed = self._client.containers.list(all=True, filters=self._node_filter(pod_uid))
+        found = [self._info(c.attrs) for c in listed if not c.attrs.get("IsInfra")]
+        if pod_uid is None:  # a full relist: forget the exits of containers that are gone
+            alive = {c.id for c in found}
+            self._exits = {k: v for k, v in self._exits.items() if k in alive}
+        return found
+
+    def _info(self, attrs: dict[str, Any]) -> ContainerInfo:
+        labels = attrs.get("Labels") or {}
+        state = _STATES.get(str(attrs.get("State", "")).lower(), ContainerState.UNKNOWN)
+        started, finished, reason = _epoch(attrs.get("StartedAt")), _epoch(attrs.get("ExitedAt")), ""
+        if state is ContainerState.EXITED:
+            reason, started, finished = self._exit_details(attrs["Id"])
+        image_id = str(attrs.get("ImageID", ""))
+        return ContainerInfo(
+            id=attrs["Id"],
+            pod_uid=labels.get(rt.LABEL_POD_UID, ""),
+            sandbox_id=str(attrs.get("Pod", "")),
+            name=labels.get(rt.LABEL_CONTAINER_NAME, ""),
+            restart_count=int(labels.get(rt.LABEL_RESTART_COUNT, "0")),
+            state=state,
+            image=str(attrs.get("Image", "")),
+            image_id=f"sha256:{image_id}" if image_id else "",
+            exit_code=int(attrs.get("ExitCode", 0)),
+            reason=reason,
+            created_at=_epoch(attrs.get("Created")),
+            started_at=started,
+            finished_at=finished,
+            labels=labels,
+        )
+
+    def _exit_details(self, container_id: str) -> tuple[str, float, float]:
+        if container_id not in self._exits:
+            state = self._client.containers.get(container_id).attrs["State"]
+            reason = "OOMKilled" if state.get("OOMKilled") else ""
+            self._exits[container_id] = reason, _epoch(state["StartedAt"]), _epoch(state["FinishedAt"])
+        return self._exits[container_id]
+
+    async def exec(self, container_id: str, command: Sequence[str], timeout: float) -> ExecResult:
+        """Run `command` in the container. On timeout the exec is abandoned, not killed (Podman has no
+        API for that); its thread returns when the command ends."""
+        async with asyncio.timeout(timeout):
+            code, output = await self._run(self._container(container_id).exec_run, list(command))
+        return ExecResult(exit_code=int(code if code is not None else -1), output=output or b"")
+
+    async def logs(
+        self, container_id: str, *, tail: int | None = None, follow: bool = False
+    ) -> AsyncIterator[bytes]:
+        params = {"stdout": True, "stderr": True, "follow": follow, "tail": "all" if tail is None else tail}
+        response = await self._run(
+            self._client.api.get, f"/containers/{container_id}/logs", params=params, stream=True
+        )
+        try:
+            await self._run(response.raise_for_status)
+            frames = cast(Iterator[bytes], podman_api.stream_frames(response))
+            while (chunk := await self._run(next, frames, None)) is not None:
+                yield chunk
+        finally:
+            response.close()  # also ends a read blocked in the worker thread
