@@ -40,7 +40,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cluster.api import resources
 from cluster.client.api import ApiClient
 from cluster.client.informer import Informer
-from cluster.errors import ApiError
+from cluster.errors import ApiError, Conflict
 from cluster.scheduler.cache import Cache
 from cluster.scheduler.decide import decide
 from cluster.scheduler.framework import (
@@ -194,30 +194,29 @@ class Scheduler:
         self.queue.requeue_backoff(queued)
 
     def _condition_write(self, pod: pod_pb2.Pod, reason: str, message: str) -> FollowUp | None:
-        """The write of PodScheduled=False (reason, message), or None if the pod says so already."""
-        current = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
-        if current is not None and (current.status, current.reason, current.message) == (
-            "False",
-            reason,
-            message,
-        ):
-            return None
+        """The write of PodScheduled=False (reason, message), or None if the pod says so already.
+
+        Conditional on the resourceVersion the decision saw: if the pod moved on meanwhile (it was
+        bound after a later attempt, say), a stale "not scheduled" must not overwrite its status.
+        """
         updated = pod_pb2.Pod()
         updated.CopyFrom(pod)
         condition = next((c for c in updated.status.conditions if c.type == "PodScheduled"), None)
         if condition is None:
             condition = updated.status.conditions.add(type="PodScheduled")
+        elif (condition.status, condition.reason, condition.message) == ("False", reason, message):
+            return None
         if condition.status != "False":
             condition.last_transition_time.CopyFrom(Timestamp(seconds=int(self._wall_clock())))
         condition.status, condition.reason, condition.message = "False", reason, message
-        # Status of a pending pod is the scheduler's alone: write unconditionally (uid still checked).
-        updated.metadata.resource_version = ""
         return self._write_status(updated)
 
     async def _write_status(self, pod: pod_pb2.Pod) -> None:
         try:
             await self._api.update_status(pod)
-        except ApiError as err:  # the pod is requeued either way; the next attempt writes again
+        except Conflict:  # the pod changed; its next attempt sees the newest version and writes again
+            log.debug("pod %s changed before its PodScheduled=False was recorded", _name(pod))
+        except ApiError as err:  # e.g. unavailable; the pod is requeued either way
             log.info(
                 "pod %s: could not record PodScheduled=False: %s: %s", _name(pod), type(err).__name__, err
             )

@@ -124,6 +124,9 @@ class FakeApi:
         current = self.pod(obj.metadata.name, obj.metadata.namespace)
         if obj.metadata.uid and obj.metadata.uid != current.metadata.uid:
             raise Conflict("Precondition failed: UID")
+        version = obj.metadata.resource_version
+        if version and version != current.metadata.resource_version:
+            raise Conflict("the object has been modified; please apply your changes to the latest version")
         updated = pod_pb2.Pod()
         updated.CopyFrom(current)
         updated.status.CopyFrom(obj.status)

@@ -57,6 +57,7 @@ class Fake:
     rejects: dict[str, Status] = field(default_factory=dict)  # node -> filter status
     points: dict[str, int] = field(default_factory=dict)  # node -> raw score
     reserve_status: Status = SUCCESS
+    post_filter_status: Status = SKIP
     calls: list[str] = field(default_factory=list)
 
     def pre_filter(self, state, pod, nodes):
@@ -65,6 +66,10 @@ class Fake:
     def filter(self, state, pod, node):
         self.calls.append(f"filter {node.name}")
         return self.rejects.get(node.name, SUCCESS)
+
+    def post_filter(self, state, pod, statuses):
+        self.calls.append(f"post_filter {sorted(statuses)}")
+        return self.post_filter_status
 
     def pre_score(self, state, pod, nodes):
         return SUCCESS
@@ -213,3 +218,21 @@ def test_decide_without_nodes():
     fw = framework(Fake("A"))
     decision = decide(fw, CycleState(), POD, [], random.Random(0))
     assert decision.status.message() == "no nodes available to schedule pods"
+
+
+def test_plugins_without_settings_reject_args():
+    config = FrameworkConfig(plugin_args={"TaintToleration": {"weight": 3}})
+    with pytest.raises(ValueError, match="TaintToleration takes no args, got: weight"):
+        Framework(config, default_registry(), Handle(binder=None, nodes=list))  # type: ignore[arg-type]
+
+
+def test_post_filter_runs_when_nothing_fits_and_its_message_is_reported():
+    no = unschedulable("no")
+    preempt = Fake(
+        "A",
+        rejects={"n1": no, "n2": no, "n3": no},
+        post_filter_status=unschedulable("preemption: not helpful"),
+    )
+    decision = decide(framework(preempt), CycleState(), POD, NODES, random.Random(0))
+    assert decision.status.message() == "0/3 nodes are available: 3 no. preemption: not helpful."
+    assert decision.rejected_by == {"A"} and preempt.calls[-1] == "post_filter ['n1', 'n2', 'n3']"

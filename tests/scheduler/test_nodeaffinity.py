@@ -49,7 +49,7 @@ def expr(key, operator, *values):
     ],
 )
 def test_filter(node_selector, affinity, fits):
-    plugin, state = NodeAffinity({}), CycleState()
+    plugin, state = NodeAffinity(), CycleState()
     incoming = PodInfo(pod("p", node_selector=node_selector, affinity=affinity))
     assert plugin.pre_filter(state, incoming, [NODE]).ok
     status = plugin.filter(state, incoming, NODE)
@@ -59,11 +59,11 @@ def test_filter(node_selector, affinity, fits):
 
 
 def test_pods_without_selector_or_required_affinity_skip_the_filter():
-    assert NodeAffinity({}).pre_filter(CycleState(), PodInfo(pod("p")), [NODE]).code is Code.SKIP
+    assert NodeAffinity().pre_filter(CycleState(), PodInfo(pod("p")), [NODE]).code is Code.SKIP
 
 
 def test_preferred_terms_score_by_weight():
-    plugin, state = NodeAffinity({}), CycleState()
+    plugin, state = NodeAffinity(), CycleState()
     preferred = [
         {"weight": 10, "preference": expr("zone", "In", "a")},
         {"weight": 30, "preference": expr("disk", "In", "ssd")},
@@ -85,11 +85,11 @@ def test_preferred_terms_score_by_weight():
 
 
 def test_no_preferred_terms_skip_scoring():
-    assert NodeAffinity({}).pre_score(CycleState(), PodInfo(pod("p")), [NODE]).code is Code.SKIP
+    assert NodeAffinity().pre_score(CycleState(), PodInfo(pod("p")), [NODE]).code is Code.SKIP
 
 
 def test_node_name():
-    plugin, state = NodeName({}), CycleState()
+    plugin, state = NodeName(), CycleState()
     assert plugin.pre_filter(state, PodInfo(pod("p")), [NODE]).code is Code.SKIP
     pinned = PodInfo(pod("p", node_name="n1"))
     assert plugin.pre_filter(state, pinned, [NODE]).ok

@@ -58,7 +58,7 @@ def test_fit_rejects_bad_args():
 
 
 def test_balanced_allocation_prefers_even_use():
-    plugin, incoming = BalancedAllocation({}), PodInfo(pod("p", cpu="1", memory="2Gi"))
+    plugin, incoming = BalancedAllocation(), PodInfo(pod("p", cpu="1", memory="2Gi"))
     even = node_info(node("even"))  # 1/4 cpu, 2/8 memory
     skewed = node_info(node("skewed"), pod("e", cpu="2"))  # 3/4 cpu, 2/8 memory
     assert plugin.score(CycleState(), incoming, even) == MAX_NODE_SCORE
@@ -66,6 +66,6 @@ def test_balanced_allocation_prefers_even_use():
 
 
 def test_balanced_allocation_skips_pods_without_requests():
-    plugin = BalancedAllocation({})
+    plugin = BalancedAllocation()
     assert plugin.pre_score(CycleState(), PodInfo(pod("p")), []).code is Code.SKIP
     assert plugin.pre_score(CycleState(), PodInfo(pod("p", cpu="1")), []).ok

@@ -38,7 +38,7 @@ DEDICATED = ("dedicated", "gpu", "NoSchedule")
     ],
 )
 def test_filter(taints, tolerations, reason):
-    status = TaintToleration({}).filter(
+    status = TaintToleration().filter(
         CycleState(), PodInfo(pod("p", tolerations=tolerations)), node_info(node("n", taints=taints))
     )
     if reason is None:
@@ -48,7 +48,7 @@ def test_filter(taints, tolerations, reason):
 
 
 def test_score_prefers_fewer_untolerated_prefer_no_schedule_taints():
-    plugin, state = TaintToleration({}), CycleState()
+    plugin, state = TaintToleration(), CycleState()
     incoming = PodInfo(pod("p", tolerations=[{"key": "tolerated", "operator": "Exists"}]))
     nodes = [
         node_info(node("clean")),
@@ -65,7 +65,7 @@ def test_score_prefers_fewer_untolerated_prefer_no_schedule_taints():
 
 def test_score_is_skipped_when_no_node_prefers_no_schedule():
     nodes = [node_info(node("n", taints=[DEDICATED]))]
-    assert TaintToleration({}).pre_score(CycleState(), PodInfo(pod("p")), nodes).code is Code.SKIP
+    assert TaintToleration().pre_score(CycleState(), PodInfo(pod("p")), nodes).code is Code.SKIP
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_score_is_skipped_when_no_node_prefers_no_schedule():
     ],
 )
 def test_node_unschedulable(unschedulable, tolerations, fits):
-    status = NodeUnschedulable({}).filter(
+    status = NodeUnschedulable().filter(
         CycleState(),
         PodInfo(pod("p", tolerations=tolerations)),
         node_info(node("n", unschedulable=unschedulable)),

@@ -7,7 +7,9 @@ plugins are added by passing a registry that extends this one.
 
 from __future__ import annotations
 
-from cluster.scheduler.framework import Registry
+from collections.abc import Callable
+
+from cluster.scheduler.framework import Handle, Plugin, PluginArgs, PluginFactory, Registry
 from cluster.scheduler.plugins.defaultbinder import DefaultBinder
 from cluster.scheduler.plugins.interpodaffinity import InterPodAffinity
 from cluster.scheduler.plugins.nodeaffinity import NodeAffinity
@@ -19,12 +21,22 @@ from cluster.scheduler.plugins.tainttoleration import TaintToleration
 
 def default_registry() -> Registry:
     return {
-        NodeUnschedulable.name: lambda args, handle: NodeUnschedulable(args),
-        NodeName.name: lambda args, handle: NodeName(args),
-        TaintToleration.name: lambda args, handle: TaintToleration(args),
-        NodeAffinity.name: lambda args, handle: NodeAffinity(args),
+        NodeUnschedulable.name: _without_settings(NodeUnschedulable),
+        NodeName.name: _without_settings(NodeName),
+        TaintToleration.name: _without_settings(TaintToleration),
+        NodeAffinity.name: _without_settings(NodeAffinity),
         Fit.name: lambda args, handle: Fit(args),
-        BalancedAllocation.name: lambda args, handle: BalancedAllocation(args),
+        BalancedAllocation.name: _without_settings(BalancedAllocation),
         InterPodAffinity.name: InterPodAffinity,
         DefaultBinder.name: DefaultBinder,
     }
+
+
+def _without_settings(make: Callable[[], Plugin]) -> PluginFactory:
+    def factory(args: PluginArgs, handle: Handle) -> Plugin:
+        plugin = make()
+        if args:
+            raise ValueError(f"{plugin.name} takes no args, got: {', '.join(sorted(args))}")
+        return plugin
+
+    return factory

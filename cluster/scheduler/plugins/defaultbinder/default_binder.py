@@ -18,7 +18,8 @@ class DefaultBinder:
     name = NAME
 
     def __init__(self, args: PluginArgs, handle: Handle):
-        del args  # no settings
+        if args:
+            raise ValueError(f"{NAME} takes no args, got: {', '.join(sorted(args))}")
         self._binder = handle.binder
 
     async def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:

@@ -20,7 +20,6 @@ from cluster.scheduler.framework import (
     ClusterEvent,
     CycleState,
     NodeInfo,
-    PluginArgs,
     PodInfo,
     StateKey,
     Status,
@@ -77,9 +76,6 @@ _PREFERRED = StateKey[list[tuple[Term, int]]](f"{NAME}/preScore")
 
 class NodeAffinity:
     name = NAME
-
-    def __init__(self, args: PluginArgs):
-        del args  # no settings
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         spec = pod.pod.spec

@@ -14,7 +14,6 @@ from cluster.scheduler.framework import (
     ClusterEvent,
     CycleState,
     NodeInfo,
-    PluginArgs,
     PodInfo,
     Status,
     unresolvable,
@@ -26,9 +25,6 @@ REASON = "node(s) didn't match the requested node name"
 
 class NodeName:
     name = NAME
-
-    def __init__(self, args: PluginArgs):
-        del args  # no settings
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         return SUCCESS if pod.pod.spec.node_name else SKIP

@@ -17,7 +17,6 @@ from cluster.scheduler.framework import (
     SUCCESS,
     CycleState,
     NodeInfo,
-    PluginArgs,
     PodInfo,
     Status,
 )
@@ -27,9 +26,6 @@ NAME = "NodeResourcesBalancedAllocation"
 
 class BalancedAllocation:
     name = NAME
-
-    def __init__(self, args: PluginArgs):
-        del args  # no settings
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         return SUCCESS if pod.milli_cpu or pod.memory else SKIP

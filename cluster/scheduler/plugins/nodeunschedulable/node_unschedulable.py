@@ -15,7 +15,6 @@ from cluster.scheduler.framework import (
     ClusterEvent,
     CycleState,
     NodeInfo,
-    PluginArgs,
     PodInfo,
     Status,
     unresolvable,
@@ -30,9 +29,6 @@ UNSCHEDULABLE_TAINT = node_pb2.Taint(key="node.kubernetes.io/unschedulable", eff
 
 class NodeUnschedulable:
     name = NAME
-
-    def __init__(self, args: PluginArgs):
-        del args  # no settings
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         return SUCCESS if any(node.unschedulable for node in nodes) else SKIP

@@ -17,7 +17,6 @@ from cluster.scheduler.framework import (
     ClusterEvent,
     CycleState,
     NodeInfo,
-    PluginArgs,
     PodInfo,
     StateKey,
     Status,
@@ -52,9 +51,6 @@ def untolerated_taint_reason(taint: node_pb2.Taint) -> str:
 
 class TaintToleration:
     name = NAME
-
-    def __init__(self, args: PluginArgs):
-        del args  # no settings
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         return SUCCESS if any(node.taints for node in nodes) else SKIP
