@@ -30,9 +30,8 @@ def generated_files(root: Path) -> list[Path]:
 
 def generate(out_dir: Path, root: Path = PROTO_ROOT) -> None:
     """Run protoc (from grpcio-tools) over every .proto under `root`, writing into `out_dir`."""
-    from grpc_tools import protoc  # imported lazily: only setup and the freshness check need it
-
     import grpc_tools
+    from grpc_tools import protoc  # imported lazily: only setup and the freshness check need it
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     args = [

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar, NoReturn
 
 import grpc
+
 from raykube.v1 import meta_pb2
 
 STATUS_METADATA_KEY = "raykube-status-bin"

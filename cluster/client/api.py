@@ -19,7 +19,7 @@ from cluster.api import resources
 from cluster.errors import ApiError, Unavailable, from_rpc_error
 from raykube.v1 import api_pb2, api_pb2_grpc, node_pb2, pod_pb2
 
-T = TypeVar("T", pod_pb2.Pod, node_pb2.Node)
+T = TypeVar("T", bound=pod_pb2.Pod | node_pb2.Node)
 Resolver = Callable[[], Awaitable[str]]
 
 # Keepalives notice a dead peer on long watches; large messages fit big lists.
