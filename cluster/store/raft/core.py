@@ -652,9 +652,10 @@ class Raft:
         else:
             voters.discard(change.node_id)
         self.voters = tuple(sorted(voters))
-        last = self.log.last_index()
+        # A new member is probed with our last entry, so the leader contacts it at once.
+        probe_from = max(self.log.last_index(), 1)
         old = self.prs
-        self.prs = {v: old.get(v) or Progress(0, last + 1, self.max_inflight) for v in self.voters}
+        self.prs = {v: old.get(v) or Progress(0, probe_from, self.max_inflight) for v in self.voters}
         if self.role is StateRole.LEADER:
             self._leader_after_conf_change()
         return self.conf_state()

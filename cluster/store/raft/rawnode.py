@@ -61,7 +61,7 @@ class Ready:
     hard_state: HardState | None = None  # set when term, vote or commit changed
     entries: list[Entry] = field(default_factory=list)  # to append to storage
     snapshot: Snapshot | None = None  # to persist and restore the state machine from
-    must_sync: bool = False  # entries, term or vote changed: fsync before sending
+    must_sync: bool = False  # entries, snapshot, term or vote changed: fsync before sending
     messages: list[Message] = field(default_factory=list)  # to send after persisting
     committed_entries: list[Entry] = field(default_factory=list)  # to apply, in order
     read_states: list[ReadState] = field(default_factory=list)  # ReadIndex results
@@ -182,7 +182,7 @@ class RawNode:
         if hard != self._prev_hard:
             rd.must_sync = hard.term != self._prev_hard.term or hard.vote != self._prev_hard.vote
             rd.hard_state = self._prev_hard = hard
-        rd.must_sync = rd.must_sync or bool(rd.entries)
+        rd.must_sync = rd.must_sync or bool(rd.entries) or rd.snapshot is not None
         last_entry = (rd.entries[-1].index, rd.entries[-1].term) if rd.entries else None
         snap_index = rd.snapshot.index if rd.snapshot is not None else 0
         applied = rd.committed_entries[-1].index if rd.committed_entries else 0
