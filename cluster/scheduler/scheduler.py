@@ -30,9 +30,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -73,7 +73,7 @@ class SchedulerApi(Protocol):
         *,
         label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[list[Message], str]: ...
+    ) -> tuple[Sequence[Message], str]: ...
 
     def watch(
         self,
@@ -91,6 +91,10 @@ class SchedulerApi(Protocol):
     ) -> Message: ...
 
     async def update_status(self, obj: pod_pb2.Pod) -> pod_pb2.Pod: ...
+
+
+if TYPE_CHECKING:  # the production client fits the seam (mypy checks this assignment)
+    _PRODUCTION_API: type[SchedulerApi] = ApiClient
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,12 @@ def test_unschedulable_pod_gets_kubernetes_message_once():
             await until(lambda: condition(api, "big") is not None)
             await until(lambda: scheduler.queue.sizes() == (0, 0, 1))
             decide, attempts = scheduler.schedule_one, []
-            scheduler.schedule_one = lambda queued: (attempts.append(queued.attempts), decide(queued))[1]
+
+            def counted(queued):
+                attempts.append(queued.attempts)
+                return decide(queued)
+
+            scheduler.schedule_one = counted
             # the 50ms unschedulable flush retries it; the message stays the same, so no new write
             await until(lambda: len(attempts) >= 3)
         return condition(api, "big"), len(api.status_writes), api.pod("big").spec.node_name
