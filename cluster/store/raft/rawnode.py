@@ -24,7 +24,9 @@ The contract (single-threaded; the shell owns the loop):
 4. A new cluster starts with `bootstrap(peers)` on every founding member (empty storage); a node that
    joins later starts empty, with no bootstrap, and learns the config from the log or a snapshot.
 5. On restart, build a new RawNode over the same storage with `Config.applied` = the index the state
-   machine is known to have applied (e.g. its snapshot's); later committed entries are handed out again.
+   machine has durably applied (e.g. its snapshot's) and `storage.initial_state()` returning the
+   ConfState as of that index. Committed entries after it are handed out again; replaying their conf
+   changes rebuilds the config (the node does not campaign until they are applied).
 """
 
 from __future__ import annotations
