@@ -258,7 +258,7 @@ class PodmanRuntime:
     def _remove_sandbox(self, sandbox_id: str, grace_seconds: int) -> None:
         with contextlib.suppress(NotFound):  # already gone: what we wanted
             pod = self._client.pods.get(sandbox_id)
-            pod.stop(timeout=grace_seconds)
+            pod.stop(timeout=max(1, grace_seconds))  # Podman 4.3 reads a pod stop timeout of 0 as 10 s
             pod.remove(force=True)
         self._ips.pop(sandbox_id, None)
 
