@@ -116,7 +116,7 @@ class Simulation:
         self.next_id = self.size + 1
         self.removed: int | None = None
         self.added: int | None = None
-        self.change_round = rng.randrange(rounds // 4, rounds // 2)
+        self.change_round = rng.randrange(rounds // 8, rounds // 3)
 
     def _config(self, node_id: int, applied: int) -> Config:
         return Config(
@@ -219,7 +219,7 @@ class Simulation:
             self._request(
                 target, f"read-index {ctx.decode()} floor={self.max_committed}", lambda n: n.read_index(ctx)
             )
-        if leader is not None and rng.random() < 0.005:
+        if leader is not None and rng.random() < 0.01:
             target = rng.choice(leader.live().raft.voters)
             self._request(leader, f"transfer-leader to {target}", lambda n: n.transfer_leadership(target))
         if rng.random() < 0.02:
@@ -237,7 +237,7 @@ class Simulation:
         self._check_role(replica)
 
     def _membership(self, leader: Replica | None) -> None:
-        if leader is None or self.now < self.change_round or self.now % 20:
+        if leader is None or self.now < self.change_round or self.now % 10:
             return
         raft = leader.live().raft
         if self.removed is None or self.removed in raft.voters:
@@ -264,7 +264,7 @@ class Simulation:
             leader.compact()
 
     # -- network -----------------------------------------------------------------------------------------
-    def _send(self, msg: Message, extra_delay: int = 0) -> None:
+    def _send(self, msg: Message) -> None:
         chaos, rng = self.chaos, self.rng
         if rng.random() < chaos.drop:
             self.log(f"  drop {render_message(msg)}")
@@ -272,7 +272,7 @@ class Simulation:
             return
         copies = 2 if rng.random() < chaos.duplicate else 1
         for _ in range(copies):
-            due = self.now + rng.randint(0, chaos.max_delay) + extra_delay
+            due = self.now + int(rng.random() * (chaos.max_delay + 1))
             self.seq += 1
             heapq.heappush(self.network, (due, self.seq, msg))
 

@@ -58,9 +58,9 @@ def test_unstable_stable_to_ignores_replaced_entries() -> None:
 
 def test_unstable_snapshot_bounds() -> None:
     u = Unstable(1)
-    assert u.maybe_first_index() is None and u.maybe_last_index() is None
+    assert u.maybe_term(0) is None
     u.restore(Snapshot(index=9, term=3))
-    assert (u.maybe_first_index(), u.maybe_last_index(), u.maybe_term(9), u.offset) == (10, 9, 3, 10)
+    assert (u.maybe_term(9), u.maybe_term(8), u.offset) == (3, None, 10)
     u.stable_snap_to(8)
     assert u.snapshot is not None
     u.stable_snap_to(9)

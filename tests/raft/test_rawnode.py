@@ -42,12 +42,18 @@ def handle(n: RawNode, storage: MemoryStorage) -> Ready:
     return rd
 
 
-def test_single_node_elects_itself_and_commits() -> None:
+def founded(node_id: int, peers: list[int]) -> tuple[RawNode, MemoryStorage]:
+    """A founding member whose bootstrap Ready is handled."""
     storage = MemoryStorage()
-    n = node(storage)
-    n.bootstrap([1])
+    n = node(storage, node_id)
+    n.bootstrap(peers)
     rd = handle(n, storage)
-    assert rd.must_sync and [e.type for e in rd.committed_entries] == [EntryType.CONF_CHANGE]
+    assert rd.must_sync and [e.index for e in rd.committed_entries] == list(range(1, len(peers) + 1))
+    return n, storage
+
+
+def test_single_node_elects_itself_and_commits() -> None:
+    n, storage = founded(1, [1])
     n.campaign()
     rd = handle(n, storage)
     assert rd.soft_state is not None and rd.soft_state.role is StateRole.LEADER
@@ -71,10 +77,7 @@ def test_ready_must_be_advanced_before_the_next() -> None:
 
 
 def test_vote_is_in_the_ready_that_sends_the_response() -> None:
-    storage = MemoryStorage()
-    n = node(storage, node_id=2)
-    n.bootstrap([1, 2, 3])
-    handle(n, storage)
+    n, _ = founded(2, [1, 2, 3])
     n.step(Message(MessageType.VOTE, to=2, frm=1, term=2, index=3, log_term=1))
     rd = n.ready()
     assert rd.hard_state == HardState(term=2, vote=1, commit=3) and rd.must_sync
@@ -102,10 +105,7 @@ def test_local_message_types_are_refused_from_peers() -> None:
 
 
 def test_restart_restores_persisted_state() -> None:
-    storage = MemoryStorage()
-    n = node(storage, node_id=2)
-    n.bootstrap([1, 2, 3])
-    handle(n, storage)
+    n, storage = founded(2, [1, 2, 3])
     n.step(Message(MessageType.VOTE, to=2, frm=3, term=5, index=3, log_term=1))
     handle(n, storage)
     # No snapshot: the state machine restarts empty, so everything committed is handed out again,
@@ -119,10 +119,7 @@ def test_restart_restores_persisted_state() -> None:
 
 
 def test_conf_change_refused_while_one_is_pending() -> None:
-    storage = MemoryStorage()
-    n = node(storage)
-    n.bootstrap([1])
-    handle(n, storage)
+    n, storage = founded(1, [1])
     n.campaign()
     handle(n, storage)
     n.propose_conf_change(ConfChange(ConfChangeType.ADD_NODE, 2))

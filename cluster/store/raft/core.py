@@ -314,9 +314,11 @@ class Raft:
         context = CAMPAIGN_TRANSFER if transfer else b""
         for voter in self.voters:
             if voter != self.id:
-                request = Message(vote_type, to=voter, term=term, index=last_index, log_term=last_term)
-                request.context = context
-                self._send(request)
+                self._send(
+                    Message(
+                        vote_type, to=voter, term=term, index=last_index, log_term=last_term, context=context
+                    )
+                )
 
     def _poll(self, voter: int, granted: bool) -> VoteResult:
         self.votes.setdefault(voter, granted)
@@ -628,9 +630,9 @@ class Raft:
         if request.frm in (NONE, self.id):
             self.read_states.append(ReadState(index, request.context))
         else:
-            response = Message(MessageType.READ_INDEX_RESP, to=request.frm, index=index)
-            response.context = request.context
-            self._send(response)
+            self._send(
+                Message(MessageType.READ_INDEX_RESP, to=request.frm, index=index, context=request.context)
+            )
 
     def _transfer_leader(self, target: int) -> None:
         if target == self.id or target not in self.prs or target == self.lead_transferee:

@@ -32,12 +32,14 @@ class RaftLog:
 
     # -- bounds and terms --------------------------------------------------------------------------------
     def first_index(self) -> int:
-        index = self.unstable.maybe_first_index()
-        return index if index is not None else self.storage.first_index()
+        snap = self.unstable.snapshot
+        return snap.index + 1 if snap is not None else self.storage.first_index()
 
     def last_index(self) -> int:
-        index = self.unstable.maybe_last_index()
-        return index if index is not None else self.storage.last_index()
+        unstable = self.unstable
+        if unstable.entries:
+            return unstable.offset + len(unstable.entries) - 1
+        return unstable.snapshot.index if unstable.snapshot is not None else self.storage.last_index()
 
     def last_term(self) -> int:
         return self.term(self.last_index())

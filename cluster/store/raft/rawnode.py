@@ -153,14 +153,19 @@ class RawNode:
     def has_ready(self) -> bool:
         raft = self._raft
         log = raft.log
+        soft, hard = self._prev_soft, self._prev_hard
+        # Field by field: this runs on every loop iteration of the shell, most often to say no.
         return bool(
             raft.msgs
             or raft.read_states
             or log.unstable.entries
             or log.unstable.snapshot is not None
             or log.has_next_committed_entries()
-            or raft.soft_state() != self._prev_soft
-            or raft.hard_state() != self._prev_hard
+            or raft.lead != soft.lead
+            or raft.role is not soft.role
+            or raft.term != hard.term
+            or raft.vote != hard.vote
+            or log.committed != hard.commit
         )
 
     def ready(self) -> Ready:

@@ -18,14 +18,6 @@ class Unstable:
         self.entries: list[Entry] = []
         self.offset = offset
 
-    def maybe_first_index(self) -> int | None:
-        return self.snapshot.index + 1 if self.snapshot is not None else None
-
-    def maybe_last_index(self) -> int | None:
-        if self.entries:
-            return self.offset + len(self.entries) - 1
-        return self.snapshot.index if self.snapshot is not None else None
-
     def maybe_term(self, index: int) -> int | None:
         if index < self.offset:
             snap = self.snapshot
