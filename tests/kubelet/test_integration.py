@@ -1,0 +1,102 @@
+"""End to end on one machine: real store + API server + the Kubelet on real Podman.
+
+A Pod bound to this test's node (spec.nodeName set) is created through the API; the kubelet runs
+it in Podman, the container answers on the pod IP, its logs come back through the API server's
+proxy to the kubelet, and deleting the pod removes its containers and then the object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from agents.kubelet.kubelet import Kubelet
+from cluster.api import manifest
+from cluster.api.resources import PODS
+from cluster.errors import NotFound
+from raykube.v1 import pod_pb2
+from tests.harness import control_plane
+from tests.kubelet.test_podman import http_get
+
+KUBELET_TOKEN = "kubelet-test-token"
+
+
+def web_pod(node: str, image: str) -> pod_pb2.Pod:
+    [pod] = manifest.load(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: web}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: {image}
+    imagePullPolicy: Never
+    command: [sh, -c]
+    args: ['echo hello > /www/index.html; echo started; exec httpd -f -p 8080 -h /www']
+    ports: [{{containerPort: 8080}}]
+    readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
+""")
+    assert isinstance(pod, pod_pb2.Pod)
+    return pod
+
+
+def test_pod_lifecycle_on_real_podman(
+    tmp_path: Path, podman_node: str, node_name: str, busybox_image: str
+) -> None:
+    async def scenario() -> None:
+        async with (
+            control_plane(tmp_path, kubelet_token=KUBELET_TOKEN) as plane,  # type: ignore[arg-type]
+            plane.client() as admin,
+            plane.client() as kubelet_client,
+        ):
+            kubelet = Kubelet(
+                node_name,
+                kubelet_client,
+                podman_node,
+                "127.0.0.1:0",
+                node_ip="127.0.0.1",
+                api_token=KUBELET_TOKEN,
+            )
+            task = asyncio.create_task(kubelet.run())
+            try:
+                await asyncio.wait_for(kubelet.ready.wait(), 20)
+                created_at = time.monotonic()
+                await admin.create(web_pod(node_name, busybox_image))
+                running_after = ready_after = 0.0
+                while not ready_after:
+                    pod = await admin.get(PODS, "default", "web")
+                    assert isinstance(pod, pod_pb2.Pod)
+                    if pod.status.phase == "Running" and pod.status.pod_ip and not running_after:
+                        running_after = time.monotonic() - created_at
+                    if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions):
+                        ready_after = time.monotonic() - created_at
+                    assert time.monotonic() - created_at < 30, f"pod not ready: {pod.status}"
+                    await asyncio.sleep(0.05)
+                print(f"\ncreate -> Running {running_after:.2f}s, -> Ready {ready_after:.2f}s")
+                assert pod.status.pod_ip.startswith("10.88.")
+                [status] = pod.status.container_statuses
+                assert status.container_id.startswith("podman://") and status.ready
+                assert await http_get(pod.status.pod_ip, 8080) == (200, b"hello\n")
+                logs = b"".join([chunk async for chunk in admin.logs("default", "web")])
+                assert logs == b"started\n"
+
+                await admin.delete(PODS, "default", "web")
+                deleted_at = time.monotonic()
+                while True:
+                    try:
+                        await admin.get(PODS, "default", "web")
+                    except NotFound:
+                        break
+                    assert time.monotonic() - deleted_at < 30, "pod object not removed"
+                    await asyncio.sleep(0.1)
+                print(f"delete -> gone {time.monotonic() - deleted_at:.2f}s")
+                assert await kubelet.runtime.list_containers() == []
+                assert await kubelet.runtime.list_sandboxes() == []
+            finally:
+                await kubelet.shutdown(remove_pods=True)
+                assert task.done()
+
+    asyncio.run(scenario())
