@@ -37,6 +37,7 @@ from cluster.store.raft import (
     Message,
     MessageType,
     ProposalDroppedError,
+    RaftError,
     Ready,
     StateRole,
 )
@@ -455,6 +456,8 @@ def run_seed(seed: int, verbose: bool = False) -> str | None:
         sim.run()
     except SafetyViolation as e:
         return f"{e}\n  replay: {REPLAY.format(seed=seed)}"
+    except RaftError as e:  # the core refused to break an invariant: a bug all the same
+        return f"seed {seed} round {sim.now}: {type(e).__name__}: {e}\n  replay: {REPLAY.format(seed=seed)}"
     return None
 
 

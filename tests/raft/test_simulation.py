@@ -1,4 +1,4 @@
-"""Drives the deterministic simulation over many seeds (RAYKUBE_RAFT_SEEDS, default 2000).
+"""Drives the deterministic simulation over many seeds (RAYKUBE_RAFT_SEEDS, default 3000).
 
 Seeds are split into chunks so progress shows and a failure names its chunk; every failure message
 carries the command that replays it with a trace.
@@ -11,7 +11,7 @@ import os
 import pytest
 from simulation import Simulation, run_seed
 
-SEEDS = int(os.environ.get("RAYKUBE_RAFT_SEEDS", "2000"))
+SEEDS = int(os.environ.get("RAYKUBE_RAFT_SEEDS", "3000"))
 CHUNKS = 10
 
 
