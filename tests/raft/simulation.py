@@ -38,6 +38,7 @@ from cluster.store.raft import (
     MessageType,
     ProposalDroppedError,
     RaftError,
+    RawNode,
     Ready,
     StateRole,
 )
@@ -59,7 +60,7 @@ class Chaos:
     duplicate: float
     max_delay: int
     crash: float
-    leader_crash: float  # extra crash rate of leaders: leader churn is what exposes commit-rule bugs
+    leader_crash: float  # extra crash rate of leaders: churn exercises elections, log repair, completeness
     restart: float
     partition: float
     heal: float
@@ -221,15 +222,17 @@ class Simulation:
                 target, f"read-index {ctx.decode()} floor={self.max_committed}", lambda n: n.read_index(ctx)
             )
         if leader is not None and rng.random() < 0.01:
-            target = rng.choice(leader.live().raft.voters)
-            self._request(leader, f"transfer-leader to {target}", lambda n: n.transfer_leadership(target))
+            transferee = rng.choice(leader.live().raft.voters)
+            self._request(
+                leader, f"transfer-leader to {transferee}", lambda n: n.transfer_leadership(transferee)
+            )
         if rng.random() < 0.02:
             replica = rng.choice(live)
             if replica.compact(keep=rng.choice((0, 2))):
                 self.log(f"compact {replica.id} at {replica.storage.snapshot().index}")
         self._membership(leader)
 
-    def _request(self, replica: Replica, what: str, call: Callable[[object], None]) -> None:
+    def _request(self, replica: Replica, what: str, call: Callable[[RawNode], None]) -> None:
         self.log(f"{what} at {replica.id}")
         try:
             call(replica.live())

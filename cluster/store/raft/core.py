@@ -68,6 +68,8 @@ _TERMLESS = frozenset({MessageType.PROP, MessageType.READ_INDEX})
 
 
 class Raft:
+    """One node's Raft state. Not thread-safe; the I/O shell drives it through RawNode."""
+
     def __init__(self, config: Config, storage: Storage) -> None:
         config.validate()
         self.id = config.id

@@ -76,7 +76,10 @@ class ConfChangeType(enum.IntEnum):
 
 @dataclass(slots=True)
 class Entry:
-    """One log entry. `data` of a CONF_CHANGE entry is an encoded ConfChange."""
+    """One log entry. `data` of a CONF_CHANGE entry is an encoded ConfChange.
+
+    Entries are shared between logs, messages and Readies: never mutate one after creating it.
+    """
 
     term: int
     index: int
