@@ -213,14 +213,12 @@ class Kubelet:
             task.cancel()
             await asyncio.wait([task])
         if remove_pods:
-            sandboxes, containers = await asyncio.gather(
-                self.runtime.list_sandboxes(), self.runtime.list_containers()
-            )
-            running = [c for c in containers if c.state is ContainerState.RUNNING]
+            listed = await self.runtime.list_pods()
+            running = [c for c in listed.containers if c.state is ContainerState.RUNNING]
             await asyncio.gather(*(self.runtime.stop_container(c.id, grace_seconds) for c in running))
+            sandboxes = listed.sandboxes
             await asyncio.gather(*(self.runtime.remove_sandbox(s.id, grace_seconds) for s in sandboxes))
-            await asyncio.gather(
-                *(self.runtime.remove_container(c.id) for c in await self.runtime.list_containers())
-            )
+            leftovers = (await self.runtime.list_pods()).containers
+            await asyncio.gather(*(self.runtime.remove_container(c.id) for c in leftovers))
         if self._owns_runtime and isinstance(self.runtime, PodmanRuntime):
             await self.runtime.close()

@@ -102,13 +102,11 @@ class Relister:
 
     async def relist(self) -> None:
         started = time.monotonic()
-        sandboxes, containers = await asyncio.gather(
-            self._runtime.list_sandboxes(), self._runtime.list_containers()
-        )
+        listed = await self._runtime.list_pods()
         fresh: dict[str, Record] = {
-            s.id: Record(s.pod_uid, "running" if s.ready else "not-ready") for s in sandboxes
+            s.id: Record(s.pod_uid, "running" if s.ready else "not-ready") for s in listed.sandboxes
         }
-        fresh.update((c.id, Record(c.pod_uid, c.state.value)) for c in containers)
+        fresh.update((c.id, Record(c.pod_uid, c.state.value)) for c in listed.containers)
         events = diff(self.snapshot, fresh)
         self.snapshot = fresh
         self.last_success = time.monotonic()

@@ -144,6 +144,12 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class RuntimePods:
+    sandboxes: tuple[SandboxInfo, ...] = ()
+    containers: tuple[ContainerInfo, ...] = ()
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     output: bytes
@@ -166,7 +172,9 @@ class Runtime(Protocol):
         """Stop (SIGTERM, then SIGKILL after the grace period) and remove it with its containers."""
         ...
 
-    async def list_sandboxes(self, pod_uid: str | None = None) -> list[SandboxInfo]: ...
+    async def list_pods(self, pod_uid: str | None = None) -> RuntimePods:
+        """This node's sandboxes and containers (of one pod, if given), in one consistent listing."""
+        ...
 
     async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str: ...
 
@@ -177,8 +185,6 @@ class Runtime(Protocol):
         ...
 
     async def remove_container(self, container_id: str) -> None: ...
-
-    async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]: ...
 
     async def exec(self, container_id: str, command: Sequence[str], timeout: float) -> ExecResult: ...
 

@@ -61,7 +61,7 @@ class KubeletService(kubelet_pb2_grpc.KubeletServicer):
         try:
             self._authenticate(context)
             try:
-                instances = await self._runtime.list_containers(request.pod_uid)
+                instances = (await self._runtime.list_pods(request.pod_uid)).containers
             except RuntimeFailure as err:
                 raise Unavailable(f"container runtime: {err}") from err
             chosen = choose_instance(instances, request.container, request.previous)

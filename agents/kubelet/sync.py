@@ -147,14 +147,12 @@ class PodSyncer:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    async def _observe(self, uid: str) -> tuple[list[SandboxInfo], list[ContainerInfo]]:
-        sandboxes, containers = await asyncio.gather(
-            self._runtime.list_sandboxes(uid), self._runtime.list_containers(uid)
-        )
-        present = {c.id for c in containers}
+    async def _observe(self, uid: str) -> tuple[Sequence[SandboxInfo], list[ContainerInfo]]:
+        listed = await self._runtime.list_pods(uid)
+        present = {c.id for c in listed.containers}
         for stale in [k for k, v in self._start_failures.items() if v.pod_uid == uid and k not in present]:
             del self._start_failures[stale]
-        return sandboxes, [self._with_start_failure(c) for c in containers]
+        return listed.sandboxes, [self._with_start_failure(c) for c in listed.containers]
 
     def _with_start_failure(self, container: ContainerInfo) -> ContainerInfo:
         failure = self._start_failures.get(container.id)

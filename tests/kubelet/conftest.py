@@ -45,9 +45,9 @@ def node_name() -> str:
 
 async def remove_node_objects(runtime: PodmanRuntime) -> None:
     """Remove every sandbox and container labelled with the runtime's node."""
-    for sandbox in await runtime.list_sandboxes():
+    for sandbox in (await runtime.list_pods()).sandboxes:
         await runtime.remove_sandbox(sandbox.id, 0)
-    for container in await runtime.list_containers():
+    for container in (await runtime.list_pods()).containers:
         await runtime.remove_container(container.id)
 
 

@@ -20,6 +20,7 @@ from agents.kubelet.runtime import (
     ImagePullFailed,
     NameInUse,
     ObjectMissing,
+    RuntimePods,
     SandboxConfig,
     SandboxInfo,
     StartFailed,
@@ -116,8 +117,11 @@ class FakeRuntime:
             await self.remove_container(container.id)
         self._names = {k: v for k, v in self._names.items() if v != sandbox_id}
 
-    async def list_sandboxes(self, pod_uid: str | None = None) -> list[SandboxInfo]:
-        return [s for s in self.sandboxes.values() if pod_uid is None or s.pod_uid == pod_uid]
+    async def list_pods(self, pod_uid: str | None = None) -> RuntimePods:
+        return RuntimePods(
+            tuple(s for s in self.sandboxes.values() if pod_uid in (None, s.pod_uid)),
+            tuple(c for c in self.containers.values() if pod_uid in (None, c.pod_uid)),
+        )
 
     async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
         if sandbox_id not in self.sandboxes:
@@ -158,9 +162,6 @@ class FakeRuntime:
         if container is not None:
             self.calls.append(("remove", container.name, str(container.restart_count)))
             self._names = {k: v for k, v in self._names.items() if v != container_id}
-
-    async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
-        return [c for c in self.containers.values() if pod_uid is None or c.pod_uid == pod_uid]
 
     async def exec(self, container_id: str, command: Sequence[str], timeout: float) -> ExecResult:
         return ExecResult(self.exec_codes.get(self.containers[container_id].name, 0), b"")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from agents.kubelet.kubelet import Kubelet
+from agents.kubelet.runtime import RuntimePods
 from cluster.api import manifest
 from cluster.api.resources import PODS
 from cluster.errors import NotFound
@@ -93,8 +94,7 @@ def test_pod_lifecycle_on_real_podman(
                     assert time.monotonic() - deleted_at < 30, "pod object not removed"
                     await asyncio.sleep(0.1)
                 print(f"delete -> gone {time.monotonic() - deleted_at:.2f}s")
-                assert await kubelet.runtime.list_containers() == []
-                assert await kubelet.runtime.list_sandboxes() == []
+                assert await kubelet.runtime.list_pods() == RuntimePods()
             finally:
                 await kubelet.shutdown(remove_pods=True)
                 assert task.done()

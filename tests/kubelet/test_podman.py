@@ -32,6 +32,7 @@ from agents.kubelet.runtime import (
     ContainerState,
     ImagePullFailed,
     PodRef,
+    RuntimePods,
     SandboxConfig,
     StartFailed,
 )
@@ -99,7 +100,7 @@ def test_sandbox_and_container_run_with_ip_labels_and_limits(
                 return False
 
         await eventually(answers)
-        [listed] = await runtime.list_containers(POD.uid)
+        [listed] = (await runtime.list_pods(POD.uid)).containers
         assert (listed.id, listed.state, listed.restart_count, listed.sandbox_id) == (
             container_id,
             ContainerState.RUNNING,
@@ -114,7 +115,7 @@ def test_sandbox_and_container_run_with_ip_labels_and_limits(
         }
         assert (listed.labels[LABEL_CONTAINER_NAME], listed.labels[LABEL_RESTART_COUNT]) == ("web", "0")
         assert listed.image_id.startswith("sha256:") and listed.started_at > 0
-        [listed_sandbox] = await runtime.list_sandboxes()
+        [listed_sandbox] = (await runtime.list_pods()).sandboxes
         assert (listed_sandbox.id, listed_sandbox.ip, listed_sandbox.ready) == (sandbox.id, sandbox.ip, True)
         with PodmanClient(base_url=f"unix://{podman_node}") as client:
             limits = client.containers.get(container_id).attrs["HostConfig"]
@@ -124,7 +125,7 @@ def test_sandbox_and_container_run_with_ip_labels_and_limits(
             25_000,
         )
         assert (await runtime.exec(container_id, ["sh", "-c", "exit 3"], 5)).exit_code == 3
-        assert await runtime.list_containers("another-pod") == []
+        assert await runtime.list_pods("another-pod") == RuntimePods()
 
     run_on(podman_node, node_name, scenario)
 
@@ -137,7 +138,7 @@ def test_logs_tail_follow_and_exit(podman_node: str, node_name: str, busybox_ima
         await runtime.start_container(container_id)
         followed = b"".join([chunk async for chunk in runtime.logs(container_id, follow=True)])
         assert followed == b"one\ntwo\nthree\n"
-        [done] = await runtime.list_containers(POD.uid)
+        [done] = (await runtime.list_pods(POD.uid)).containers
         assert (done.state, done.exit_code) == (ContainerState.EXITED, 4)
         assert 0.8 < done.finished_at - done.started_at < 5
         assert [chunk async for chunk in runtime.logs(container_id, tail=1)] == [b"three\n"]
@@ -163,7 +164,7 @@ def test_stop_honours_the_grace_period(podman_node: str, node_name: str, busybox
         started = time.monotonic()
         await runtime.stop_container(stubborn, 1)
         assert 0.9 < time.monotonic() - started < 4
-        exits = {c.name: c.exit_code for c in await runtime.list_containers(POD.uid)}
+        exits = {c.name: c.exit_code for c in (await runtime.list_pods(POD.uid)).containers}
         assert exits == {"c": 0, "s": 137}
         assert [chunk async for chunk in runtime.logs(polite)] == [b"bye\n"]
         await runtime.stop_container(polite, 1)  # stopping a stopped container is fine
@@ -181,25 +182,25 @@ def test_restart_counts_survive_a_new_runtime_and_removal(
             await runtime.start_container(container_id)
         fresh = PodmanRuntime(podman_node, node_name)  # what a restarted kubelet sees
         try:
-            listed = sorted(await fresh.list_containers(POD.uid), key=lambda c: c.restart_count)
+            listed = sorted((await fresh.list_pods(POD.uid)).containers, key=lambda c: c.restart_count)
         finally:
             await fresh.close()
         assert [c.restart_count for c in listed] == [0, 1, 2]
         await eventually(
             lambda: _all_exited(runtime),
         )
-        assert sorted(c.exit_code for c in await runtime.list_containers(POD.uid)) == [0, 1, 2]
+        assert sorted(c.exit_code for c in (await runtime.list_pods(POD.uid)).containers) == [0, 1, 2]
         await runtime.remove_container(listed[0].id)
         await runtime.remove_container(listed[0].id)  # twice: already gone is fine
-        assert len(await runtime.list_containers(POD.uid)) == 2
+        assert len((await runtime.list_pods(POD.uid)).containers) == 2
         await runtime.remove_sandbox(sandbox.id, 1)
-        assert await runtime.list_containers() == [] and await runtime.list_sandboxes() == []
+        assert await runtime.list_pods() == RuntimePods()
 
     run_on(podman_node, node_name, scenario)
 
 
 async def _all_exited(runtime: PodmanRuntime) -> bool:
-    return all(c.state is ContainerState.EXITED for c in await runtime.list_containers(POD.uid))
+    return all(c.state is ContainerState.EXITED for c in (await runtime.list_pods(POD.uid)).containers)
 
 
 def test_start_failure_is_start_failed(podman_node: str, node_name: str, busybox_image: str) -> None:
@@ -209,7 +210,7 @@ def test_start_failure_is_start_failed(podman_node: str, node_name: str, busybox
         container_id = await runtime.create_container(sandbox.id, broken)
         with pytest.raises(StartFailed, match="no such file"):
             await runtime.start_container(container_id)
-        [listed] = await runtime.list_containers(POD.uid)
+        [listed] = (await runtime.list_pods(POD.uid)).containers
         assert listed.state is ContainerState.CREATED
 
     run_on(podman_node, node_name, scenario)
