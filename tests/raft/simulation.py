@@ -288,12 +288,19 @@ class Simulation:
             cut = self.partition is not None and self.partition.get(msg.frm) != self.partition.get(msg.to)
             if dst is None or dst.node is None or cut:
                 self._report_snapshot(msg, delivered=False)
+                self._report_unreachable(msg)
                 continue
             if self.trace is not None:
                 self.log(f"deliver {render_message(msg)}")
             dst.node.step(msg)
             self._report_snapshot(msg, delivered=True)
             self._check_role(dst)
+
+    def _report_unreachable(self, msg: Message) -> None:
+        """Sometimes the transport notices a peer is unreachable and says so (RawNode.report_unreachable)."""
+        sender = self.replicas.get(msg.frm)
+        if sender is not None and sender.node is not None and self.rng.random() < 0.3:
+            sender.node.report_unreachable(msg.to)
 
     def _report_snapshot(self, msg: Message, delivered: bool) -> None:
         """The transport tells the sender how its MsgSnap fared (RawNode.report_snapshot)."""

@@ -19,7 +19,7 @@ Commands (node ids are integers, `n` an optional count):
     partition A B / C D | heal     messages across the cut are dropped when delivered
     crash ID | restart ID          a crash keeps only what was persisted
     compact ID INDEX               snapshot at the applied index, drop the log up to INDEX
-    status ID | raft-log ID | raft-state
+    status [ID...] | raft-log ID | raft-state [ID...]
 The transport reports every MsgSnap's fate to its sender (report_snapshot) as it delivers or drops it.
 """
 
@@ -258,14 +258,20 @@ class Env:
         return self.raft_log(args[:1])
 
     def status(self, args: list[str]) -> list[str]:
-        st = self.replicas[int(args[0])].live().status()
-        hs, ss = st.hard_state, st.soft_state
-        voters = " ".join(str(v) for v in st.voters)
-        out = [
-            f"{st.id}: {ss.role.label} term={hs.term} vote={hs.vote} commit={hs.commit} applied={st.applied} "
-            f"lead={ss.lead} voters=({voters})"
-        ]
-        out.extend(f"  {peer}: {progress}" for peer, progress in sorted(st.progress.items()))
+        out = []
+        for node_id in [int(a) for a in args] or sorted(self.replicas):
+            replica = self.replicas[node_id]
+            if not replica.alive:
+                out.append(f"{node_id}: down")
+                continue
+            st = replica.live().status()
+            hs, ss = st.hard_state, st.soft_state
+            voters = " ".join(str(v) for v in st.voters)
+            out.append(
+                f"{st.id}: {ss.role.label} term={hs.term} vote={hs.vote} commit={hs.commit} "
+                f"applied={st.applied} lead={ss.lead} voters=({voters})"
+            )
+            out.extend(f"  {peer}: {progress}" for peer, progress in sorted(st.progress.items()))
         return out
 
     def raft_log(self, args: list[str]) -> list[str]:

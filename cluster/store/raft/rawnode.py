@@ -59,7 +59,6 @@ from cluster.store.raft.storage import Storage
 class Ready:
     """One batch of work for the shell; the fields are in the order they must be handled."""
 
-    soft_state: SoftState | None = None  # set when leader or role changed; informational
     hard_state: HardState | None = None  # set when term, vote or commit changed
     entries: list[Entry] = field(default_factory=list)  # to append to storage
     snapshot: Snapshot | None = None  # to persist and restore the state machine from
@@ -67,6 +66,7 @@ class Ready:
     messages: list[Message] = field(default_factory=list)  # to send after persisting
     committed_entries: list[Entry] = field(default_factory=list)  # to apply, in order
     read_states: list[ReadState] = field(default_factory=list)  # ReadIndex results
+    soft_state: SoftState | None = None  # set when leader or role changed; informational
 
 
 @dataclass(slots=True, frozen=True)
