@@ -11,7 +11,17 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
-from cluster.store.raft import ConfChange, Config, ConfState, Entry, EntryType, MemoryStorage, RawNode, Ready
+from cluster.store.raft import (
+    ConfChange,
+    Config,
+    ConfState,
+    Entry,
+    EntryType,
+    MemoryStorage,
+    RawNode,
+    Ready,
+    Snapshot,
+)
 
 ConfigFactory = Callable[[int, int], Config]  # (node id, applied index) -> Config
 
@@ -25,6 +35,10 @@ class App:
         self.applied = applied
         self.digest = digest
         self.conf = conf
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot) -> App:
+        return cls(snap.index, int.from_bytes(snap.data, "big") if snap.data else 0, snap.conf_state)
 
     def snapshot_data(self) -> bytes:
         return self.digest.to_bytes(4, "big")
@@ -53,9 +67,8 @@ class Replica:
 
     def start(self) -> None:
         """(Re)start from durable state: the state machine from the snapshot, Raft from storage."""
-        snap = self.storage.snapshot()
-        self.app = App(snap.index, int.from_bytes(snap.data, "big") if snap.data else 0, snap.conf_state)
-        self.node = RawNode(self._make_config(self.id, snap.index), self.storage)
+        self.app = App.from_snapshot(self.storage.snapshot())
+        self.node = RawNode(self._make_config(self.id, self.app.applied), self.storage)
         if self._founders and self.storage.last_index() == 0:
             # Nothing durable yet (not even the bootstrap, if we crashed before its fsync): found again.
             self.node.bootstrap(self._founders)
@@ -79,8 +92,7 @@ class Replica:
     def apply(self, rd: Ready) -> list[Entry]:
         """Step c: restore from the snapshot, apply committed entries (conf changes through Raft)."""
         if rd.snapshot is not None:
-            snap = rd.snapshot
-            self.app = App(snap.index, int.from_bytes(snap.data, "big") if snap.data else 0, snap.conf_state)
+            self.app = App.from_snapshot(rd.snapshot)
         node = self.live()
         for e in rd.committed_entries:
             if e.type is EntryType.CONF_CHANGE:
