@@ -3,7 +3,9 @@
 Layout (one idea per module):
     runtime.py         the container runtime Protocol, its value types and errors
     podman.py          the Runtime on a Podman API service (podman-py)
+    podman_logs.py     container logs straight from the Podman socket (cancellable streams)
     podman_service.py  that service as a child process of the kubelet
+    runtime_config.py  a Pod's spec as sandbox and container configs (pure)
     plan.py            desired vs actual for one pod: what to start/kill/remove (pure)
     backoff.py         restart and image-pull back-off (10 s doubling to 5 min)
     images.py          image pull policy: present / pull / ErrImageNeverPull / ImagePullBackOff

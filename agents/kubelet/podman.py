@@ -3,10 +3,12 @@
 Why podman-py against a Podman API service (podman_service.py) rather than the CLI: one long-lived
 connection, structured answers, and a relist of every container of the node costs one request.
 
-Concurrency: podman-py is blocking (requests over a unix socket). Every call runs on this
-runtime's own thread pool, so the event loop never blocks and slow calls (a stop that waits out a
-grace period, a followed log stream) cannot starve the loop's default executor. The requests
-session is shared by those threads; its connection pool is sized to the pool.
+Concurrency: podman-py is blocking (requests over a unix socket). Every call runs in a thread of
+this runtime's own pools, so the event loop never blocks: quick calls (list, create, start,
+inspect) on one pool, calls that may wait for a long time (stop within a grace period, removal,
+image pulls, exec) on another, so many pods terminating at once cannot delay the relist. The
+requests session is shared by those threads; its connection pool is sized to both pools. The
+small caches below are touched from several threads; a lost update only costs an extra inspect.
 
 Mapping, and why:
 - Sandbox = Podman pod with an infra container holding the network namespace (pod IP on the
@@ -16,6 +18,7 @@ Mapping, and why:
   CMD when an entrypoint is given, which is Kubernetes' rule too.
 - cpu limit -> cpu_period/cpu_quota (podman-py silently drops nano_cpus); memory limit -> mem_limit.
 - Registries on loopback are pulled from without TLS (a local docker-registry in labs and tests).
+- Logs do not go through podman-py (see podman_logs.py): a followed stream must be cancellable.
 - Podman reports times of listed containers in whole seconds; the kubelet's status has seconds
   resolution too. Why an exited container exited (OOM) needs an inspect; it is done once per exited
   container and cached, since a dead container never changes.
@@ -37,10 +40,10 @@ from typing import Any, TypeVar, cast
 
 import requests
 from podman import PodmanClient
-from podman import api as podman_api
 from podman.errors import APIError, ImageNotFound, NotFound
 
 from agents.kubelet import runtime as rt
+from agents.kubelet.podman_logs import container_logs
 from agents.kubelet.runtime import (
     ContainerConfig,
     ContainerInfo,
@@ -163,20 +166,29 @@ def _translated(fn: Callable[..., T]) -> Callable[..., T]:
 class PodmanRuntime:
     """`Runtime` for one node against the Podman API service at `socket_path`."""
 
-    def __init__(self, socket_path: str, node_name: str, *, threads: int = 32):
+    def __init__(self, socket_path: str, node_name: str, *, quick_threads: int = 8, slow_threads: int = 64):
         self.node_name = node_name
-        self._client = PodmanClient(base_url=f"unix://{socket_path}", max_pool_size=threads)
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix=f"podman-{node_name}")
+        self._socket_path = socket_path
+        self._client = PodmanClient(
+            base_url=f"unix://{socket_path}", max_pool_size=quick_threads + slow_threads
+        )
+        self._quick = ThreadPoolExecutor(quick_threads, thread_name_prefix=f"podman-{node_name}")
+        self._slow = ThreadPoolExecutor(slow_threads, thread_name_prefix=f"podman-slow-{node_name}")
         self._ips: dict[str, str] = {}  # sandbox id -> IP: fixed for the sandbox's lifetime
         self._exits: dict[str, tuple[str, float, float]] = {}  # dead container id -> reason, times
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._quick.shutdown(wait=False, cancel_futures=True)
+        self._slow.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self._client.close)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(_translated(fn), *args, **kwargs))
+        call = functools.partial(_translated(fn), *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._quick, call)
+
+    async def _run_slow(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        call = functools.partial(_translated(fn), *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._slow, call)
 
     def _node_filter(self, pod_uid: str | None) -> list[str]:
         filters = [f"label={rt.LABEL_NODE}={self.node_name}"]
@@ -194,7 +206,7 @@ class PodmanRuntime:
         return await self._run(self._client.images.exists, image)
 
     async def pull_image(self, image: str) -> None:
-        await self._run(self._pull, image)
+        await self._run_slow(self._pull, image)
 
     def _pull(self, image: str) -> None:
         progress = cast(
@@ -254,7 +266,7 @@ class PodmanRuntime:
         return self._ips[sandbox_id]
 
     async def remove_sandbox(self, sandbox_id: str, grace_seconds: int) -> None:
-        await self._run(self._remove_sandbox, sandbox_id, grace_seconds)
+        await self._run_slow(self._remove_sandbox, sandbox_id, grace_seconds)
 
     def _remove_sandbox(self, sandbox_id: str, grace_seconds: int) -> None:
         with contextlib.suppress(NotFound):  # already gone: what we wanted
@@ -283,11 +295,11 @@ class PodmanRuntime:
             raise rt.StartFailed(str(err)) from err
 
     async def stop_container(self, container_id: str, grace_seconds: int) -> None:
-        await self._run(self._container(container_id).stop, timeout=grace_seconds, ignore=True)
+        await self._run_slow(self._container(container_id).stop, timeout=grace_seconds, ignore=True)
 
     async def remove_container(self, container_id: str) -> None:
         with contextlib.suppress(rt.ObjectMissing):  # already gone: what we wanted
-            await self._run(self._client.containers.remove, container_id, force=True)
+            await self._run_slow(self._client.containers.remove, container_id, force=True)
         self._exits.pop(container_id, None)
 
     async def list_pods(self, pod_uid: str | None = None) -> RuntimePods:
@@ -351,22 +363,13 @@ class PodmanRuntime:
 
     async def exec(self, container_id: str, command: Sequence[str], timeout: float) -> ExecResult:
         """Run `command` in the container. On timeout the exec is abandoned, not killed (Podman has no
-        API for that); its thread returns when the command ends."""
+        API for that); its thread returns when the command ends. Podman keeps each API exec session
+        (and its conmon) for ~5 minutes, which also makes removing that container ~3 s slower."""
         async with asyncio.timeout(timeout):
-            code, output = await self._run(self._container(container_id).exec_run, list(command))
+            code, output = await self._run_slow(self._container(container_id).exec_run, list(command))
         return ExecResult(exit_code=int(code if code is not None else -1), output=output or b"")
 
-    async def logs(
+    def logs(
         self, container_id: str, *, tail: int | None = None, follow: bool = False
     ) -> AsyncIterator[bytes]:
-        params = {"stdout": True, "stderr": True, "follow": follow, "tail": "all" if tail is None else tail}
-        response = await self._run(
-            self._client.api.get, f"/containers/{container_id}/logs", params=params, stream=True
-        )
-        try:
-            await self._run(response.raise_for_status)
-            frames = cast(Iterator[bytes], podman_api.stream_frames(response))
-            while (chunk := await self._run(next, frames, None)) is not None:
-                yield chunk
-        finally:
-            response.close()  # also ends a read blocked in the worker thread
+        return container_logs(self._socket_path, container_id, tail=tail, follow=follow)

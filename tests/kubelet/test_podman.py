@@ -31,6 +31,7 @@ from agents.kubelet.runtime import (
     ContainerConfig,
     ContainerState,
     ImagePullFailed,
+    ObjectMissing,
     PodRef,
     RuntimePods,
     SandboxConfig,
@@ -142,6 +143,31 @@ def test_logs_tail_follow_and_exit(podman_node: str, node_name: str, busybox_ima
         assert (done.state, done.exit_code) == (ContainerState.EXITED, 4)
         assert 0.8 < done.finished_at - done.started_at < 5
         assert [chunk async for chunk in runtime.logs(container_id, tail=1)] == [b"three\n"]
+
+    run_on(podman_node, node_name, scenario)
+
+
+def test_a_followed_stream_can_be_abandoned(podman_node: str, node_name: str, busybox_image: str) -> None:
+    async def scenario(runtime: PodmanRuntime) -> None:
+        sandbox = await runtime.run_sandbox(SandboxConfig(POD, "web"))
+        container_id = await runtime.create_container(
+            sandbox.id, shell(busybox_image, "echo hi; exec sleep 1000")
+        )
+        await runtime.start_container(container_id)
+        first = asyncio.Event()
+
+        async def follow() -> None:
+            async for _ in runtime.logs(container_id, follow=True):
+                first.set()
+
+        reading = asyncio.create_task(follow())
+        await asyncio.wait_for(first.wait(), 5)
+        started = time.monotonic()
+        reading.cancel()  # the caller went away while the stream waits for more output
+        await asyncio.gather(reading, return_exceptions=True)
+        assert time.monotonic() - started < 0.5
+        with pytest.raises(ObjectMissing):
+            [chunk async for chunk in runtime.logs("no-such-container")]
 
     run_on(podman_node, node_name, scenario)
 
