@@ -8,7 +8,8 @@ restarted kubelet), its labels are merged and its status replaced instead of fai
 The heartbeat writes the status unconditionally (this kubelet is the only writer of its node's
 status) with the Ready condition: True while the runtime relists (PLEG healthy), False with a
 reason otherwise. lastTransitionTime changes only when the condition's status does. Failures are
-logged and retried at the next beat; registration is retried until it succeeds.
+logged and retried at the next beat; registration is retried until it succeeds, and repeated when
+the Node was deleted (the kubelet owns its Node's existence, as Kubernetes' does).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from cluster.api.resources import NODES
 from cluster.client.api import ApiClient
-from cluster.errors import AlreadyExists, ApiError
+from cluster.errors import AlreadyExists, ApiError, NotFound
 from raykube.v1 import meta_pb2, node_pb2
 
 log = logging.getLogger(__name__)
@@ -170,18 +171,19 @@ class NodeStatusReporter:
         self.registered = asyncio.Event()
 
     async def run(self) -> None:
-        while not self.registered.is_set():
-            try:
-                await self.register()
-            except ApiError as err:
-                log.warning("registering node %s: %s", self._node.metadata.name, err)
-                await asyncio.sleep(self._period)
         while True:
-            await asyncio.sleep(self._period)
             try:
-                await self.heartbeat()
+                if self.registered.is_set():
+                    await self.heartbeat()
+                else:
+                    await self.register()
+            except NotFound:
+                log.warning("node %s is gone from the API; registering it again", self._node.metadata.name)
+                self.registered.clear()
+                continue
             except ApiError as err:
-                log.warning("node %s heartbeat: %s", self._node.metadata.name, err)
+                log.warning("node %s status: %s", self._node.metadata.name, err)
+            await asyncio.sleep(self._period)
 
     async def register(self) -> None:
         try:

@@ -137,6 +137,16 @@ def test_node_is_registered_and_heartbeats(tmp_path: Path) -> None:
                 return condition.last_heartbeat_time.seconds > first_beat
 
             await eventually(beat_again, timeout=5)
+            await admin.delete(NODES, "", NODE)
+
+            async def registered_again() -> bool:
+                try:
+                    await admin.get(NODES, "", NODE)
+                except NotFound:
+                    return False
+                return True
+
+            await eventually(registered_again, timeout=5)
 
     run(tmp_path, scenario)
 
