@@ -18,7 +18,7 @@ from cluster.api.resources import PODS
 from cluster.errors import NotFound
 from raykube.v1 import pod_pb2
 from tests.harness import control_plane
-from tests.kubelet.test_podman import http_get
+from tests.kubelet.waiting import http_get
 
 KUBELET_TOKEN = "kubelet-test-token"
 

@@ -22,15 +22,9 @@ from raykube.v1 import node_pb2, pod_pb2
 from tests.harness import ControlPlane, control_plane
 from tests.kubelet.fake_runtime import FakeRuntime
 from tests.kubelet.pods import make_pod
+from tests.kubelet.waiting import eventually
 
 NODE = "node-a"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager

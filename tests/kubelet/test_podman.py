@@ -38,6 +38,7 @@ from agents.kubelet.runtime import (
     StartFailed,
 )
 from tests.kubelet.pods import container
+from tests.kubelet.waiting import eventually, http_get
 
 POD = PodRef("0d6c6b1e-test", "default", "web")
 
@@ -53,20 +54,13 @@ def run_on(socket: str, node: str, scenario: Callable[[PodmanRuntime], Awaitable
     asyncio.run(main())
 
 
-async def http_get(host: str, port: int, path: str = "/") -> tuple[int, bytes]:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-    writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-    response = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
-    head, _, body = response.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
+async def run_in_new_sandbox(runtime: PodmanRuntime, *configs: ContainerConfig) -> list[str]:
+    """A sandbox for POD with `configs` created and started in it; their ids."""
+    sandbox = await runtime.run_sandbox(SandboxConfig(POD, "web"))
+    ids = [await runtime.create_container(sandbox.id, config) for config in configs]
+    for container_id in ids:
+        await runtime.start_container(container_id)
+    return ids
 
 
 def shell(image: str, script: str, rc: int = 0, **fields: object) -> ContainerConfig:
@@ -133,10 +127,8 @@ def test_sandbox_and_container_run_with_ip_labels_and_limits(
 
 def test_logs_tail_follow_and_exit(podman_node: str, node_name: str, busybox_image: str) -> None:
     async def scenario(runtime: PodmanRuntime) -> None:
-        sandbox = await runtime.run_sandbox(SandboxConfig(POD, "web"))
         script = "echo one; echo two >&2; sleep 1; echo three; exit 4"
-        container_id = await runtime.create_container(sandbox.id, shell(busybox_image, script))
-        await runtime.start_container(container_id)
+        [container_id] = await run_in_new_sandbox(runtime, shell(busybox_image, script))
         followed = b"".join([chunk async for chunk in runtime.logs(container_id, follow=True)])
         assert followed == b"one\ntwo\nthree\n"
         [done] = (await runtime.list_pods(POD.uid)).containers
@@ -149,11 +141,7 @@ def test_logs_tail_follow_and_exit(podman_node: str, node_name: str, busybox_ima
 
 def test_a_followed_stream_can_be_abandoned(podman_node: str, node_name: str, busybox_image: str) -> None:
     async def scenario(runtime: PodmanRuntime) -> None:
-        sandbox = await runtime.run_sandbox(SandboxConfig(POD, "web"))
-        container_id = await runtime.create_container(
-            sandbox.id, shell(busybox_image, "echo hi; exec sleep 1000")
-        )
-        await runtime.start_container(container_id)
+        [container_id] = await run_in_new_sandbox(runtime, shell(busybox_image, "echo hi; exec sleep 1000"))
         first = asyncio.Event()
 
         async def follow() -> None:
@@ -174,15 +162,11 @@ def test_a_followed_stream_can_be_abandoned(podman_node: str, node_name: str, bu
 
 def test_stop_honours_the_grace_period(podman_node: str, node_name: str, busybox_image: str) -> None:
     async def scenario(runtime: PodmanRuntime) -> None:
-        sandbox = await runtime.run_sandbox(SandboxConfig(POD, "web"))
-        polite = await runtime.create_container(
-            sandbox.id, shell(busybox_image, "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done")
+        polite, stubborn = await run_in_new_sandbox(
+            runtime,
+            shell(busybox_image, "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"),
+            ContainerConfig(POD, "s", 0, busybox_image, command=("sleep", "1000")),  # pid 1 ignores SIGTERM
         )
-        stubborn = await runtime.create_container(
-            sandbox.id, ContainerConfig(POD, "s", 0, busybox_image, command=("sleep", "1000"))
-        )  # pid 1 without a handler: SIGTERM does nothing
-        await runtime.start_container(polite)
-        await runtime.start_container(stubborn)
         await asyncio.sleep(0.3)
         started = time.monotonic()
         await runtime.stop_container(polite, 10)
