@@ -209,15 +209,18 @@ class PodmanRuntime:
         await self._run_slow(self._pull, image)
 
     def _pull(self, image: str) -> None:
-        progress = cast(
-            Iterator[dict[str, Any]],
-            self._client.images.pull(
-                image, tls_verify=not registry_is_loopback(image), stream=True, decode=True
-            ),
-        )
-        for line in progress:
-            if isinstance(line, dict) and line.get("error"):
-                raise rt.ImagePullFailed(str(line["error"]))
+        try:
+            progress = cast(
+                Iterator[dict[str, Any]],
+                self._client.images.pull(
+                    image, tls_verify=not registry_is_loopback(image), stream=True, decode=True
+                ),
+            )
+            for line in progress:
+                if isinstance(line, dict) and line.get("error"):
+                    raise rt.ImagePullFailed(str(line["error"]))
+        except APIError as err:  # e.g. a reference Podman cannot parse
+            raise rt.ImagePullFailed(str(err)) from err
 
     # -- sandboxes ---------------------------------------------------------------------------
 
@@ -289,7 +292,7 @@ class PodmanRuntime:
     async def start_container(self, container_id: str) -> None:
         try:
             await self._run(self._container(container_id).start)
-        except rt.ObjectMissing:
+        except (rt.ObjectMissing, rt.RuntimeUnavailable):
             raise
         except rt.RuntimeFailure as err:
             raise rt.StartFailed(str(err)) from err

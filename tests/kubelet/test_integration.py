@@ -2,7 +2,9 @@
 
 A Pod bound to this test's node (spec.nodeName set) is created through the API; the kubelet runs
 it in Podman, the container answers on the pod IP, its logs come back through the API server's
-proxy to the kubelet, and deleting the pod removes its containers and then the object.
+proxy to the kubelet, and deleting the pod removes its containers and then the object. A second
+pod crashes: it is restarted once at once, then backs off (CrashLoopBackOff), and the previous
+instance's logs are still there.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from agents.kubelet.kubelet import Kubelet
 from agents.kubelet.runtime import RuntimePods
 from cluster.api import manifest
 from cluster.api.resources import PODS
+from cluster.client.api import ApiClient
 from cluster.errors import NotFound
 from raykube.v1 import pod_pb2
 from tests.harness import control_plane
-from tests.kubelet.waiting import http_get
+from tests.kubelet.waiting import eventually, http_get
 
 KUBELET_TOKEN = "kubelet-test-token"
 
@@ -42,6 +45,35 @@ spec:
 """)
     assert isinstance(pod, pod_pb2.Pod)
     return pod
+
+
+def crashing_pod(node: str, image: str) -> pod_pb2.Pod:
+    [pod] = manifest.load(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: crash}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: app, image: {image}, imagePullPolicy: Never, command: [sh, -c, 'echo ran; exit 3']}}
+""")
+    assert isinstance(pod, pod_pb2.Pod)
+    return pod
+
+
+async def pod_status(admin: ApiClient, name: str) -> pod_pb2.PodStatus:
+    pod = await admin.get(PODS, "default", name)
+    assert isinstance(pod, pod_pb2.Pod)
+    return pod.status
+
+
+async def deleted(admin: ApiClient, name: str) -> bool:
+    try:
+        await admin.get(PODS, "default", name)
+    except NotFound:
+        return True
+    return False
 
 
 def test_pod_lifecycle_on_real_podman(
@@ -77,6 +109,7 @@ def test_pod_lifecycle_on_real_podman(
                     assert time.monotonic() - created_at < 30, f"pod not ready: {pod.status}"
                     await asyncio.sleep(0.05)
                 print(f"\ncreate -> Running {running_after:.2f}s, -> Ready {ready_after:.2f}s")
+                await admin.create(crashing_pod(node_name, busybox_image))
                 assert pod.status.pod_ip.startswith("10.88.")
                 [status] = pod.status.container_statuses
                 assert status.container_id.startswith("podman://") and status.ready
@@ -84,16 +117,22 @@ def test_pod_lifecycle_on_real_podman(
                 logs = b"".join([chunk async for chunk in admin.logs("default", "web")])
                 assert logs == b"started\n"
 
-                await admin.delete(PODS, "default", "web")
+                async def crash_looping() -> bool:
+                    statuses = (await pod_status(admin, "crash")).container_statuses
+                    return bool(statuses) and statuses[0].state.waiting.reason == "CrashLoopBackOff"
+
+                await eventually(crash_looping, timeout=20)
+                [app] = (await pod_status(admin, "crash")).container_statuses
+                assert app.restart_count == 1 and app.last_state.terminated.exit_code == 3
+                previous = [chunk async for chunk in admin.logs("default", "crash", previous=True)]
+                assert previous == [b"ran\n"]
+
                 deleted_at = time.monotonic()
-                while True:
-                    try:
-                        await admin.get(PODS, "default", "web")
-                    except NotFound:
-                        break
-                    assert time.monotonic() - deleted_at < 30, "pod object not removed"
-                    await asyncio.sleep(0.1)
+                await admin.delete(PODS, "default", "web")
+                await admin.delete(PODS, "default", "crash")
+                await eventually(lambda: deleted(admin, "web"), timeout=30)
                 print(f"delete -> gone {time.monotonic() - deleted_at:.2f}s")
+                await eventually(lambda: deleted(admin, "crash"), timeout=30)
                 assert await kubelet.runtime.list_pods() == RuntimePods()
             finally:
                 await kubelet.shutdown(remove_pods=True)

@@ -33,6 +33,7 @@ from agents.kubelet.runtime import (
     ImagePullFailed,
     ObjectMissing,
     PodRef,
+    PortMapping,
     RuntimePods,
     SandboxConfig,
     StartFailed,
@@ -121,6 +122,27 @@ def test_sandbox_and_container_run_with_ip_labels_and_limits(
         )
         assert (await runtime.exec(container_id, ["sh", "-c", "exit 3"], 5)).exit_code == 3
         assert await runtime.list_pods("another-pod") == RuntimePods()
+
+    run_on(podman_node, node_name, scenario)
+
+
+def test_host_port_is_published_on_the_sandbox(podman_node: str, node_name: str, busybox_image: str) -> None:
+    async def scenario(runtime: PodmanRuntime) -> None:
+        port = free_port()
+        sandbox = await runtime.run_sandbox(
+            SandboxConfig(POD, "web", 0, (PortMapping(8080, port, "tcp", "127.0.0.1"),))
+        )
+        script = "echo published > /www/index.html; exec httpd -f -p 8080 -h /www"
+        container_id = await runtime.create_container(sandbox.id, shell(busybox_image, script))
+        await runtime.start_container(container_id)
+
+        async def answers() -> bool:
+            try:
+                return await http_get("127.0.0.1", port) == (200, b"published\n")
+            except OSError:
+                return False
+
+        await eventually(answers)
 
     run_on(podman_node, node_name, scenario)
 
