@@ -100,20 +100,19 @@ def test_pod_lifecycle_on_real_podman(
                 await admin.create(web_pod(node_name, busybox_image))
                 running_after = ready_after = 0.0
                 while not ready_after:
-                    pod = await admin.get(PODS, "default", "web")
-                    assert isinstance(pod, pod_pb2.Pod)
-                    if pod.status.phase == "Running" and pod.status.pod_ip and not running_after:
+                    web = await pod_status(admin, "web")
+                    if web.phase == "Running" and web.pod_ip and not running_after:
                         running_after = time.monotonic() - created_at
-                    if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions):
+                    if any(c.type == "Ready" and c.status == "True" for c in web.conditions):
                         ready_after = time.monotonic() - created_at
-                    assert time.monotonic() - created_at < 30, f"pod not ready: {pod.status}"
+                    assert time.monotonic() - created_at < 30, f"pod not ready: {web}"
                     await asyncio.sleep(0.05)
                 print(f"\ncreate -> Running {running_after:.2f}s, -> Ready {ready_after:.2f}s")
                 await admin.create(crashing_pod(node_name, busybox_image))
-                assert pod.status.pod_ip.startswith("10.88.")
-                [status] = pod.status.container_statuses
+                assert web.pod_ip.startswith("10.88.")
+                [status] = web.container_statuses
                 assert status.container_id.startswith("podman://") and status.ready
-                assert await http_get(pod.status.pod_ip, 8080) == (200, b"hello\n")
+                assert await http_get(web.pod_ip, 8080) == (200, b"hello\n")
                 logs = b"".join([chunk async for chunk in admin.logs("default", "web")])
                 assert logs == b"started\n"
 

@@ -46,7 +46,7 @@ def test_newest_status_wins_over_a_write_in_flight() -> None:
             await release.wait()
             return await real_update(obj)
 
-        api.update_status = slow_update  # type: ignore[method-assign]
+        api.update_status = slow_update  # type: ignore[method-assign,assignment]
         manager.set(pod, phase("Pending"))
         writing = asyncio.create_task(manager.flush())
         await asyncio.sleep(0)

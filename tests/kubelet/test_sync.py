@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -32,11 +33,11 @@ class World:
         self.probes = ProbeManager(Prober(self.runtime), self.changed.append, sleep=_instant)
         self.syncer = PodSyncer(
             self.runtime,
-            self.api,
+            self.api,  # type: ignore[arg-type]
             self.status,
             self.probes,
             host_ip="192.168.1.5",
-            clock=self.clock,  # type: ignore[arg-type]
+            clock=self.clock,
         )
 
     async def sync(self) -> float | None:
@@ -56,7 +57,7 @@ async def _instant(seconds: float) -> None:
     await asyncio.sleep(0)
 
 
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(scenario())
 
 
