@@ -24,12 +24,13 @@ from tests.kubelet.fake_runtime import FakeRuntime
 from tests.kubelet.pods import make_pod
 from tests.kubelet.waiting import eventually
 
-NODE = "node-a"
+NODE = "node-1"  # tests/harness.py has its kubelet token: the node authorizer applies
+NODE_TOKEN = "node-1-token"
 
 
 @contextlib.asynccontextmanager
 async def running_kubelet(plane: ControlPlane, runtime: FakeRuntime) -> AsyncIterator[Kubelet]:
-    client = plane.client()
+    client = plane.client(NODE_TOKEN)
     kubelet = Kubelet(
         NODE,
         client,
@@ -182,7 +183,7 @@ def test_orphans_are_removed_and_a_restarted_kubelet_adopts_its_pods(tmp_path: P
 
 def test_shutdown_can_remove_every_pod_of_the_node(tmp_path: Path) -> None:
     async def scenario(plane: ControlPlane, admin: ApiClient, runtime: FakeRuntime) -> None:
-        client = plane.client()
+        client = plane.client(NODE_TOKEN)
         kubelet = Kubelet(NODE, client, runtime, "127.0.0.1:0", node_ip="127.0.0.1", relist_period=0.05)
         task = asyncio.create_task(kubelet.run())
         await asyncio.wait_for(kubelet.ready.wait(), 10)
