@@ -26,15 +26,23 @@ from tests.kubelet.waiting import eventually, http_get
 KUBELET_TOKEN = "kubelet-test-token"
 
 
+def bound_pod(name: str, node: str, grace: int, containers: str) -> pod_pb2.Pod:
+    """A Pod bound to `node`, from YAML; `containers` is the YAML list of its containers."""
+    text = f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\n"
+    text += (
+        f"spec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: {grace}\n  containers:\n{containers}"
+    )
+    [pod] = manifest.load(text)
+    assert isinstance(pod, pod_pb2.Pod)
+    return pod
+
+
 def web_pod(node: str, image: str) -> pod_pb2.Pod:
-    [pod] = manifest.load(f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: web}}
-spec:
-  nodeName: {node}
-  terminationGracePeriodSeconds: 2
-  containers:
+    return bound_pod(
+        "web",
+        node,
+        2,
+        f"""
   - name: web
     image: {image}
     imagePullPolicy: Never
@@ -42,24 +50,15 @@ spec:
     args: ['echo hello > /www/index.html; echo started; exec httpd -f -p 8080 -h /www']
     ports: [{{containerPort: 8080}}]
     readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
-""")
-    assert isinstance(pod, pod_pb2.Pod)
-    return pod
+""",
+    )
 
 
 def crashing_pod(node: str, image: str) -> pod_pb2.Pod:
-    [pod] = manifest.load(f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: crash}}
-spec:
-  nodeName: {node}
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {{name: app, image: {image}, imagePullPolicy: Never, command: [sh, -c, 'echo ran; exit 3']}}
-""")
-    assert isinstance(pod, pod_pb2.Pod)
-    return pod
+    containers = (
+        f"  - {{name: app, image: {image}, imagePullPolicy: Never, command: [sh, -c, 'echo ran; exit 3']}}\n"
+    )
+    return bound_pod("crash", node, 1, containers)
 
 
 async def pod_status(admin: ApiClient, name: str) -> pod_pb2.PodStatus:
