@@ -18,7 +18,8 @@ import ray
 from cluster.apiserver.auth import parse_token_file
 from cluster.apiserver.server import ApiServer
 from cluster.bootstrap.actor import NAMESPACE, Component
-from cluster.client.api import Resolver
+from cluster.client.api import ApiClient, Resolver
+from cluster.scheduler import Scheduler
 from cluster.store.server import StoreNode, start_store_node
 
 ANY_ADDRESS = ("0.0.0.0", "::", "")
@@ -81,10 +82,11 @@ class ApiServerComponent:
 
 
 class BackgroundComponent:
-    """A component that serves nothing: it runs a coroutine until stopped."""
+    """A component that serves nothing: it runs a coroutine with its API client until stopped."""
 
-    def __init__(self, run: Callable[[], Any]):
+    def __init__(self, run: Callable[[], Any], client: ApiClient):
         self._run = run
+        self._client = client
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
@@ -96,11 +98,72 @@ class BackgroundComponent:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._client.close()
+
+
+def scheduler(config: dict[str, Any]) -> Component:
+    client = ApiClient(ray_resolver(config["apiserver"]), config["token"])
+    return BackgroundComponent(lambda: Scheduler(client).run(), client)
+
+
+class KubeletComponent:
+    """The kubelet of one host, with the Podman API service it drives (started here, stopped here)."""
+
+    def __init__(self, config: dict[str, Any]):
+        from agents.kubelet.kubelet import Kubelet
+        from agents.kubelet.podman_service import PodmanService
+
+        host = config["host"]
+        self._advertise = advertised(host)
+        self._podman = PodmanService(Path(config["run_dir"]) / "podman.sock")
+        self._client = ApiClient(ray_resolver(config["apiserver"]), config["token"])
+        self.kubelet = Kubelet(
+            config["node_name"],
+            self._client,
+            str(self._podman.socket_path),
+            f"{host}:{config['port']}",
+            node_ip=self._advertise,
+            api_token=config["kubelet_token"],
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> str:
+        self._podman.socket_path.parent.mkdir(parents=True, exist_ok=True)
+        await self._podman.start()
+        self._task = asyncio.create_task(self.kubelet.run(), name="kubelet")
+        ready = asyncio.create_task(self.kubelet.ready.wait())
+        await asyncio.wait([self._task, ready], return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():  # run() ended before the kubelet was ready: report why
+            ready.cancel()
+            self._task.result()
+            raise RuntimeError("the kubelet stopped before it was ready")
+        return f"{self._advertise}:{self.kubelet.port}"
+
+    async def shutdown(self, remove_pods: bool) -> None:
+        """`raykube down`: stop the kubelet, optionally remove every container of this node."""
+        await self.kubelet.shutdown(remove_pods)
+        await self._podman.stop()
+        await self._client.close()
+
+    async def stop(self) -> None:
+        await self.shutdown(remove_pods=False)
+
+
+def hollow_nodes(config: dict[str, Any]) -> Component:
+    """Benchmark-only: `count` hollow nodes named `<prefix>-<i>` (agents/hollownode)."""
+    from agents.hollownode.hollow import HollowNodes
+
+    client = ApiClient(ray_resolver(config["apiserver"]), config["token"])
+    names = [f"{config['prefix']}-{i}" for i in range(config["count"])]
+    return BackgroundComponent(lambda: HollowNodes(client, names, config["capacity"]).run(), client)
 
 
 FACTORIES: dict[str, Callable[[dict[str, Any]], Component]] = {
     "store": StoreComponent,
     "apiserver": ApiServerComponent,
+    "scheduler": scheduler,
+    "kubelet": KubeletComponent,
+    "hollow-nodes": hollow_nodes,
 }
 
 

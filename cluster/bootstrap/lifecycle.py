@@ -125,7 +125,7 @@ def plan(
     return specs
 
 
-def _actor(spec: ComponentSpec) -> Any:
+def ensure_actor(spec: ComponentSpec) -> Any:
     """The running actor for `spec`, creating it if it does not exist (idempotent)."""
     try:
         return ray.get_actor(spec.name, namespace=NAMESPACE)
@@ -170,7 +170,7 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
             home / STATE_FILE,
             json.dumps({"ray_address": address, "owns_head": owns_head, "hosts": hosts}, indent=2),
         )
-        actors = {spec.name: _actor(spec) for spec in specs}
+        actors = {spec.name: ensure_actor(spec) for spec in specs}
         rows = [["COMPONENT", "HOST", "ADDRESS", "PID"]]
         for spec in specs:
             print(f"  waiting for {spec.name} on {spec.host} ...", file=out, flush=True)

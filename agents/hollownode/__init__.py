@@ -1,0 +1,1 @@
+"""Hollow nodes: kubelets without containers, for benchmarks at a scale one machine cannot run for real."""

@@ -1,0 +1,119 @@
+"""Hollow nodes, as Kubernetes' kubemark does: registered Nodes whose "kubelet" runs nothing.
+
+Each hollow node registers a Node with the capacity it is given and watches the pods bound to it,
+like a kubelet (one watch per node, so the API server's fan-out is exercised as with real
+kubelets). A bound pod is reported Running at once (phase, podIP, Ready, a running status per
+container); a terminating pod is deleted for good, as a kubelet does after stopping containers.
+The whole control plane (store, API server, scheduler) is real; only the containers are absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+import logging
+import time
+from collections.abc import Mapping
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cluster.api import resources
+from cluster.client.api import ApiClient
+from cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
+from raykube.v1 import node_pb2, pod_pb2
+
+log = logging.getLogger(__name__)
+HOLLOW_LABEL = "raykube.io/hollow"
+
+
+def hollow_node(name: str, capacity: Mapping[str, str], now: Timestamp) -> node_pb2.Node:
+    node = node_pb2.Node(api_version="v1", kind="Node")
+    node.metadata.name = name
+    node.metadata.labels.update(
+        {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", HOLLOW_LABEL: "true"}
+    )
+    node.status.capacity.update(capacity)
+    node.status.allocatable.update(capacity)
+    node.status.conditions.add(type="Ready", status="True", reason="KubeletReady",
+                               message="hollow kubelet is posting ready status",
+                               last_heartbeat_time=now, last_transition_time=now)  # fmt: skip
+    node.status.addresses.add(type="Hostname", address=name)
+    node.status.node_info.kubelet_version = "raykube-hollow"
+    return node
+
+
+def running_status(pod: pod_pb2.Pod, ip: str, now: Timestamp) -> pod_pb2.PodStatus:
+    status = pod_pb2.PodStatus()
+    status.CopyFrom(pod.status)
+    status.phase = "Running"
+    status.pod_ip = ip
+    del status.pod_ips[:]
+    status.pod_ips.add(ip=ip)
+    status.start_time.CopyFrom(now)
+    del status.container_statuses[:]
+    for container in pod.spec.containers:
+        cs = status.container_statuses.add(
+            name=container.name, image=container.image, ready=True, started=True
+        )
+        cs.state.running.started_at.CopyFrom(now)
+    kept = [c for c in status.conditions if c.type == "PodScheduled"]
+    del status.conditions[:]
+    status.conditions.extend(kept)
+    for kind in ("Initialized", "ContainersReady", "Ready"):
+        status.conditions.add(type=kind, status="True", last_transition_time=now)
+    return status
+
+
+class HollowNodes:
+    """`names` hollow nodes sharing one API client; `run()` until cancelled."""
+
+    def __init__(self, client: ApiClient, names: list[str], capacity: Mapping[str, str]):
+        self._client = client
+        self._names = names
+        self._capacity = dict(capacity)
+        self._ips = (str(ip) for ip in itertools.islice(ipaddress.ip_network("10.244.0.0/16").hosts(), 60000))
+        self.running = 0  # pods reported Running, for progress reports
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for name in self._names:
+                tasks.create_task(self._node(name))
+
+    async def _register(self, name: str) -> None:
+        node = hollow_node(name, self._capacity, Timestamp(seconds=int(time.time())))
+        try:
+            await self._client.create(node)
+        except AlreadyExists:
+            current = await self._client.get(resources.NODES, "", name)
+            node.metadata.resource_version = current.metadata.resource_version
+            await self._client.update_status(node)
+
+    async def _node(self, name: str) -> None:
+        await self._register(name)
+        while True:
+            try:
+                async for kind, obj in self._client.watch(
+                    resources.PODS, field_selector=f"spec.nodeName={name}"
+                ):
+                    if kind in ("ADDED", "MODIFIED") and isinstance(obj, pod_pb2.Pod):
+                        await self._sync(obj)
+            except ApiError as err:
+                log.warning("hollow node %s: watch ended (%s); watching again", name, err)
+                await asyncio.sleep(0.5)
+
+    async def _sync(self, pod: pod_pb2.Pod) -> None:
+        try:
+            if pod.metadata.HasField("deletion_timestamp"):
+                await self._client.delete(resources.PODS, pod.metadata.namespace, pod.metadata.name,
+                                          grace_period_seconds=0, uid=pod.metadata.uid)  # fmt: skip
+            elif pod.status.phase != "Running":
+                report = pod_pb2.Pod()
+                report.CopyFrom(pod)
+                report.status.CopyFrom(
+                    running_status(pod, next(self._ips), Timestamp(seconds=int(time.time())))
+                )
+                await self._client.update_status(report)
+                self.running += 1
+        except (Conflict, NotFound):
+            pass  # the pod moved on; the watch brings its newer version

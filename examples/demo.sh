@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The walking skeleton, end to end: bring up a local cluster, run a Pod from a manifest, show it
+# Running, and show that its container answers. The cluster stays up afterwards; `raykube down` stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+raykube=.venv/bin/raykube
+step() { printf '\n\033[1m$ raykube %s\033[0m\n' "$*"; "$raykube" "$@"; }
+
+step up
+step apply -f examples/busybox-httpd.yaml
+step wait pod/httpd --for=condition=Ready --timeout=180s
+step get pods -o wide
+step get nodes
+ip=$("$raykube" get pod httpd -o 'jsonpath={.status.podIP}')
+printf '\n\033[1m$ curl http://%s:8080/\033[0m\n' "$ip"
+curl -sS --max-time 10 "http://$ip:8080/"
+step logs httpd
+printf '\nThe pod runs as a real Podman container:\n'
+CONTAINERS_CONF=agents/kubelet/containers.conf podman ps --filter label=io.raykube.pod-name=httpd \
+  --format '  {{.Names}}  {{.Image}}  {{.Status}}'
+printf '\nThe cluster is still up: try `.venv/bin/raykube describe pod httpd`; `.venv/bin/raykube down` stops it all.\n'
