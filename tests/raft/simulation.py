@@ -412,8 +412,13 @@ class Simulation:
                     self.decommissioned.add(change.node_id)
 
     # -- liveness ----------------------------------------------------------------------------------------
-    def _check_liveness(self, budget: int = 40 * ELECTION_TICK) -> None:
-        """Heal everything; a leader must emerge and every member must apply one more proposal."""
+    def _check_liveness(self, budget: int = 80 * ELECTION_TICK) -> None:
+        """Heal everything; a leader must emerge and every member must apply one more proposal.
+
+        The bound is generous because without PreVote, a node with a stale log and config can keep
+        forcing new terms; the node with the newest log wins only when its timer beats the stale one's
+        (about one election in four), as in any Raft without PreVote.
+        """
         self.log("heal all, restart all, reliable network")
         self.partition = None
         # Without PreVote, a node with a stale log and a fast clock could otherwise keep bumping the
