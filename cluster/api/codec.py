@@ -8,7 +8,8 @@ json_format, decoding here:
     all at once, instead of stopping at the first;
   - accepts numbers where Kubernetes does (quantities `cpu: 1`, IntOrString ports) via the field
     options in raykube/v1/options.proto;
-and encoding writes int64 as JSON numbers (not strings) and omits unset fields, as kubectl shows.
+and encoding writes int64 as JSON numbers (not strings) and omits unset fields, except those that
+Kubernetes always writes (the `always_emit` option), as kubectl shows.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ def encode(message: Message) -> dict[str, Any]:
         elif field.type == FieldDescriptor.TYPE_MESSAGE or field.has_presence:
             if message.HasField(field.name):
                 out[field.json_name] = _encode_value(field, value)
-        elif value != field.default_value:
+        elif value != field.default_value or _option(field, options_pb2.always_emit):
             out[field.json_name] = _encode_value(field, value)
     return out
 

@@ -122,3 +122,13 @@ def test_json_names_that_differ_from_camel_case() -> None:
     assert node.status.daemon_endpoints.kubelet_endpoint.port == 10250
     with pytest.raises(codec.DecodeError):
         codec.decode({"spec": {"podCidr": "10.0.0.0/24"}}, node_pb2.Node)
+
+
+def test_fields_kubernetes_always_writes_are_written_at_zero() -> None:
+    status = codec.decode({"name": "c", "state": {"terminated": {"exitCode": 0}}}, pod_pb2.ContainerStatus)
+    assert codec.encode(status) == {
+        "name": "c",
+        "state": {"terminated": {"exitCode": 0}},
+        "ready": False,
+        "restartCount": 0,
+    }
