@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,7 @@ import ray
 from agents.hollownode.hollow import HOLLOW_LABEL
 from benchmarks.common import RESULTS, TemporaryCluster, print_table, save, summary
 from cluster.api import codec, resources
-from cluster.bootstrap.actor import NAMESPACE
-from cluster.bootstrap.lifecycle import ComponentSpec, ensure_actor
-from cluster.bootstrap.ray_head import apply_ray_env
+from cluster.bootstrap.lifecycle import ComponentSpec, connect_ray, ensure_actor
 from cluster.client.api import ApiClient
 from raykube.v1 import pod_pb2
 
@@ -194,10 +191,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    apply_ray_env()
     with TemporaryCluster("scheduling") as cluster:
-        ray_address = json.loads((cluster.home / "cluster.json").read_text())["ray_address"]
-        ray.init(address=ray_address, namespace=NAMESPACE, log_to_driver=False)
+        connect_ray(cluster.home)
         ensure_actor(ComponentSpec("hollow-nodes", "hollow-nodes", cluster.node_name, {
             "apiserver": "apiserver", "token": cluster.config.token, "prefix": "hollow", "count": args.nodes,
             "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"}}))  # fmt: skip

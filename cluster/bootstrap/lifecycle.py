@@ -34,12 +34,11 @@ import ray
 
 from cluster.apiserver import auth
 from cluster.bootstrap.actor import NAMESPACE, ComponentHost
-from cluster.bootstrap.ray_head import LocalRayHead, apply_ray_env
+from cluster.bootstrap.ray_head import STATE_FILE, LocalRayHead, apply_ray_env
 from cluster.cli import config as client_config
 from cluster.cli.printers import table
 
 HOST_RESOURCE_PREFIX = "host:"
-STATE_FILE = "cluster.json"
 TOKENS_FILE = "tokens.csv"
 KUBELET_CLIENT_USER = "system:apiserver-kubelet-client"
 RAY_LOGS = "/tmp/ray/session_latest/logs"
@@ -142,20 +141,34 @@ def ensure_actor(spec: ComponentSpec) -> Any:
     ).remote(spec.kind, spec.config)
 
 
+def connect_ray(home: Path) -> bool:
+    """Join the Ray cluster `raykube up` recorded in `home`, with its environment; False if none."""
+    state_path = home / STATE_FILE
+    if not state_path.exists():
+        return False
+    state = json.loads(state_path.read_text())
+    apply_ray_env(loopback=state.get("loopback", False))
+    if state.get("owns_head") and LocalRayHead(home).address() is None:
+        return False  # our head is gone: nothing to join
+    ray.init(
+        address=state["ray_address"], namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False
+    )
+    return True
+
+
 def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
-    apply_ray_env()
     head = LocalRayHead(home)
-    address = args.ray_address or head.address()
     owns_head = not args.ray_address
+    loopback = owns_head and args.bind_address.startswith("127.")
+    apply_ray_env(loopback=loopback)
+    address = args.ray_address or head.address()
     if address:
         print(f"Ray: using the cluster at {address}", file=out)
     else:
         print("Ray: starting a local head node ...", file=out, flush=True)
         started = time.monotonic()
         address = head.start(
-            port=args.ray_port,
-            host_name=args.node_name or node_name(socket.gethostname()),
-            node_ip="127.0.0.1" if args.bind_address.startswith("127.") else "",
+            port=args.ray_port, host_name=args.node_name or node_name(socket.gethostname()), loopback=loopback
         )
         print(f"Ray: head node up at {address} ({time.monotonic() - started:.1f}s)", file=out, flush=True)
     ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
@@ -168,7 +181,10 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
         specs = plan(home, args, hosts, tokens)
         _write_private(
             home / STATE_FILE,
-            json.dumps({"ray_address": address, "owns_head": owns_head, "hosts": hosts}, indent=2),
+            json.dumps(
+                {"ray_address": address, "owns_head": owns_head, "loopback": loopback, "hosts": hosts},
+                indent=2,
+            ),
         )
         actors = {spec.name: ensure_actor(spec) for spec in specs}
         rows = [["COMPONENT", "HOST", "ADDRESS", "PID"]]
@@ -199,13 +215,10 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def down(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
-    apply_ray_env()
     state_path = home / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     head = LocalRayHead(home)
-    address = head.address() or (state.get("ray_address") if not state.get("owns_head") else None)
-    if address:
-        ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
+    if connect_ray(home):
         try:
             _stop_actors(out)
         finally:

@@ -28,12 +28,32 @@ RAY_ENV: Mapping[str, str] = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
 }
+# Ray's single-machine switch (named for Windows/macOS, where it is the default): with it every
+# Ray address is 127.0.0.1, so a local cluster never listens on or dials a routable interface.
+LOOPBACK_ENV: Mapping[str, str] = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 STARTED_MARKER = "Ray runtime started"
+STATE_FILE = "cluster.json"  # in RAYKUBE_HOME: where `raykube up` records the Ray cluster it uses
 
 
-def apply_ray_env() -> None:
-    """Set Ray's pinned environment in this process (before ray.init or spawning `ray`)."""
-    os.environ.update(RAY_ENV)
+def ray_env(*, loopback: bool) -> dict[str, str]:
+    return {**RAY_ENV, **(LOOPBACK_ENV if loopback else {})}
+
+
+def recorded_loopback(home: Path) -> bool:
+    """Whether the cluster recorded in `home` is a loopback-only one (False when there is none)."""
+    try:
+        return bool(json.loads((home / STATE_FILE).read_text()).get("loopback", False))
+    except FileNotFoundError:
+        return False
+
+
+def apply_ray_env(*, loopback: bool) -> None:
+    """Set Ray's pinned environment in this process. Call it before `ray` is first imported: Ray
+    reads some of these (the loopback switch) once, at import time."""
+    os.environ.update(ray_env(loopback=loopback))
+    if not loopback:
+        for key in LOOPBACK_ENV:
+            os.environ.pop(key, None)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,6 +61,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def primary_ip() -> str:
+    """This host's primary IPv4 address (a routing-table lookup: a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(("192.0.2.1", 9))
+        address: str = sock.getsockname()[0]
+        return address
 
 
 def session_processes(sid: int) -> list[int]:
@@ -91,12 +119,17 @@ class LocalRayHead:
         *,
         port: int,
         host_name: str,
-        node_ip: str = "127.0.0.1",
+        loopback: bool,
         object_store_bytes: int = 200 * 1024 * 1024,
         timeout: float = 90.0,
     ) -> str:
-        """Start the head (its GCS on node_ip:port) and wait until it is up; returns its address."""
+        """Start the head and wait until it is up; returns its address (GCS host:port).
+
+        `loopback`: the whole Ray cluster lives on 127.0.0.1 (a single-machine cluster); otherwise
+        it uses this host's primary address, so other hosts can join it.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
+        node_ip = "127.0.0.1" if loopback else primary_ip()
         ray = Path(sys.executable).with_name("ray")
         port = port or free_port(node_ip)
         command = [
@@ -120,7 +153,7 @@ class LocalRayHead:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **RAY_ENV},
+            env={**os.environ, **ray_env(loopback=loopback)},
         )
         log.close()
         self.pid_file.write_text(str(process.pid))

@@ -135,6 +135,18 @@ async def _wait_gone(
         raise Timeout(f'timed out waiting for {resource.singular} "{name}" to be deleted') from None
 
 
+def delete_grace(grace_period: int | None, *, now: bool, force: bool) -> int | None:
+    """kubectl's rules: --now is a grace period of 1; 0 means immediate removal and needs --force
+    (otherwise it becomes 1, like --now); negative or unset means the object's own."""
+    if now:
+        return 1
+    if grace_period is None or grace_period < 0:
+        return None
+    if grace_period == 0 and not force:
+        return 1
+    return grace_period
+
+
 async def delete(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
     if args.filename:
         targets = [
@@ -146,11 +158,9 @@ async def delete(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> i
         targets = [(resource, args.namespace, name) for name in args.names]
     else:
         raise BadRequest("you must provide a resource and names, or -f FILENAME")
-    grace = 0 if args.now else args.grace_period
+    grace = delete_grace(args.grace_period, now=args.now, force=args.force)
     for resource, namespace, name in targets:
-        obj, gone = await client.delete(
-            resource, namespace, name, grace_period_seconds=None if grace is None or grace < 0 else grace
-        )
+        obj, gone = await client.delete(resource, namespace, name, grace_period_seconds=grace)
         print(f'{resource.singular} "{name}" deleted', file=out, flush=True)
         if not gone and args.wait:
             grace_seconds = obj.metadata.deletion_grace_period_seconds

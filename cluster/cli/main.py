@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import IO
 
+from cluster.bootstrap import ray_head
 from cluster.cli import commands
 from cluster.cli import config as client_config
 from cluster.client.api import ApiClient
@@ -60,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address components listen on and advertise (0.0.0.0: all, advertising each host's IP)",
     )
-    up.add_argument("--node-name", default="", help="this host's node name when Ray starts here (default: hostname)")
+    up.add_argument(
+        "--node-name", default="", help="this host's node name when Ray starts here (default: hostname)"
+    )
     up.add_argument(
         "--timeout", type=_duration, default=180.0, help="how long to wait for components (e.g. 3m)"
     )
@@ -91,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("names", nargs="*")
     delete.add_argument("-f", "--filename", default="")
     delete.add_argument("--grace-period", type=int, default=None, help="seconds; default: the pod's own")
-    delete.add_argument("--now", action="store_true", help="grace period 0: stop the containers right away")
+    delete.add_argument(
+        "--now", action="store_true", help="signal the containers to stop at once (grace period 1)"
+    )
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="with --grace-period=0: remove the object at once, before the containers stop",
+    )
     delete.add_argument(
         "--wait",
         action=argparse.BooleanOptionalAction,
@@ -144,9 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("up", "down"):
+            home = client_config.raykube_home()
+            loopback = (
+                not args.ray_address and args.bind_address.startswith("127.")
+                if args.command == "up"
+                else ray_head.recorded_loopback(home)
+            )
+            ray_head.apply_ray_env(loopback=loopback)  # before Ray is imported: it reads this once
             import cluster.bootstrap.lifecycle as lifecycle  # needs Ray: imported only for these commands
 
-            home = client_config.raykube_home()
             return (
                 lifecycle.up(home, args, sys.stdout)
                 if args.command == "up"

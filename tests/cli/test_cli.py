@@ -120,3 +120,14 @@ def test_wait_and_whoami(
     assert code == 1 and "timed out waiting for the condition" in err
     code, out, _ = cli(capsys, "whoami")
     assert code == 0 and "admin" in out and "system:masters" in out
+
+
+def test_delete_grace_follows_kubectl() -> None:
+    from cluster.cli.commands import delete_grace
+
+    assert delete_grace(None, now=False, force=False) is None
+    assert delete_grace(None, now=True, force=False) == 1
+    assert delete_grace(0, now=False, force=False) == 1
+    assert delete_grace(0, now=False, force=True) == 0
+    assert delete_grace(45, now=False, force=False) == 45
+    assert delete_grace(-1, now=False, force=False) is None
