@@ -1,0 +1,146 @@
+"""A real local cluster for end-to-end tests, driven through the `raykube` CLI as a user would.
+
+`raykube up` runs in a temporary RAYKUBE_HOME on free loopback ports with a node name unique to
+the test run, so tests never touch a cluster someone has running. Assertions about containers go
+to Podman directly (with the project's containers.conf), not only to the API's status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agents.kubelet.podman_service import CONTAINERS_CONF
+from cluster.bootstrap.ray_head import session_processes
+
+T = TypeVar("T")
+RAYKUBE = str(Path(sys.executable).with_name("raykube"))
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "localhost/busybox:1.35"
+
+
+def eventually(
+    check: Callable[[], T | None], timeout: float = 60, interval: float = 0.25, what: str = ""
+) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or check}")
+        time.sleep(interval)
+
+
+def podman(*args: str) -> str:
+    env = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
+    done = subprocess.run(["podman", *args], capture_output=True, text=True, env=env, check=True)
+    return done.stdout
+
+
+def http_get(url: str, timeout: float = 5) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        body: bytes = response.read()
+        return body.decode()
+
+
+class Cluster:
+    def __init__(self, home: Path, node: str):
+        self.home = home
+        self.node = node
+        self.env = {**os.environ, "RAYKUBE_HOME": str(home)}
+        self.head_pid = 0
+
+    def raykube(
+        self, *args: str, check: bool = True, timeout: float = 240, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([RAYKUBE, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+                              input=stdin, check=False)  # fmt: skip
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"raykube {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
+        return done
+
+    def up(self) -> str:
+        out = self.raykube("up", "--ray-port=0", "--apiserver-port=0", "--store-port=0", "--kubelet-port=0",
+                           f"--node-name={self.node}").stdout  # fmt: skip
+        self.head_pid = int((self.home / "ray.pid").read_text())
+        return out
+
+    def down(self) -> str:
+        return self.raykube("down", "--purge").stdout
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = json.loads(self.raykube("get", kind, name, "-o", "json").stdout)
+        return obj
+
+    def apply(self, manifest: str) -> str:
+        return self.raykube("apply", "-f", "-", stdin=manifest).stdout
+
+    def wait_ready(self, pod: str, timeout: str = "120s") -> None:
+        self.raykube("wait", f"pod/{pod}", "--for=condition=Ready", f"--timeout={timeout}")
+
+    def containers(self, **labels: str) -> list[dict[str, Any]]:
+        """Podman's view: containers (pause containers included) with all these io.raykube.* labels."""
+        filters = [
+            arg for key, value in labels.items() for arg in ("--filter", f"label=io.raykube.{key}={value}")
+        ]
+        found: list[dict[str, Any]] = json.loads(podman("ps", "-a", "--format", "json", *filters) or "[]")
+        return found
+
+    def leftovers(self) -> dict[str, list[Any]]:
+        """Whatever of this cluster still exists: containers, pods, processes of its Ray session or Podman."""
+        own_podman = [p for p in _processes() if "podman" in p[1] and str(self.home) in p[1]]
+        return {
+            "containers": self.containers(node=self.node),
+            "pods": json.loads(podman("pod", "ps", "--format", "json", "--filter", f"label=io.raykube.node={self.node}")
+                               or "[]"),
+            "ray processes": session_processes(self.head_pid) if self.head_pid else [],
+            "podman services": own_podman,
+        }  # fmt: skip
+
+
+def _processes() -> list[tuple[int, str]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append(
+                    (int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+                )
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def pod_manifest(
+    name: str, script: str, *, restart: str = "Always", image: str = IMAGE, extra: str = ""
+) -> str:
+    """A one-container busybox pod running `script` with /bin/sh (indented into a YAML block)."""
+    body = "\n".join(f"      {line}" for line in script.strip().splitlines())
+    return f"""\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{test: e2e}}
+spec:
+  restartPolicy: {restart}
+  terminationGracePeriodSeconds: 10
+{extra}  containers:
+  - name: main
+    image: {image}
+    command: ["/bin/sh", "-c"]
+    args:
+    - |
+{body}
+"""
