@@ -11,6 +11,8 @@ everything else goes over gRPC.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import socket
@@ -29,6 +31,11 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
+def config_digest(kind: str, config: dict[str, Any]) -> str:
+    """Identifies a component's configuration, so `raykube up` can tell a running actor is outdated."""
+    return hashlib.sha256(json.dumps([kind, config], sort_keys=True).encode()).hexdigest()
+
+
 class ComponentHost:
     """Hosts one component inside a Ray actor (wrapped with ray.remote by the launcher)."""
 
@@ -39,6 +46,7 @@ class ComponentHost:
         from cluster.bootstrap.components import build  # imports every component: only inside the actor
 
         self._kind = kind
+        self._digest = config_digest(kind, config)
         self._component = build(kind, config)
         loop = asyncio.get_running_loop()
         self._address: asyncio.Future[str] = loop.create_future()
@@ -53,6 +61,9 @@ class ComponentHost:
 
     async def address(self) -> str:
         return await asyncio.shield(self._address)
+
+    async def digest(self) -> str:
+        return self._digest
 
     async def info(self) -> dict[str, Any]:
         """Where this component runs, for `raykube up`'s table and for tests."""

@@ -33,8 +33,8 @@ from typing import IO, Any
 import ray
 
 from cluster.apiserver import auth
-from cluster.bootstrap.actor import NAMESPACE, ComponentHost
-from cluster.bootstrap.ray_head import STATE_FILE, LocalRayHead, apply_ray_env
+from cluster.bootstrap.actor import NAMESPACE, ComponentHost, config_digest
+from cluster.bootstrap.ray_node import LOOPBACK_NODE_IP, STATE_FILE, LocalRayNode, apply_ray_env
 from cluster.cli import config as client_config
 from cluster.cli.printers import table
 
@@ -124,12 +124,25 @@ def plan(
     return specs
 
 
-def ensure_actor(spec: ComponentSpec) -> Any:
-    """The running actor for `spec`, creating it if it does not exist (idempotent)."""
+def ensure_actor(spec: ComponentSpec, out: IO[str] | None = None) -> Any:
+    """The actor for `spec`, running with exactly its configuration (level-triggered, like a rollout).
+
+    A missing actor is created; one running with another configuration (new tokens after a host
+    joined, other ports) is replaced. Components keep nothing in memory that matters: the store's
+    state is on disk, a kubelet adopts its containers, and clients find the new address through Ray.
+    """
+    wanted = config_digest(spec.kind, spec.config)
     try:
-        return ray.get_actor(spec.name, namespace=NAMESPACE)
+        actor = ray.get_actor(spec.name, namespace=NAMESPACE)
     except ValueError:
-        pass
+        actor = None
+    if actor is not None:
+        if ray.get(actor.digest.remote(), timeout=60) == wanted:
+            return actor
+        if out is not None:
+            print(f"  {spec.name}: configuration changed; replacing it", file=out, flush=True)
+        ray.kill(actor, no_restart=True)
+        _wait_until_gone(spec.name)
     remote = ray.remote(ComponentHost)
     return remote.options(
         name=spec.name,
@@ -141,26 +154,41 @@ def ensure_actor(spec: ComponentSpec) -> Any:
     ).remote(spec.kind, spec.config)
 
 
+def _wait_until_gone(name: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"actor {name} did not go away within {timeout:.0f}s")
+
+
 def connect_ray(home: Path) -> bool:
-    """Join the Ray cluster `raykube up` recorded in `home`, with its environment; False if none."""
+    """Join, as a driver, the Ray cluster `raykube up` recorded in `home`; False if there is none."""
     state_path = home / STATE_FILE
     if not state_path.exists():
         return False
     state = json.loads(state_path.read_text())
-    apply_ray_env(loopback=state.get("loopback", False))
-    if state.get("owns_head") and LocalRayHead(home).address() is None:
+    if state.get("owns_head") and LocalRayNode(home).address() is None:
         return False  # our head is gone: nothing to join
-    ray.init(
-        address=state["ray_address"], namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False
-    )
+    _init_ray(state["ray_address"], state.get("node_ip"))
     return True
 
 
+def _init_ray(address: str, node_ip: str | None) -> None:
+    apply_ray_env()
+    # On a loopback cluster the driver must say where it is, or Ray looks for it on the host's address.
+    ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False,
+             _node_ip_address=node_ip)  # fmt: skip
+
+
 def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
-    head = LocalRayHead(home)
+    head = LocalRayNode(home)
     owns_head = not args.ray_address
     loopback = owns_head and args.bind_address.startswith("127.")
-    apply_ray_env(loopback=loopback)
+    node_ip = LOOPBACK_NODE_IP if loopback else None
     address = args.ray_address or head.address()
     if address:
         print(f"Ray: using the cluster at {address}", file=out)
@@ -171,7 +199,7 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
             port=args.ray_port, host_name=args.node_name or node_name(socket.gethostname()), loopback=loopback
         )
         print(f"Ray: head node up at {address} ({time.monotonic() - started:.1f}s)", file=out, flush=True)
-    ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
+    _init_ray(address, node_ip)
     try:
         hosts = discover_hosts()
         if not hosts:
@@ -182,11 +210,11 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
         _write_private(
             home / STATE_FILE,
             json.dumps(
-                {"ray_address": address, "owns_head": owns_head, "loopback": loopback, "hosts": hosts},
+                {"ray_address": address, "owns_head": owns_head, "node_ip": node_ip, "hosts": hosts},
                 indent=2,
             ),
         )
-        actors = {spec.name: ensure_actor(spec) for spec in specs}
+        actors = {spec.name: ensure_actor(spec, out) for spec in specs}
         rows = [["COMPONENT", "HOST", "ADDRESS", "PID"]]
         for spec in specs:
             print(f"  waiting for {spec.name} on {spec.host} ...", file=out, flush=True)
@@ -217,7 +245,7 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
 def down(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
     state_path = home / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    head = LocalRayHead(home)
+    head = LocalRayNode(home)
     if connect_ray(home):
         try:
             _stop_actors(out)
@@ -238,13 +266,22 @@ def down(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _stop_actors(out: IO[str]) -> None:
+    """Ask each kubelet whose host is still up to remove its containers, then kill every actor."""
     names = [
         a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
     ]
-    kubelets = [n for n in names if n.startswith("kubelet-")]
-    pending: dict[str, Any] = {
-        n: ray.get_actor(n, namespace=NAMESPACE).invoke.remote("shutdown", remove_pods=True) for n in kubelets
-    }
+    alive = set(discover_hosts())
+    pending: dict[str, Any] = {}
+    for name in names:
+        if name.startswith("kubelet-"):
+            if name.removeprefix("kubelet-") in alive:
+                pending[name] = ray.get_actor(name, namespace=NAMESPACE).invoke.remote(
+                    "shutdown", remove_pods=True
+                )
+            else:
+                print(
+                    f"  {name}: its host is gone; its containers are removed below if they are here", file=out
+                )
     for name, ref in pending.items():
         try:
             ray.get(ref, timeout=120)

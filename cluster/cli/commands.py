@@ -159,12 +159,15 @@ async def delete(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> i
     else:
         raise BadRequest("you must provide a resource and names, or -f FILENAME")
     grace = delete_grace(args.grace_period, now=args.now, force=args.force)
-    for resource, namespace, name in targets:
+    terminating = []
+    for resource, namespace, name in targets:  # delete everything first, then wait for all (as kubectl does)
         obj, gone = await client.delete(resource, namespace, name, grace_period_seconds=grace)
         print(f'{resource.singular} "{name}" deleted', file=out, flush=True)
-        if not gone and args.wait:
-            grace_seconds = obj.metadata.deletion_grace_period_seconds
-            await _wait_gone(client, resource, namespace, name, args.timeout or grace_seconds + 60)
+        if not gone:
+            terminating.append((resource, namespace, name, obj.metadata.deletion_grace_period_seconds))
+    if args.wait:
+        await asyncio.gather(*(_wait_gone(client, r, ns, n, args.timeout or seconds + 60)
+                               for r, ns, n, seconds in terminating))  # fmt: skip
     return 0
 
 

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import IO
 
-from cluster.bootstrap import ray_head
 from cluster.cli import commands
 from cluster.cli import config as client_config
 from cluster.client.api import ApiClient
@@ -154,14 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("up", "down"):
-            home = client_config.raykube_home()
-            loopback = (
-                not args.ray_address and args.bind_address.startswith("127.")
-                if args.command == "up"
-                else ray_head.recorded_loopback(home)
-            )
-            ray_head.apply_ray_env(loopback=loopback)  # before Ray is imported: it reads this once
             import cluster.bootstrap.lifecycle as lifecycle  # needs Ray: imported only for these commands
+
+            home = client_config.raykube_home()
 
             return (
                 lifecycle.up(home, args, sys.stdout)

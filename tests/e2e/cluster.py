@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
-from cluster.bootstrap.ray_head import session_processes
+from cluster.bootstrap.ray_node import session_processes
 
 T = TypeVar("T")
 RAYKUBE = str(Path(sys.executable).with_name("raykube"))

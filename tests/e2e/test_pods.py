@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import REPO, Cluster, eventually, http_get, pod_manifest, podman
+from agents.kubelet.podman_service import CONTAINERS_CONF
+from cluster.bootstrap.ray_node import free_port
+from tests.e2e.cluster import IMAGE, REPO, Cluster, eventually, http_get, pod_manifest, podman
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +177,46 @@ def test_podman_sees_exactly_the_pods_the_api_has(cluster: Cluster) -> None:
     assert podman(
         "pod", "ps", "--filter", f"label=io.raykube.node={cluster.node}", "-q"
     ).split().__len__() == len(listed)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A real image registry (Debian's docker-registry) on loopback, holding the busybox image."""
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")  # fmt: skip
+    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        eventually(lambda: _answers(f"http://127.0.0.1:{port}/v2/"), timeout=20, what="the registry")
+        image = f"127.0.0.1:{port}/busybox:e2e"
+        podman("tag", IMAGE, image)
+        podman("push", "--tls-verify=false", image)
+        podman("rmi", image)  # only the registry has it now: the kubelet must pull
+        yield image
+    finally:
+        process.terminate()
+        process.wait(10)
+        subprocess.run(["podman", "rmi", "-f", f"127.0.0.1:{port}/busybox:e2e"], capture_output=True,
+                       env={**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}, check=False)  # fmt: skip
+
+
+def _answers(url: str) -> bool:
+    try:
+        http_get(url)
+    except OSError:
+        return False
+    return True
+
+
+def test_an_image_is_pulled_from_a_real_registry(cluster: Cluster, registry: str) -> None:
+    cluster.apply(pod_manifest("pulled", "echo pulled and running\nsleep 100000", image=registry).replace(
+        "    command:", "    imagePullPolicy: Always\n    command:"))  # fmt: skip
+    pod = eventually(lambda: (p := cluster.get("pod", "pulled"))["status"].get("phase") == "Running" and p,
+                     timeout=90, what="the pulled pod to run")  # fmt: skip
+    [status] = pod["status"]["containerStatuses"]
+    assert status["image"] == registry and status["imageID"].startswith("sha256:")
+    assert podman("image", "exists", registry) == ""
+    assert "pulled and running" in cluster.raykube("logs", "pulled").stdout
+    cluster.raykube("delete", "pod", "pulled", "--now")

@@ -1,4 +1,5 @@
-"""The local Ray head that `raykube up` starts when no Ray cluster is given.
+"""The local Ray head that `raykube up` starts when no Ray cluster is given (and, for tests, more
+Ray nodes on this machine that join it as further hosts).
 
 `ray start --head --block` runs in a session of its own, so everything it starts (GCS, raylet,
 workers, our actors) belongs to that session. `stop()` sends it SIGTERM (Ray then stops its
@@ -28,32 +29,17 @@ RAY_ENV: Mapping[str, str] = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
 }
-# Ray's single-machine switch (named for Windows/macOS, where it is the default): with it every
-# Ray address is 127.0.0.1, so a local cluster never listens on or dials a routable interface.
-LOOPBACK_ENV: Mapping[str, str] = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 STARTED_MARKER = "Ray runtime started"
 STATE_FILE = "cluster.json"  # in RAYKUBE_HOME: where `raykube up` records the Ray cluster it uses
+# A single-machine cluster's Ray nodes use this loopback address. Not 127.0.0.1: Ray rewrites
+# that one (and "localhost") to the host's routable address when a client connects, while any
+# other 127/8 address is taken as given, so every Ray connection stays on loopback.
+LOOPBACK_NODE_IP = "127.0.0.2"
 
 
-def ray_env(*, loopback: bool) -> dict[str, str]:
-    return {**RAY_ENV, **(LOOPBACK_ENV if loopback else {})}
-
-
-def recorded_loopback(home: Path) -> bool:
-    """Whether the cluster recorded in `home` is a loopback-only one (False when there is none)."""
-    try:
-        return bool(json.loads((home / STATE_FILE).read_text()).get("loopback", False))
-    except FileNotFoundError:
-        return False
-
-
-def apply_ray_env(*, loopback: bool) -> None:
-    """Set Ray's pinned environment in this process. Call it before `ray` is first imported: Ray
-    reads some of these (the loopback switch) once, at import time."""
-    os.environ.update(ray_env(loopback=loopback))
-    if not loopback:
-        for key in LOOPBACK_ENV:
-            os.environ.pop(key, None)
+def apply_ray_env() -> None:
+    """Set Ray's pinned environment in this process (drivers, and `ray start` children)."""
+    os.environ.update(RAY_ENV)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -72,7 +58,7 @@ def primary_ip() -> str:
 
 
 def session_processes(sid: int) -> list[int]:
-    """PIDs whose session id is `sid` (everything a `start_new_session` child spawned)."""
+    """Live PIDs whose session id is `sid` (everything a `start_new_session` child spawned)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -81,13 +67,13 @@ def session_processes(sid: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-        if int(fields[3]) == sid:  # after "pid (comm)": state, ppid, pgrp, session
-            pids.append(int(entry.name))
+        if int(fields[3]) == sid and fields[0] != "Z":  # after "pid (comm)": state, ppid, pgrp, session
+            pids.append(int(entry.name))  # (zombies have exited: only their parent's reaping is left)
     return pids
 
 
-class LocalRayHead:
-    """A Ray head on this machine, owned through files in `home` (pid, address, log)."""
+class LocalRayNode:
+    """A Ray node this machine runs (the head, or one more host), owned through files in `home`."""
 
     def __init__(self, home: Path):
         self.home = home
@@ -120,28 +106,36 @@ class LocalRayHead:
         port: int,
         host_name: str,
         loopback: bool,
+        join: str = "",
         object_store_bytes: int = 200 * 1024 * 1024,
         timeout: float = 90.0,
     ) -> str:
-        """Start the head and wait until it is up; returns its address (GCS host:port).
+        """Start a Ray node and wait until it is up; returns the cluster's address (GCS host:port).
 
-        `loopback`: the whole Ray cluster lives on 127.0.0.1 (a single-machine cluster); otherwise
-        it uses this host's primary address, so other hosts can join it.
+        The node is the head of a new cluster, or (`join`: the head's address) one more host of an
+        existing one; `host_name` becomes its `host:<name>` resource. `loopback`: a single-machine
+        cluster, every Ray node on LOOPBACK_NODE_IP; otherwise this host's primary address.
         """
         self.home.mkdir(parents=True, exist_ok=True)
-        node_ip = "127.0.0.1" if loopback else primary_ip()
-        ray = Path(sys.executable).with_name("ray")
+        node_ip = LOOPBACK_NODE_IP if loopback else primary_ip()
         port = port or free_port(node_ip)
+        role = (
+            [f"--address={join}"]
+            if join
+            else [
+                "--head",
+                f"--port={port}",
+                "--include-dashboard=false",
+                f"--ray-client-server-port={free_port(node_ip)}",
+            ]
+        )
         command = [
-            str(ray), "start", "--head", "--block",
-            f"--port={port}",
+            str(Path(sys.executable).with_name("ray")), "start", "--block", *role,
             f"--node-ip-address={node_ip}",
-            "--include-dashboard=false",
             "--disable-usage-stats",
             f"--object-store-memory={object_store_bytes}",
             f"--resources={json.dumps({f'host:{host_name}': 1})}",
             # Ray's auxiliary ports default to fixed numbers; free ones let two clusters share a machine.
-            f"--ray-client-server-port={free_port(node_ip)}",
             f"--dashboard-agent-listen-port={free_port(node_ip)}",
             f"--dashboard-agent-grpc-port={free_port(node_ip)}",
             f"--metrics-export-port={free_port(node_ip)}",
@@ -153,11 +147,11 @@ class LocalRayHead:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **ray_env(loopback=loopback)},
+            env={**os.environ, **RAY_ENV},
         )
         log.close()
         self.pid_file.write_text(str(process.pid))
-        address = f"{node_ip}:{port}"
+        address = join or f"{node_ip}:{port}"
         deadline = time.monotonic() + timeout
         while STARTED_MARKER not in self.log_file.read_text(errors="replace"):
             if process.poll() is not None:
@@ -173,7 +167,7 @@ class LocalRayHead:
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM the head, wait, then SIGKILL anything left in its session."""
+        """SIGTERM the node, wait, then SIGKILL anything left in its session; reap it if it is our child."""
         pid = self.pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
