@@ -34,6 +34,9 @@ class Resource:
     oneof: str  # the arm of api_pb2.Object that carries it
     field_set: Callable[[Any], dict[str, str]]  # the fields a field selector can name
     short_names: tuple[str, ...] = ()
+    # The field most watches pin with a field selector (pods: spec.nodeName, one per kubelet);
+    # the API server's watch cache indexes it.
+    indexed_field: str = ""
     aliases: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,7 +76,9 @@ def _node_fields(node: node_pb2.Node) -> dict[str, str]:
     return {"metadata.name": node.metadata.name, "spec.unschedulable": str(node.spec.unschedulable).lower()}
 
 
-PODS = Resource("pods", "pod", "Pod", True, pod_pb2.Pod, "pod", _pod_fields, ("po",))
+PODS = Resource(
+    "pods", "pod", "Pod", True, pod_pb2.Pod, "pod", _pod_fields, ("po",), indexed_field="spec.nodeName"
+)
 NODES = Resource("nodes", "node", "Node", False, node_pb2.Node, "node", _node_fields, ("no",))
 ALL: tuple[Resource, ...] = (PODS, NODES)
 _BY_ALIAS = {alias: r for r in ALL for alias in r.aliases}

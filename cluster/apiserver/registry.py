@@ -53,6 +53,12 @@ def _decoder(resource: resources.Resource) -> Callable[[bytes, int], Any]:
     return decode
 
 
+def _indexer(resource: resources.Resource) -> Callable[[Any], str] | None:
+    if not resource.indexed_field:
+        return None
+    return lambda obj: resource.field_set(obj)[resource.indexed_field]
+
+
 def _encode(obj: Any) -> bytes:
     stored = type(obj)()
     stored.CopyFrom(obj)
@@ -68,6 +74,21 @@ def _conflict(resource: resources.Resource, name: str, detail: str) -> Conflict:
 
 
 _STALE = "the object has been modified; please apply your changes to the latest version and try again"
+DELETE = object()  # what a guaranteed update's change returns to delete the object
+
+
+def _precondition_failure(
+    resource: resources.Resource, name: str, obj: Any, uid: str, resource_version: str
+) -> Conflict | None:
+    if uid and uid != obj.metadata.uid:
+        return _conflict(
+            resource,
+            name,
+            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {obj.metadata.uid}",
+        )
+    if resource_version and resource_version != obj.metadata.resource_version:
+        return _conflict(resource, name, _STALE)
+    return None
 
 
 class Registry:
@@ -77,7 +98,9 @@ class Registry:
         self._storage = storage
         self._clock = clock
         self._compact_every = compact_every
-        self.caches = {r.name: WatchCache(storage, r.prefix(), _decoder(r)) for r in resources.ALL}
+        self.caches = {
+            r.name: WatchCache(storage, r.prefix(), _decoder(r), index=_indexer(r)) for r in resources.ALL
+        }
 
     async def run(self) -> None:
         """Feed the watch caches and compact the store, until cancelled."""
@@ -151,7 +174,11 @@ class Registry:
     ) -> AsyncIterator[tuple[str, Any, int]]:
         matches = self.predicate(resource, namespace, label_selector, field_selector)
         since = _parse_version(resource_version) if resource_version else None
-        async for event in self.caches[resource.name].watch(since, matches, bookmark_every=bookmark_every):
+        pinned = field_selectors.parse(field_selector, resource.selectable_fields).required_value(
+            resource.indexed_field
+        )
+        cache = self.caches[resource.name]
+        async for event in cache.watch(since, matches, trigger=pinned, bookmark_every=bookmark_every):
             yield event
 
     # -- writes ----------------------------------------------------------------------------
@@ -193,6 +220,65 @@ class Registry:
         meta.resource_version = str(revision)
         return obj
 
+    async def _current(
+        self, resource: resources.Resource, namespace: str, name: str, fresh: bool
+    ) -> tuple[Any, int]:
+        """The object and its mod revision: the watch cache's copy, or (`fresh`) the store's."""
+        cached = None if fresh else self.caches[resource.name].objects.get(resource.key(namespace, name))
+        if cached is None:
+            obj, kv = await self._read(resource, namespace, name)
+            return obj, kv.mod_revision
+        obj = type(cached)()
+        obj.CopyFrom(cached)
+        return obj, int(cached.metadata.resource_version)
+
+    async def _guaranteed_update(
+        self,
+        resource: resources.Resource,
+        namespace: str,
+        name: str,
+        change: Callable[[Any], Any],
+        *,
+        uid: str = "",
+        resource_version: str = "",
+    ) -> tuple[Any, bool]:
+        """Read, check preconditions, `change`, write conditioned on what was read (kube-apiserver's
+        GuaranteedUpdate). Returns (the object as written, whether it was deleted).
+
+        The first read is the watch cache's copy, which saves a store round trip on most writes;
+        the conditional write makes a stale copy harmless: it fails, and the retry reads the store.
+        A precondition is judged only against the store's copy. `change` may modify the object it
+        is given and returns the object to write (unchanged: nothing is written) or DELETE.
+        """
+        key = resource.key(namespace, name)
+        fresh = False
+        while True:
+            current, revision = await self._current(resource, namespace, name, fresh)
+            stale = _precondition_failure(resource, name, current, uid, resource_version)
+            if stale is not None:
+                if fresh:
+                    raise stale
+                fresh = True
+                continue
+            original = type(current)()
+            original.CopyFrom(current)
+            outcome = change(current)
+            try:
+                if outcome is DELETE:
+                    revision = await self._guard(self._storage.delete(key, revision))
+                    original.metadata.resource_version = str(revision)
+                    return original, True
+                if outcome == original:
+                    return original, False  # nothing changed: no write, the resourceVersion stays
+                revision = await self._guard(self._storage.update(key, _encode(outcome), revision))
+            except RevisionMismatch:
+                if fresh and resource_version:
+                    raise _conflict(resource, name, _STALE) from None
+                fresh = True  # another writer, or a stale cached copy: read the store and try again
+                continue
+            outcome.metadata.resource_version = str(revision)
+            return outcome, False
+
     async def update(self, obj: Any, *, status: bool = False) -> Any:
         """Replace spec and metadata (or, with `status`, only status) of an existing object.
 
@@ -204,29 +290,14 @@ class Registry:
         meta = obj.metadata
         if not resource.namespaced:
             meta.ClearField("namespace")
-        expected = meta.resource_version
-        while True:
-            old, kv = await self._read(resource, meta.namespace, meta.name)
-            if expected and expected != old.metadata.resource_version:
-                raise _conflict(resource, meta.name, _STALE)
-            if meta.uid and meta.uid != old.metadata.uid:
-                raise _conflict(
-                    resource,
-                    meta.name,
-                    f"Precondition failed: UID in object meta: {meta.uid}, "
-                    f"UID in stored object: {old.metadata.uid}",
-                )
-            new = self._merge(strategy, obj, old, status=status)
-            if new == old:
-                return old  # nothing changed: no write, the resourceVersion stays (as in Kubernetes)
-            try:
-                revision = await self._guard(self._storage.update(kv.key, _encode(new), kv.mod_revision))
-            except RevisionMismatch:
-                if expected:
-                    raise _conflict(resource, meta.name, _STALE) from None
-                continue
-            new.metadata.resource_version = str(revision)
-            return new
+
+        def change(old: Any) -> Any:
+            return self._merge(strategy, obj, old, status=status)
+
+        written, _ = await self._guaranteed_update(
+            resource, meta.namespace, meta.name, change, uid=meta.uid, resource_version=meta.resource_version
+        )
+        return written
 
     def _merge(self, strategy: Strategy, obj: Any, old: Any, *, status: bool) -> Any:
         """The object to store: the client's changes on top of what the client may not change."""
@@ -269,77 +340,53 @@ class Registry:
                 [invalid("gracePeriodSeconds", grace_period_seconds, "must be greater than or equal to 0")],
             )
         strategy = STRATEGIES[resource.name]
-        while True:
-            old, kv = await self._read(resource, namespace, name)
-            if uid and uid != old.metadata.uid:
-                raise _conflict(
-                    resource,
-                    name,
-                    f"Precondition failed: UID in precondition: {uid}, "
-                    f"UID in object meta: {old.metadata.uid}",
-                )
-            if resource_version and resource_version != old.metadata.resource_version:
-                raise _conflict(resource, name, _STALE)
-            grace = strategy.grace_period(old, grace_period_seconds)
-            try:
-                if grace > 0:
-                    return await self._mark_terminating(old, kv, grace), False
-                revision = await self._guard(self._storage.delete(kv.key, kv.mod_revision))
-            except RevisionMismatch:
-                if resource_version:
-                    raise _conflict(resource, name, _STALE) from None
-                continue
-            old.metadata.resource_version = str(revision)
-            return old, True
 
-    async def _mark_terminating(self, obj: Any, kv: KeyValue, grace: int) -> Any:
-        meta = obj.metadata
-        if meta.HasField("deletion_timestamp") and meta.deletion_grace_period_seconds <= grace:
-            return obj  # already terminating at least this fast: deleting again changes nothing
-        deadline = Timestamp(seconds=int(self._clock()) + grace)
-        meta.deletion_timestamp.CopyFrom(deadline)
-        meta.deletion_grace_period_seconds = grace
-        revision = await self._guard(self._storage.update(kv.key, _encode(obj), kv.mod_revision))
-        meta.resource_version = str(revision)
-        return obj
+        def change(obj: Any) -> Any:
+            grace = strategy.grace_period(obj, grace_period_seconds)
+            if grace == 0:
+                return DELETE
+            meta = obj.metadata
+            if meta.HasField("deletion_timestamp") and meta.deletion_grace_period_seconds <= grace:
+                return obj  # already terminating at least this fast: deleting again changes nothing
+            meta.deletion_timestamp.CopyFrom(Timestamp(seconds=int(self._clock()) + grace))
+            meta.deletion_grace_period_seconds = grace
+            return obj
+
+        return await self._guaranteed_update(
+            resource, namespace, name, change, uid=uid, resource_version=resource_version
+        )
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
     ) -> Any:
         """Assign a pod to a node (the scheduler's write): only once, only if the pod is as it was read."""
-        resource = resources.PODS
         problems = names.dns1123_subdomain(node_name) if node_name else ["Required value"]
         if problems:
             raise Invalid.for_object(
                 "Binding", name, [invalid("target.name", node_name, p) for p in problems]
             )
-        pod: pod_pb2.Pod
-        pod, kv = await self._read(resource, namespace, name)
-        if uid and uid != pod.metadata.uid:
-            raise _conflict(
-                resource,
-                name,
-                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.metadata.uid}",
-            )
-        if resource_version and resource_version != pod.metadata.resource_version:
-            raise _conflict(resource, name, _STALE)
-        if pod.spec.node_name:
-            raise _conflict(resource, name, f'pod {name} is already assigned to node "{pod.spec.node_name}"')
-        if pod.metadata.HasField("deletion_timestamp"):
-            raise _conflict(resource, name, f"pod {name} is being deleted, cannot be assigned to a host")
-        pod.spec.node_name = node_name
-        now = self._now()
-        scheduled = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
-        if scheduled is None:
-            scheduled = pod.status.conditions.add(type="PodScheduled")
-        scheduled.status, scheduled.reason, scheduled.message = "True", "", ""
-        scheduled.last_transition_time.CopyFrom(now)
-        try:
-            revision = await self._guard(self._storage.update(kv.key, _encode(pod), kv.mod_revision))
-        except RevisionMismatch:
-            raise _conflict(resource, name, _STALE) from None
-        pod.metadata.resource_version = str(revision)
-        return pod
+
+        def change(pod: pod_pb2.Pod) -> pod_pb2.Pod:
+            if pod.spec.node_name:
+                raise _conflict(
+                    resources.PODS, name, f'pod {name} is already assigned to node "{pod.spec.node_name}"'
+                )
+            if pod.metadata.HasField("deletion_timestamp"):
+                raise _conflict(
+                    resources.PODS, name, f"pod {name} is being deleted, cannot be assigned to a host"
+                )
+            pod.spec.node_name = node_name
+            scheduled = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
+            if scheduled is None:
+                scheduled = pod.status.conditions.add(type="PodScheduled")
+            scheduled.status, scheduled.reason, scheduled.message = "True", "", ""
+            scheduled.last_transition_time.CopyFrom(self._now())
+            return pod
+
+        bound, _ = await self._guaranteed_update(
+            resources.PODS, namespace, name, change, uid=uid, resource_version=resource_version
+        )
+        return bound
 
     @staticmethod
     async def _guard(operation: Any) -> Any:

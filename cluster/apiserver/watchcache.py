@@ -5,16 +5,23 @@ node" would make the store send every pod event 100 times. Here the cache holds 
 objects and a window of recent events; each client watch is a cursor into that window, filtered
 in-process by namespace and selectors.
 
+Indexed triggers (as in kube-apiserver): a resource may name one field whose value most watchers
+pin (pods: spec.nodeName, what every kubelet watches). Each event records that field's values
+before and after the change; a watcher pinned to a value is woken only by events that carry it
+and skips all others without evaluating its predicate. With N kubelets, a pod change costs a
+constant amount of work instead of N predicate evaluations and N wake-ups.
+
 Invariants:
   - `events` holds every change with revision in (window_start, revision], in revision order;
     `objects` is the state at `revision`.
-  - A watcher from resourceVersion R receives exactly the events with revision > R. If R is older
-    than the window, it gets Gone (410) and must relist, as in Kubernetes.
+  - A watcher from resourceVersion R receives exactly the matching events with revision > R. If
+    R is older than the window, it gets Gone (410) and must relist, as in Kubernetes.
   - A watcher without a resourceVersion first receives the current objects as ADDED.
   - Selector transitions follow Kubernetes: an object that starts matching arrives as ADDED, one
     that stops matching as DELETED.
-Concurrency: one task (`run`) writes; watchers only read and wait on a Condition. A slow watcher
-never blocks the writer: if the window moves past its cursor, it gets Gone.
+Concurrency: one task (`run`) writes and wakes the watchers concerned; each watcher waits on its
+own Event and reads the shared list without locks (single event loop). A slow watcher never
+blocks the writer: if the window moves past its cursor, it gets Gone.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import asyncio
 import bisect
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.apiserver.etcd import Compacted, EtcdStorage, Event, StorageError
@@ -32,6 +39,7 @@ from cluster.errors import Gone, Unavailable
 log = logging.getLogger(__name__)
 Decode = Callable[[bytes, int], Any]  # (stored bytes, mod revision) -> API object with resourceVersion set
 Predicate = Callable[[Any], bool]
+IndexValue = Callable[[Any], str]  # the indexed field's value of an object ("" when unset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,22 +49,38 @@ class CachedEvent:
     obj: Any  # the object after the change (for a delete: as it was, at the delete's revision)
     prev: Any | None  # the object before (None for a create)
     deleted: bool
+    triggers: frozenset[str]  # the indexed field's values before and after
+
+
+@dataclass(eq=False)
+class _Watcher:
+    trigger: str | None  # the indexed value this watcher is pinned to, or None: every event
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class WatchCache:
     """Current state and recent history of one resource's keys, fed by a single store watch."""
 
-    def __init__(self, storage: EtcdStorage, prefix: str, decode: Decode, *, window: int = 10_000):
+    def __init__(
+        self,
+        storage: EtcdStorage,
+        prefix: str,
+        decode: Decode,
+        *,
+        index: IndexValue | None = None,
+        window: int = 10_000,
+    ):
         self._storage = storage
         self._prefix = prefix
         self._decode = decode
+        self._index = index
         self._window = window
         self.objects: dict[str, Any] = {}
         self.events: list[CachedEvent] = []
         self._revisions: list[int] = []  # parallel to events, for bisect
         self.window_start = 0  # events after this revision are all in `events`
         self.revision = 0
-        self._changed = asyncio.Condition()
+        self._watchers: set[_Watcher] = set()
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -67,7 +91,7 @@ class WatchCache:
                 if not self.ready.is_set():
                     await self._relist()
                 async for batch in self._storage.watch(self._prefix, self.revision + 1):
-                    await self._apply(batch)
+                    self._apply(batch)
                     delay = 0.1
             except Compacted:
                 log.warning("watch cache %s fell behind compaction; relisting", self._prefix)
@@ -79,40 +103,49 @@ class WatchCache:
 
     async def _relist(self) -> None:
         items, revision = await self._storage.list_prefix(self._prefix)
-        async with self._changed:
-            self.objects = {kv.key: self._decode(kv.value, kv.mod_revision) for kv in items}
-            # Watchers' cursors point into the old history, which no longer connects: they get Gone.
-            self.events, self._revisions = [], []
-            self.window_start = self.revision = revision
-            self.ready.set()
-            self._changed.notify_all()
+        self.objects = {kv.key: self._decode(kv.value, kv.mod_revision) for kv in items}
+        # Watchers' cursors point into the old history, which no longer connects: they get Gone.
+        self.events, self._revisions = [], []
+        self.window_start = self.revision = revision
+        self.ready.set()
+        self._wake(None)
 
-    async def _apply(self, batch: list[Event]) -> None:
-        async with self._changed:
-            for event in batch:
-                prev = self.objects.get(event.key)
-                if event.value is None:
-                    self.objects.pop(event.key, None)
-                    if prev is None:
-                        continue
-                    obj = type(prev)()
-                    obj.CopyFrom(prev)
-                    obj.metadata.resource_version = str(
-                        event.revision
-                    )  # a deleted object carries the delete's
-                    cached = CachedEvent(event.revision, event.key, obj, prev, True)
-                else:
-                    obj = self._decode(event.value, event.revision)
-                    self.objects[event.key] = obj
-                    cached = CachedEvent(event.revision, event.key, obj, prev, False)
-                self.events.append(cached)
-                self._revisions.append(event.revision)
-                self.revision = max(self.revision, event.revision)
-            if len(self.events) > self._window:
-                drop = len(self.events) - self._window
-                self.window_start = self._revisions[drop - 1]
-                del self.events[:drop], self._revisions[:drop]
-            self._changed.notify_all()
+    def _triggers(self, *objects: Any) -> frozenset[str]:
+        if self._index is None:
+            return frozenset()
+        return frozenset(self._index(o) for o in objects if o is not None)
+
+    def _apply(self, batch: list[Event]) -> None:
+        touched: set[str] = set()
+        for event in batch:
+            prev = self.objects.get(event.key)
+            if event.value is None:
+                self.objects.pop(event.key, None)
+                if prev is None:
+                    continue
+                obj = type(prev)()
+                obj.CopyFrom(prev)
+                obj.metadata.resource_version = str(event.revision)  # a deleted object carries the delete's
+                cached = CachedEvent(event.revision, event.key, obj, prev, True, self._triggers(prev))
+            else:
+                obj = self._decode(event.value, event.revision)
+                self.objects[event.key] = obj
+                cached = CachedEvent(event.revision, event.key, obj, prev, False, self._triggers(obj, prev))
+            touched |= cached.triggers
+            self.events.append(cached)
+            self._revisions.append(event.revision)
+            self.revision = max(self.revision, event.revision)
+        if len(self.events) > self._window:
+            drop = len(self.events) - self._window
+            self.window_start = self._revisions[drop - 1]
+            del self.events[:drop], self._revisions[:drop]
+        self._wake(touched)
+
+    def _wake(self, touched: set[str] | None) -> None:
+        """Wake the watchers an update concerns (None: all of them)."""
+        for watcher in self._watchers:
+            if touched is None or watcher.trigger is None or watcher.trigger in touched:
+                watcher.wake.set()
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         try:
@@ -127,12 +160,19 @@ class WatchCache:
         return [o for o in self.objects.values() if predicate(o)], self.revision
 
     async def watch(
-        self, since: int | None, predicate: Predicate, *, bookmark_every: float | None = None
+        self,
+        since: int | None,
+        predicate: Predicate,
+        *,
+        trigger: str | None = None,
+        bookmark_every: float | None = None,
     ) -> AsyncIterator[tuple[str, Any, int]]:
         """(type, object, revision) for changes after revision `since`; None: the current state first.
 
-        Types are ADDED, MODIFIED, DELETED, and BOOKMARK (object None) after `bookmark_every`
-        idle seconds, carrying the revision the watcher is up to date with.
+        `trigger`: the indexed field's value `predicate` requires (the caller derives it from the
+        field selector); events without it are skipped unseen. Types are ADDED, MODIFIED, DELETED,
+        and BOOKMARK (object None) after `bookmark_every` idle seconds, carrying the revision the
+        watcher is up to date with.
         """
         await self.wait_ready()
         if since is None:
@@ -141,27 +181,34 @@ class WatchCache:
                 yield "ADDED", obj, cursor
         else:
             cursor = since
-        while True:
-            pending: list[CachedEvent] = []
-            async with self._changed:
+        watcher = _Watcher(trigger if self._index is not None else None)
+        self._watchers.add(watcher)
+        bookmark_due = False
+        try:
+            while True:
                 if cursor < self.window_start:
                     raise Gone(f"too old resource version: {cursor} ({self.window_start})")
                 start = bisect.bisect_right(self._revisions, cursor)
                 if start < len(self.events):
-                    pending = self.events[start:]
-                    cursor = self._revisions[-1]
+                    pending = self.events[start:]  # a copy: the writer may trim the list meanwhile
+                    cursor = pending[-1].revision  # events it skips below do not concern it
+                    for event in pending:
+                        if watcher.trigger is not None and watcher.trigger not in event.triggers:
+                            continue
+                        kind = _filtered(event, predicate)
+                        if kind is not None:
+                            yield kind, event.obj, event.revision
+                elif bookmark_due:
+                    bookmark_due = False
+                    yield "BOOKMARK", None, cursor
                 else:
+                    watcher.wake.clear()
                     try:
-                        await asyncio.wait_for(self._changed.wait(), bookmark_every)
-                        continue
+                        await asyncio.wait_for(watcher.wake.wait(), bookmark_every)
                     except TimeoutError:
-                        pass
-            if not pending:
-                yield "BOOKMARK", None, cursor
-            for event in pending:  # outside the lock: a slow watcher never holds up the writer
-                kind = _filtered(event, predicate)
-                if kind is not None:
-                    yield kind, event.obj, event.revision
+                        bookmark_due = True  # after catching up with what it was not woken for
+        finally:
+            self._watchers.discard(watcher)
 
 
 def _filtered(event: CachedEvent, predicate: Predicate) -> str | None:

@@ -333,3 +333,53 @@ def test_logs_of_an_unscheduled_pod_explain_why_not(tmp_path: Path) -> None:
                 pass
 
     run(tmp_path, scenario)
+
+
+def test_writes_stay_correct_when_the_watch_cache_lags(tmp_path: Path) -> None:
+    """Writes try the watch cache's copy first; a stale copy must cost a retry, never a wrong result."""
+
+    async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
+        created = await admin.create(pod())
+        labelled = pod_pb2.Pod()
+        labelled.CopyFrom(created)
+        labelled.metadata.labels["a"] = "1"
+        labelled = await admin.update(labelled)
+        cache = plane.api.registry.caches["pods"]
+        key = PODS.key("default", "web")
+
+        def lag() -> None:
+            cache.objects[key] = created  # the cache "has not seen" the label update yet
+
+        lag()
+        report = pod_pb2.Pod()
+        report.CopyFrom(labelled)
+        report.metadata.resource_version = ""
+        report.status.phase = "Running"
+        written = await admin.update_status(report)  # unconditional: applies on top of the store's version
+        assert written.metadata.labels["a"] == "1" and written.status.phase == "Running"
+
+        lag()
+        current = await admin.get(PODS, "default", "web")  # reads go to the store
+        relabelled = pod_pb2.Pod()
+        relabelled.CopyFrom(current)
+        relabelled.metadata.labels["b"] = "2"
+        assert (await admin.update(relabelled)).metadata.labels == {
+            "a": "1",
+            "b": "2",
+        }  # precondition met in the store
+
+        lag()
+        stale = pod_pb2.Pod()
+        stale.CopyFrom(created)
+        stale.metadata.labels["c"] = "3"
+        with pytest.raises(Conflict):  # the precondition matches the stale cached copy, not the store
+            await admin.update(stale)
+
+        lag()
+        await admin.bind("default", "web", "node-1")
+        lag()
+        with pytest.raises(Conflict, match="already assigned"):
+            await admin.bind("default", "web", "node-2")
+        assert (await admin.get(PODS, "default", "web")).spec.node_name == "node-1"
+
+    run(tmp_path, scenario)
