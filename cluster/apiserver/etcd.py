@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from cluster.etcd_keys import prefix_end
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
 
@@ -68,17 +69,6 @@ class Event:
     revision: int
     value: bytes | None
     prev: bytes | None
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The range_end that makes a range cover every key starting with `prefix` (etcd's rule)."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\0"
 
 
 def _kv(kv: kv_pb2.KeyValue) -> KeyValue:

@@ -4,7 +4,7 @@ A request names keys with (key, range_end):
     range_end == b""      the single key `key`
     range_end == b"\\0"    every key >= key          (with key == b"\\0": every key)
     otherwise             every key in [key, range_end)   (empty when range_end <= key)
-`prefix_end(p)` gives the range_end that selects every key starting with p.
+`cluster.etcd_keys.prefix_end(p)` gives the range_end that selects every key starting with p.
 """
 
 from __future__ import annotations
@@ -30,14 +30,3 @@ class KeyRange:
         if self.single:
             return key == self.start
         return key >= self.start and (self.end is None or key < self.end)
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The range_end selecting all keys with this prefix (etcd's GetPrefixRangeEnd)."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\0"

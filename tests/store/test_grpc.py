@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from cluster.store.keyrange import prefix_end
+from cluster.etcd_keys import prefix_end
 from cluster.store.server import StoreOptions
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from cluster.etcd_keys import prefix_end
 from cluster.store import errors
-from cluster.store.keyrange import prefix_end
 from cluster.store.mvcc import StateMachine
 from raykube.etcd.etcdserverpb import rpc_pb2
 

@@ -16,7 +16,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
-from cluster.store.keyrange import prefix_end
+from cluster.etcd_keys import prefix_end
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 from .clients import WatchClient
