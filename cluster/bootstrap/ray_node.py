@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -47,6 +48,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _raise_open_files_limit() -> None:
+    """preexec_fn: Ray wants thousands of open files; lift the soft limit to the hard one (no privilege needed)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def primary_ip() -> str:
@@ -148,6 +156,7 @@ class LocalRayNode:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **RAY_ENV},
+            preexec_fn=_raise_open_files_limit,
         )
         log.close()
         self.pid_file.write_text(str(process.pid))
