@@ -51,7 +51,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _raise_open_files_limit() -> None:
-    """preexec_fn: Ray wants thousands of open files; lift the soft limit to the hard one (no privilege needed)."""
+    """preexec_fn: Ray wants thousands of open files; lift the soft limit towards the hard one."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
