@@ -242,6 +242,37 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def join(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
+    """Start a Ray node on this machine that joins the cluster at `args.address` as one more host.
+
+    The node carries `host:<name>`; running `raykube up` again on the first host places this
+    host's kubelet. An address on loopback (127/8) means a single-machine cluster, as in tests.
+    """
+    node = LocalRayNode(home)
+    if node.pid() is not None:
+        print(f"error: this home ({home}) already runs a Ray node; `raykube leave` stops it", file=out)
+        return 1
+    name = args.node_name or node_name(socket.gethostname())
+    started = time.monotonic()
+    node.start(port=0, host_name=name, loopback=args.address.startswith("127."), join=args.address)
+    print(
+        f"Ray: host {name} joined the cluster at {args.address} ({time.monotonic() - started:.1f}s)", file=out
+    )
+    print("Run `raykube up` on the first host to place this host's kubelet.", file=out)
+    return 0
+
+
+def leave(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
+    """Stop the Ray node `raykube join` started here (the kubelet actor on it stops with it)."""
+    node = LocalRayNode(home)
+    if node.pid() is None:
+        print("No Ray node of raykube runs from this home.", file=out)
+        return 0
+    node.stop()
+    print("This host left the cluster.", file=out)
+    return 0
+
+
 def down(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
     state_path = home / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}

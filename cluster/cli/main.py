@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_duration, default=180.0, help="how long to wait for components (e.g. 3m)"
     )
 
+    join = sub.add_parser(
+        "join", help="make this machine one more host of a cluster (then `raykube up` on the first)"
+    )
+    join.add_argument("address", help="the Ray address `raykube up` printed on the first host (host:port)")
+    join.add_argument("--node-name", default="", help="this host's node name (default: hostname)")
+    sub.add_parser("leave", help="stop this machine's Ray node started by `raykube join`")
+
     down = sub.add_parser("down", help="stop every component, remove every container, stop the local Ray")
     down.add_argument("--purge", action="store_true", help="also delete the store's data and the tokens")
 
@@ -152,16 +159,16 @@ async def _run_api_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("up", "down"):
+        if args.command in ("up", "down", "join", "leave"):
             import cluster.bootstrap.lifecycle as lifecycle  # needs Ray: imported only for these commands
 
-            home = client_config.raykube_home()
-
-            return (
-                lifecycle.up(home, args, sys.stdout)
-                if args.command == "up"
-                else lifecycle.down(home, args, sys.stdout)
-            )
+            command = {
+                "up": lifecycle.up,
+                "down": lifecycle.down,
+                "join": lifecycle.join,
+                "leave": lifecycle.leave,
+            }
+            return command[args.command](client_config.raykube_home(), args, sys.stdout)
         return asyncio.run(_run_api_command(args))
     except ApiError as err:
         print_error(err, sys.stderr)

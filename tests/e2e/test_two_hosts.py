@@ -1,7 +1,7 @@
 """A second host (a second Ray node with its own host:<name> resource) gets its own kubelet and pods.
 
-The second "host" is a Ray node on this machine joining the test's cluster on loopback, as
-PLATFORM.md suggests for simulating hosts; both kubelets drive the same Podman, each seeing only
+The second "host" joins with `raykube join` from a RAYKUBE_HOME of its own: a Ray node on this
+machine joining the test's cluster on loopback, as PLATFORM.md suggests for simulating hosts; both kubelets drive the same Podman, each seeing only
 the containers labelled with its node.
 """
 
@@ -13,25 +13,24 @@ from collections.abc import Iterator
 
 import pytest
 
-from cluster.bootstrap.ray_node import LocalRayNode
 from tests.e2e.cluster import Cluster, eventually, pod_manifest
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def second_host(cluster: Cluster) -> Iterator[str]:
+def second_host(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     name = f"{cluster.node}-b"
-    node = LocalRayNode(cluster.home / "second-host")
+    second = Cluster(tmp_path_factory.mktemp("second-home"), name)  # the second machine's own RAYKUBE_HOME
     head = (cluster.home / "ray-address").read_text().strip()
-    node.start(port=0, host_name=name, loopback=True, join=head)
+    assert "joined the cluster" in second.raykube("join", head, f"--node-name={name}").stdout
     try:
-        placed = cluster.up()  # up again: only the new host's kubelet is missing
+        placed = cluster.up()  # up again on the first host: only the new host's kubelet is missing
         assert f"kubelet-{name}" in placed
         yield name
     finally:
         cluster.raykube("delete", "pod", "--now", "pinned", *(f"spread-{i}" for i in range(4)), check=False)
-        node.stop()  # by the PID and session of the Ray node this fixture started
+        assert "left the cluster" in second.raykube("leave").stdout
 
 
 def test_both_hosts_are_ready_nodes(cluster: Cluster, second_host: str) -> None:
