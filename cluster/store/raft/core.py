@@ -20,7 +20,7 @@ vote is part of a leadership transfer).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from cluster.store.raft.config import Config
@@ -118,16 +118,18 @@ class Raft:
         self.term = hard_state.term
         self.vote = hard_state.vote
 
-    def bootstrap(self, peers: list[int]) -> None:
+    def bootstrap(self, peers: list[int], contexts: Mapping[int, bytes] | None = None) -> None:
         """Found a new cluster: the members become committed ADD_NODE entries 1..n of term 1.
 
         Keeping the initial config in the log (as etcd does) lets a node that later joins empty rebuild
-        every config by replaying from index 1. The application applies these entries like any other.
+        every config by replaying from index 1. The application applies these entries like any other;
+        `contexts` gives each founding member's ConfChange.context (the application's data about it).
         """
         if self.log.last_index() != 0 or self.term != 0:
             raise InvariantViolationError("bootstrap needs empty storage")
         self.become_follower(1, NONE)
-        changes = [ConfChange(ConfChangeType.ADD_NODE, peer) for peer in peers]
+        contexts = contexts or {}
+        changes = [ConfChange(ConfChangeType.ADD_NODE, peer, contexts.get(peer, b"")) for peer in peers]
         self.log.append(
             [Entry(1, k + 1, EntryType.CONF_CHANGE, change.encode()) for k, change in enumerate(changes)]
         )

@@ -156,15 +156,21 @@ _CONF_CHANGE = struct.Struct(">BQ")
 
 @dataclass(slots=True, frozen=True)
 class ConfChange:
-    """Add or remove one voter. Encoded into a CONF_CHANGE entry; applied after commit."""
+    """Add or remove one voter. Encoded into a CONF_CHANGE entry; applied after commit.
+
+    `context` is opaque to Raft and travels with the change (etcd's ConfChange.Context): the
+    application puts what it must know about the member there (its address), so that every
+    replica learns it from the log in the same order as the change itself.
+    """
 
     type: ConfChangeType
     node_id: int
+    context: bytes = b""
 
     def encode(self) -> bytes:
-        return _CONF_CHANGE.pack(self.type, self.node_id)
+        return _CONF_CHANGE.pack(self.type, self.node_id) + self.context
 
     @classmethod
     def decode(cls, data: bytes) -> ConfChange:
-        kind, node_id = _CONF_CHANGE.unpack(data)
-        return cls(ConfChangeType(kind), node_id)
+        kind, node_id = _CONF_CHANGE.unpack_from(data)
+        return cls(ConfChangeType(kind), node_id, bytes(data[_CONF_CHANGE.size :]))

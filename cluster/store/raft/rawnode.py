@@ -31,6 +31,7 @@ The contract (single-threaded; the shell owns the loop):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cluster.store.raft.config import Config
@@ -94,9 +95,9 @@ class RawNode:
         """The state machine itself, for status views and tests; drive it only through RawNode."""
         return self._raft
 
-    def bootstrap(self, peers: list[int]) -> None:
+    def bootstrap(self, peers: list[int], contexts: Mapping[int, bytes] | None = None) -> None:
         """Found a new cluster with these voters, on empty storage (see Raft.bootstrap)."""
-        self._raft.bootstrap(peers)
+        self._raft.bootstrap(peers, contexts)
 
     # -- inputs ------------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -109,6 +110,15 @@ class RawNode:
     def propose(self, data: bytes) -> None:
         """Propose data for the log; raises ProposalDroppedError if there is no leader to take it."""
         self._raft.step(Message(MessageType.PROP, entries=[Entry(0, 0, EntryType.NORMAL, data)]))
+
+    def propose_batch(self, data: Sequence[bytes]) -> None:
+        """Propose several entries as one message: one append and one broadcast for the whole batch.
+
+        All or nothing: ProposalDroppedError means none of them was taken.
+        """
+        if data:
+            entries = [Entry(0, 0, EntryType.NORMAL, item) for item in data]
+            self._raft.step(Message(MessageType.PROP, entries=entries))
 
     def propose_conf_change(self, change: ConfChange) -> None:
         """Propose a membership change. A leader with a change still unapplied turns it into a no-op."""
