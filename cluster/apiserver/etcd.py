@@ -11,7 +11,8 @@ registry turns them into API errors with the object's kind and name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from cluster.etcd_keys import prefix_end
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
 
-Resolver = Callable[[], Awaitable[str]]
+Endpoints = Callable[[], Awaitable[list[str]]]  # finds the members' client addresses
 
 
 class StorageError(Exception):
@@ -76,22 +77,53 @@ def _kv(kv: kv_pb2.KeyValue) -> KeyValue:
 
 
 class EtcdStorage:
-    """Typed etcd operations over one gRPC channel (re-resolved after the store is unreachable)."""
+    """Typed etcd operations over one gRPC channel to one of the store's members.
 
-    def __init__(self, target: str | Resolver, *, timeout: float = 10.0):
-        self._resolve = target if callable(target) else None
-        self._target = "" if callable(target) else target
+    `endpoints` are the members' client addresses (or a coroutine that finds them, e.g. through
+    Ray). When the member in use answers UNAVAILABLE (down, or no leader during an election),
+    the next call goes to the next member. A call that failed that way is retried on the next
+    member after a short back-off, a few times: etcd's UNAVAILABLE means the request was not
+    applied, so the retry cannot apply it twice. Other failures, and a deadline exceeded (the
+    outcome is unknown), go to the caller.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str] | Endpoints,
+        *,
+        timeout: float = 10.0,
+        attempts: int = 6,
+        backoff: float = 0.1,
+    ):
+        if isinstance(endpoints, str):
+            endpoints = [endpoints]
+        self._resolve: Endpoints | None = endpoints if callable(endpoints) else None
+        self._endpoints: list[str] = [] if callable(endpoints) else list(endpoints)
+        self._current = 0
         self._timeout = timeout
+        self._attempts = attempts
+        self._backoff = backoff
         self._channel: grpc.aio.Channel | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoints[self._current % len(self._endpoints)] if self._endpoints else ""
 
     async def _stubs(self) -> tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub]:
         if self._channel is None:
-            if self._resolve is not None:
-                self._target = await self._resolve()
+            if self._resolve is not None and (
+                not self._endpoints or self._current % len(self._endpoints) == 0
+            ):
+                self._endpoints = await self._resolve()  # (again) after trying every known member
             self._channel = grpc.aio.insecure_channel(
-                self._target, options=(("grpc.max_receive_message_length", 256 * 1024 * 1024),)
+                self.endpoint, options=(("grpc.max_receive_message_length", 256 * 1024 * 1024),)
             )
         return rpc_pb2_grpc.KVStub(self._channel), rpc_pb2_grpc.WatchStub(self._channel)
+
+    def _next_member(self) -> None:
+        """Use the next member from the next call on (the old channel closes when collected)."""
+        self._channel = None
+        self._current += 1
 
     async def close(self) -> None:
         if self._channel is not None:
@@ -99,18 +131,26 @@ class EtcdStorage:
             self._channel = None
 
     async def _kv_call(self, method: str, request: Message) -> Any:
-        kv, _ = await self._stubs()
-        try:
-            return await getattr(kv, method)(request, timeout=self._timeout)
-        except grpc.aio.AioRpcError as err:
-            raise self._translate(err) from None
+        delay = self._backoff
+        for attempt in range(self._attempts):
+            kv, _ = await self._stubs()
+            try:
+                return await getattr(kv, method)(request, timeout=self._timeout)
+            except grpc.aio.AioRpcError as err:
+                failure = self._translate(err)
+                if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == self._attempts - 1:
+                    raise failure from None
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def _translate(self, err: grpc.aio.AioRpcError) -> StorageError:
         if err.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in (err.details() or ""):
             return Compacted(0)
+        failure = StoreUnavailable(f"store {self.endpoint}: {err.code().name}: {err.details()}")
         if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            self._channel = None  # the next call resolves the store again
-        return StoreUnavailable(f"store: {err.code().name}: {err.details()}")
+            self._next_member()
+        return failure
 
     async def get(self, key: str) -> KeyValue | None:
         response: rpc_pb2.RangeResponse = await self._kv_call("Range", rpc_pb2.RangeRequest(key=key.encode()))

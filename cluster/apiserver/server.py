@@ -1,7 +1,8 @@
 """Start and stop an API server: the gRPC service plus the registry's background tasks.
 
 Used in-process by tests and by the `apiserver` Ray actor alike. The store is reached through a
-fixed address or a resolver (in a cluster the store replicas are found through Ray).
+fixed list of member addresses or a coroutine that finds them (in a cluster: the store replicas,
+through Ray).
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import grpc
 
 from cluster.apiserver.auth import Authorizer, TokenAuthenticator, UserInfo
-from cluster.apiserver.etcd import EtcdStorage, Resolver
+from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.service import ApiService
 from cluster.client.api import CHANNEL_OPTIONS
@@ -28,7 +29,7 @@ class ApiServer:
 
     def __init__(
         self,
-        store: str | Resolver,
+        store: str | Sequence[str] | Endpoints,
         tokens: Mapping[str, UserInfo],
         *,
         host: str = "127.0.0.1",

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from cluster.apiserver.auth import parse_token_file
+from cluster.apiserver.etcd import Endpoints
 from cluster.apiserver.server import ApiServer
 from cluster.bootstrap.actor import NAMESPACE, Component
 from cluster.client.api import ApiClient, Resolver
@@ -48,6 +49,30 @@ def ray_resolver(actor_name: str, *, timeout: float = 120.0) -> Resolver:
     return resolve
 
 
+def ray_endpoints(actor_names: list[str], *, timeout: float = 120.0, each: float = 5.0) -> Endpoints:
+    """Finds the gRPC addresses of several components (the store's replicas) through Ray: those
+    that answer within `each` seconds; waits while none does (they may all be restarting)."""
+
+    async def address(name: str) -> str | None:
+        try:
+            found: str = await asyncio.wait_for(
+                ray.get_actor(name, namespace=NAMESPACE).address.remote(), each
+            )
+        except (ValueError, TimeoutError, ray.exceptions.RayError):
+            return None
+        return found
+
+    async def resolve() -> list[str]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = [a for a in await asyncio.gather(*(address(n) for n in actor_names)) if a]
+            if found or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.5)
+
+    return resolve
+
+
 class StoreComponent:
     def __init__(self, config: dict[str, Any]):
         self._config = config
@@ -66,7 +91,7 @@ class StoreComponent:
 class ApiServerComponent:
     def __init__(self, config: dict[str, Any]):
         self._server = ApiServer(
-            ray_resolver(config["store"]),
+            ray_endpoints(config["store"]),
             parse_token_file(config["tokens"]),
             host=config["host"],
             port=config["port"],

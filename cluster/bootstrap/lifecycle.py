@@ -111,7 +111,7 @@ def plan(
         ComponentSpec("store-0", "store", first, {
             "data_dir": str(home / "data" / "store-0"), "host": bind, "port": args.store_port}),
         ComponentSpec("apiserver", "apiserver", first, {
-            "store": "store-0", "tokens": auth.format_token_file(tokens), "kubelet_token": kubelet_client,
+            "store": ["store-0"], "tokens": auth.format_token_file(tokens), "kubelet_token": kubelet_client,
             "host": bind, "port": args.apiserver_port}),
         ComponentSpec("scheduler", "scheduler", first, {
             "apiserver": "apiserver", "token": token_of(tokens, auth.SCHEDULER_USER)}),
