@@ -13,7 +13,17 @@
     ├── LeaseNotFound          NOT_FOUND         "etcdserver: requested lease not found"
     ├── LeaseExists            FAILED_PRECONDITION "etcdserver: lease already exists"
     ├── LeaseTTLTooLarge       OUT_OF_RANGE      "etcdserver: too large lease TTL"
-    └── Stopped                UNAVAILABLE       "etcdserver: server stopped"
+    ├── Unavailable            UNAVAILABLE       the cluster cannot answer now; a client may retry
+    │   ├── Stopped               "etcdserver: server stopped"
+    │   ├── NoLeader              "etcdserver: no leader"                (nothing was proposed)
+    │   ├── RequestTimedOut       "etcdserver: request timed out"        (a write may have happened)
+    │   └── LeaderTransferTimedOut "etcdserver: request timed out, leader transfer took too long"
+    ├── NotLeader              FAILED_PRECONDITION "etcdserver: not leader"
+    ├── BadLeaderTransferee    FAILED_PRECONDITION "etcdserver: bad leader transferee"
+    ├── MemberNotFound         NOT_FOUND         "etcdserver: member not found"
+    ├── PeerURLExists          FAILED_PRECONDITION "etcdserver: Peer URLs already exists"
+    ├── MemberBadURLs          INVALID_ARGUMENT  "etcdserver: given member URLs are invalid"
+    └── ClusterIDMismatch      FAILED_PRECONDITION "etcdserver: cluster ID mismatch"  (between replicas)
 
     StorageError                                (not a client's fault: the node refuses to go on)
     └── CorruptLogError        a WAL record failed its check somewhere other than a torn tail
@@ -94,9 +104,54 @@ class LeaseTTLTooLarge(StoreError):
     code = grpc.StatusCode.OUT_OF_RANGE
 
 
-class Stopped(StoreError):
-    text = "etcdserver: server stopped"
+class Unavailable(StoreError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class Stopped(Unavailable):
+    text = "etcdserver: server stopped"
+
+
+class NoLeader(Unavailable):
+    text = "etcdserver: no leader"
+
+
+class RequestTimedOut(Unavailable):
+    text = "etcdserver: request timed out"
+
+
+class LeaderTransferTimedOut(Unavailable):
+    text = "etcdserver: request timed out, leader transfer took too long"
+
+
+class NotLeader(StoreError):
+    text = "etcdserver: not leader"
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class BadLeaderTransferee(StoreError):
+    text = "etcdserver: bad leader transferee"
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class MemberNotFound(StoreError):
+    text = "etcdserver: member not found"
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class PeerURLExists(StoreError):
+    text = "etcdserver: Peer URLs already exists"
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class MemberBadURLs(StoreError):
+    text = "etcdserver: given member URLs are invalid"
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class ClusterIDMismatch(StoreError):
+    text = "etcdserver: cluster ID mismatch"
+    code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class StorageError(Exception):

@@ -1,26 +1,29 @@
-"""etcd's Lease service: grant and revoke through the log, keep-alive and TTLs on the shell's clock.
+"""etcd's Lease service: grant and revoke through the log, keep-alive and TTLs on the leader's clock.
 
 Grants and revokes are log entries (every replica must agree which leases exist). Keep-alives
-and remaining TTLs are not: they only move deadlines in LeaseTimers, which live on the node that
-runs the expiry loop (the leader, once there is Raft), as in etcd's lessor.
+and remaining TTLs are not: they move or read deadlines in LeaseTimers, and only the leader's
+timers count (it alone expires leases), as in etcd's lessor. So a follower answers LeaseKeepAlive
+and LeaseTimeToLive by asking the leader over the peer channel (StorePeer, peer_service.py, which
+calls `renew_here` / `time_to_live_here` there), retrying through a leader change until the
+request timeout, like etcd's follower forwards to the leader's peer URL.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from cluster.store.errors import LeaseNotFound
+from cluster.store.errors import LeaseNotFound, NotLeader, StoreError
 from cluster.store.lease_timers import LeaseTimers
 from cluster.store.mvcc import StateMachine
-from cluster.store.replicator import Replicator
+from cluster.store.raft_replicator import RaftReplicator
 from cluster.store.rpc import Context, Headers, unary, write
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
-from raykube.store.v1 import store_pb2
+from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 
 class LeaseService(rpc_pb2_grpc.LeaseServicer):
     def __init__(
-        self, machine: StateMachine, replicator: Replicator, timers: LeaseTimers, headers: Headers
+        self, machine: StateMachine, replicator: RaftReplicator, timers: LeaseTimers, headers: Headers
     ) -> None:
         self._machine = machine
         self._replicator = replicator
@@ -52,23 +55,37 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
         context: Context,
     ) -> AsyncIterator[rpc_pb2.LeaseKeepAliveResponse]:
         async for request in request_iterator:
-            ttl = self._timers.renew(request.ID) or 0  # etcd answers TTL 0 for an unknown lease
+            try:
+                ttl = await self._keep_alive(request)
+            except StoreError as err:
+                await context.abort(err.code, err.text)
             yield rpc_pb2.LeaseKeepAliveResponse(header=self._headers.make(), ID=request.ID, TTL=ttl)
+
+    async def _keep_alive(self, request: rpc_pb2.LeaseKeepAliveRequest) -> int:
+        async def here() -> int:
+            return self.renew_here(request.ID)
+
+        async def there(stub: store_pb2_grpc.StorePeerStub, timeout: float) -> int:
+            resp: rpc_pb2.LeaseKeepAliveResponse = await stub.LeaseKeepAlive(request, timeout=timeout)
+            return resp.TTL
+
+        return await self._replicator.at_leader(here, there)
 
     @unary
     async def LeaseTimeToLive(
         self, request: rpc_pb2.LeaseTimeToLiveRequest, context: Context
     ) -> rpc_pb2.LeaseTimeToLiveResponse:
-        await self._replicator.read_barrier(False)
-        resp = rpc_pb2.LeaseTimeToLiveResponse(header=self._headers.make(), ID=request.ID)
-        try:
-            resp.grantedTTL = self._machine.lease_granted_ttl(request.ID)
-        except LeaseNotFound:
-            resp.TTL = -1  # etcd: not an error, a TTL of -1
+        async def here() -> rpc_pb2.LeaseTimeToLiveResponse:
+            return await self.time_to_live_here(request)
+
+        async def there(
+            stub: store_pb2_grpc.StorePeerStub, timeout: float
+        ) -> rpc_pb2.LeaseTimeToLiveResponse:
+            resp: rpc_pb2.LeaseTimeToLiveResponse = await stub.LeaseTimeToLive(request, timeout=timeout)
             return resp
-        resp.TTL = self._timers.remaining(request.ID)
-        if request.keys:
-            resp.keys.extend(self._machine.lease_keys(request.ID))
+
+        resp = await self._replicator.at_leader(here, there)
+        resp.header.CopyFrom(self._headers.make())
         return resp
 
     @unary
@@ -78,3 +95,27 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
         await self._replicator.read_barrier(False)
         leases = [rpc_pb2.LeaseStatus(ID=lease) for lease in self._machine.lease_ids()]
         return rpc_pb2.LeaseLeasesResponse(header=self._headers.make(), leases=leases)
+
+    # -- on the leader (directly, or for a follower through StorePeer) ---------------------------------
+    def renew_here(self, lease: int) -> int:
+        """Restart the lease's TTL; returns it (0 for an unknown lease, as etcd answers)."""
+        if not self._replicator.is_leader:
+            raise NotLeader()
+        return self._timers.renew(lease) or 0
+
+    async def time_to_live_here(
+        self, request: rpc_pb2.LeaseTimeToLiveRequest
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        if not self._replicator.is_leader:
+            raise NotLeader()
+        await self._replicator.read_barrier(False)
+        resp = rpc_pb2.LeaseTimeToLiveResponse(ID=request.ID)
+        try:
+            resp.grantedTTL = self._machine.lease_granted_ttl(request.ID)
+        except LeaseNotFound:
+            resp.TTL = -1  # etcd: not an error, a TTL of -1
+            return resp
+        resp.TTL = self._timers.remaining(request.ID)
+        if request.keys:
+            resp.keys.extend(self._machine.lease_keys(request.ID))
+        return resp

@@ -11,7 +11,11 @@ clock (`time.monotonic` in production, a fake one in tests):
   the Replicator like any client write, so the revoke (and its key deletions) reach every replica
   through the log. A lease whose revoke is in flight is not proposed again before `retry` seconds.
 
-With Raft, only the leader runs the expiry loop. Concurrency: event-loop only.
+With Raft every replica keeps timers (grants and revokes reach all of them), but only the leader
+expires leases (`leading`) and answers keep-alives, and a new leader gives every lease a fresh
+TTL (`reset`), as etcd's lessor does on promotion. A revoke that fails because the cluster is
+unavailable (no leader, a timeout, leadership lost) is tried again `retry` seconds later by
+whichever replica leads then. Concurrency: event-loop only.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from cluster.store.errors import LeaseNotFound
+from cluster.store.errors import LeaseNotFound, NotLeader, Unavailable
 from cluster.store.replicator import Replicator
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2
@@ -56,6 +60,13 @@ class LeaseTimers:
             return -1
         return max(0, math.floor(deadline - self.clock()))
 
+    def reset(self, leases: Iterable[tuple[int, int]]) -> None:
+        """Exactly these (lease, TTL) pairs, each with a full TTL from now."""
+        self._ttl.clear()
+        self._deadline.clear()
+        for lease, ttl in leases:
+            self.start(lease, ttl)
+
     def forget(self, lease: int) -> None:
         self._ttl.pop(lease, None)
         self._deadline.pop(lease, None)
@@ -70,11 +81,16 @@ class LeaseTimers:
 
 
 async def expire_leases(
-    replicator: Replicator, timers: LeaseTimers, *, tick: float = 0.25, retry: float = 2.0
+    replicator: Replicator,
+    timers: LeaseTimers,
+    *,
+    leading: Callable[[], bool] = lambda: True,
+    tick: float = 0.25,
+    retry: float = 2.0,
 ) -> None:
-    """Propose a revoke for every expired lease, forever (cancel to stop)."""
+    """Propose a revoke for every expired lease while `leading()`, forever (cancel to stop)."""
     while True:
-        due = timers.due(retry)
+        due = timers.due(retry) if leading() else []
         if due:
             log.info("leases expired, revoking: %s", ", ".join(f"{lease:x}" for lease in due))
             revokes = (store_pb2.Entry(lease_revoke=rpc_pb2.LeaseRevokeRequest(ID=lease)) for lease in due)
@@ -82,6 +98,8 @@ async def expire_leases(
             for lease, result in zip(due, results, strict=True):
                 if isinstance(result, LeaseNotFound):
                     timers.forget(lease)  # revoked meanwhile by a client
+                elif isinstance(result, Unavailable | NotLeader):
+                    log.info("revoking lease %x failed (%s); will retry", lease, result)
                 elif isinstance(result, BaseException):
                     raise result
         await asyncio.sleep(tick)

@@ -1,14 +1,15 @@
-"""The part of etcd's Maintenance service that clients rely on: Status (and an empty Alarm list).
+"""The part of etcd's Maintenance service that clients rely on: Status, MoveLeader, an empty Alarm list.
 
-`etcdctl endpoint status` and health checks read these. Raft index and term come from the
-Replicator's status, so they become real once Raft is plugged in.
+`etcdctl endpoint status` and health checks read Status: the leader, Raft term, commit and
+applied index come from the replicator. MoveLeader is served by the leader only (etcd answers
+"not leader" elsewhere; etcdctl finds the leader itself) and returns once the target leads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from cluster.store.replicator import Replicator
+from cluster.store.raft_replicator import RaftReplicator
 from cluster.store.rpc import Context, Headers, unary
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
@@ -16,7 +17,7 @@ VERSION = "3.4.0-raykube"  # etcd's API level that this store speaks
 
 
 class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
-    def __init__(self, replicator: Replicator, headers: Headers, disk_bytes: Callable[[], int]) -> None:
+    def __init__(self, replicator: RaftReplicator, headers: Headers, disk_bytes: Callable[[], int]) -> None:
         self._replicator = replicator
         self._headers = headers
         self._disk_bytes = disk_bytes
@@ -35,6 +36,13 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
             raftTerm=status.term,
             raftAppliedIndex=status.applied_index,
         )
+
+    @unary
+    async def MoveLeader(
+        self, request: rpc_pb2.MoveLeaderRequest, context: Context
+    ) -> rpc_pb2.MoveLeaderResponse:
+        await self._replicator.transfer_leadership(request.targetID)
+        return rpc_pb2.MoveLeaderResponse(header=self._headers.make())
 
     @unary
     async def Alarm(self, request: rpc_pb2.AlarmRequest, context: Context) -> rpc_pb2.AlarmResponse:

@@ -1,6 +1,6 @@
 """etcd's v3 data model as a deterministic state machine.
 
-Who calls what: the replicator (cluster/store/local_replicator.py now, the Raft shell later)
+Who calls what: the replicator (cluster/store/raft_replicator.py, on every replica)
 feeds committed log entries, in log order, to `apply()`; it is the only way state changes.
 Readers call `range()` (and the watch hub reads `events`) on the same thread, between applies.
 `snapshot()` / `restore()` move the whole state to and from bytes.
@@ -371,6 +371,16 @@ class StateMachine:
             )
         snap.leases.extend(store_pb2.LeaseState(id=i, granted_ttl=ttl) for i, ttl in self._leases.items())
         return snap.SerializeToString(deterministic=True)
+
+    def reset(self, data: bytes) -> None:
+        """Become the state in snapshot `data`, in place: whoever holds this machine sees it.
+
+        A replica that falls behind the leader's log is brought up to date this way, under the
+        servicers' and watchers' feet; watchers simply read on from their next revision.
+        """
+        other = StateMachine.restore(data)
+        self._keys, self._leases, self.events = other._keys, other._leases, other.events
+        self._rev, self._compact_rev = other._rev, other._compact_rev
 
     @classmethod
     def restore(cls, data: bytes) -> StateMachine:

@@ -1,14 +1,14 @@
 """How committed entries reach the state machine: the seam between the store and consensus.
 
-The gRPC servicers only ever talk to a `Replicator`: they propose writes and wait for the
-state machine's answer, and they ask for a read barrier before reading local state. Today the
-implementation is `LocalReplicator` (one replica: WAL + fsync + apply). The Raft shell will be
-a second implementation of the same Protocol: `propose` appends to the Raft log and resolves once
-the entry is committed *and applied locally*; `read_barrier(False)` is ReadIndex (wait until the
-local applied index reaches the leader's commit index at the time of the call); `status()`
-reports the real term and leader. Every replica applies the same entries through
+The gRPC servicers for data (KV, Watch) only ever talk to a `Replicator`: they propose writes and
+wait for the state machine's answer, and they ask for a read barrier before reading local state.
+The implementation is `RaftReplicator` (raft_replicator.py): `propose` appends to the Raft log and
+resolves once the entry is committed *and applied locally*; `read_barrier(False)` is ReadIndex
+(wait until the local applied index reaches the leader's commit index at the time of the call);
+`status()` reports the real term and leader. Every replica applies the same entries through
 `StateMachine.apply` and reports them to the same `on_applied` callback (watch wake-ups, lease
-timers), so nothing above this seam changes when Raft arrives.
+timers). Leadership, membership and lease forwarding need more than this seam and use
+RaftReplicator directly.
 """
 
 from __future__ import annotations

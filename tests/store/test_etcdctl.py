@@ -126,5 +126,5 @@ def test_endpoint_status(etcdctl: Etcdctl, store: StoreThread) -> None:
     status = json.loads(etcdctl("endpoint", "status", "-w", "json").stdout)[0]["Status"]
     assert status["version"].startswith("3.4")
     assert status["leader"] == status["header"]["member_id"] == store.node.replicator.status().member_id
-    assert status["raftIndex"] == 1 and status["header"]["revision"] == 2
+    assert status["raftIndex"] in (3, 4) and status["header"]["revision"] == 2  # see test_grpc's test_status
     assert "is healthy" in etcdctl("endpoint", "health").stderr + etcdctl("endpoint", "health").stdout
