@@ -147,6 +147,7 @@ class RaftReplicator:
         self._stopping = False
         self._lead = NONE
         self.removed = False
+        self.snapshots_received = 0  # restores from a leader's snapshot (MsgSnap), since start
         self.transport = PeerTransport(cluster_id, self._resolve, self, faults, options.transport)
         self.on_applied: OnApplied = lambda batch: None
         self.on_restored: Callable[[], None] = lambda: None
@@ -514,10 +515,13 @@ class RaftReplicator:
         self._conf_state = snap.conf_state
         self._applied = self._snapshot_index = snap.index
         self._reads.applied_to(snap.index)
+        self.snapshots_received += 1
         log.info("restored from the leader's snapshot at index %d", snap.index)
         self.on_restored()
 
     def _leader_changed(self, lead: int) -> None:
+        if lead == self._lead:
+            return  # only our role changed (e.g. follower to candidate)
         was_leading = self._lead == self.member_id
         self._lead = lead
         self._leader_event.set()
