@@ -9,9 +9,11 @@ import shutil
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
+from .cluster import InProcessCluster
 from .conftest import StoreThread
 
 ETCDCTL = shutil.which("etcdctl")
@@ -128,3 +130,30 @@ def test_endpoint_status(etcdctl: Etcdctl, store: StoreThread) -> None:
     assert status["leader"] == status["header"]["member_id"] == store.node.replicator.status().member_id
     assert status["raftIndex"] in (3, 4) and status["header"]["revision"] == 2  # see test_grpc's test_status
     assert "is healthy" in etcdctl("endpoint", "health").stderr + etcdctl("endpoint", "health").stdout
+
+
+def test_a_three_member_cluster(tmp_path: Path) -> None:
+    cluster = InProcessCluster(tmp_path)
+    try:
+        leader = cluster.leader()
+        follower, other = cluster.followers()
+        assert Etcdctl(follower.target)("put", "shared", "from-a-follower").stdout == "OK\n"
+        assert Etcdctl(other.target)("get", "shared", "--print-value-only").stdout == "from-a-follower\n"
+        everyone = Etcdctl(",".join(node.target for node in cluster.nodes.values()))
+        rows = json.loads(everyone("endpoint", "status", "-w", "json").stdout)
+        assert len(rows) == 3 and {row["Status"]["leader"] for row in rows} == {leader.node.member_id}
+        assert len({row["Status"]["raftTerm"] for row in rows}) == 1
+        listed = json.loads(everyone("member", "list", "-w", "json").stdout)["members"]
+        assert sorted(int(m["ID"]) for m in listed) == sorted(
+            n.node.member_id for n in cluster.nodes.values()
+        )
+        assert sorted(m["peerURLs"][0] for m in listed) == sorted(
+            f"http://{a}" for a in cluster.peers.values()
+        )
+        lease = Etcdctl(other.target)("lease", "grant", "60").stdout.split()[1]
+        kept = Etcdctl(follower.target)("lease", "keep-alive", "--once", lease).stdout
+        assert kept == f"lease {lease} keepalived with TTL(60)\n"  # answered by the leader, via a follower
+        moved = Etcdctl(leader.target)("move-leader", f"{follower.node.member_id:x}").stdout
+        assert "Leadership transferred" in moved and cluster.leader() is follower
+    finally:
+        cluster.close()
