@@ -76,15 +76,27 @@ def _kv(kv: kv_pb2.KeyValue) -> KeyValue:
     return KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
 
 
+# Failures that prove a request took no effect: it never reached a member, or the member refused
+# it before proposing (etcd's ErrNoLeader). Anything else (a timeout, "leader changed", a
+# connection lost mid-call) leaves a write's outcome unknown.
+_NOT_APPLIED = ("failed to connect", "etcdserver: no leader")
+
+
+def _retryable(method: str, err: grpc.aio.AioRpcError) -> bool:
+    """etcd's client rule: reads are retried on any UNAVAILABLE; writes only when provably not applied."""
+    if err.code() != grpc.StatusCode.UNAVAILABLE:
+        return False
+    return method == "Range" or any(marker in (err.details() or "") for marker in _NOT_APPLIED)
+
+
 class EtcdStorage:
     """Typed etcd operations over one gRPC channel to one of the store's members.
 
     `endpoints` are the members' client addresses (or a coroutine that finds them, e.g. through
-    Ray). When the member in use answers UNAVAILABLE (down, or no leader during an election),
-    the next call goes to the next member. A call that failed that way is retried on the next
-    member after a short back-off, a few times: etcd's UNAVAILABLE means the request was not
-    applied, so the retry cannot apply it twice. Other failures, and a deadline exceeded (the
-    outcome is unknown), go to the caller.
+    Ray). When the member in use fails (UNAVAILABLE: down, no leader; or a deadline exceeded),
+    the next call goes to the next member. A failed call is retried there, after a short
+    back-off, when a retry cannot apply it twice (`_retryable`, etcd's own client rule); every
+    other failure goes to the caller, whose write then has an unknown outcome.
     """
 
     def __init__(
@@ -138,7 +150,7 @@ class EtcdStorage:
                 return await getattr(kv, method)(request, timeout=self._timeout)
             except grpc.aio.AioRpcError as err:
                 failure = self._translate(err)
-                if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == self._attempts - 1:
+                if not _retryable(method, err) or attempt == self._attempts - 1:
                     raise failure from None
             await asyncio.sleep(delay)
             delay *= 2

@@ -21,7 +21,7 @@ from cluster.apiserver.server import ApiServer
 from cluster.bootstrap.actor import NAMESPACE, Component
 from cluster.client.api import ApiClient, Resolver
 from cluster.scheduler import Scheduler
-from cluster.store.server import StoreNode, start_store_node
+from cluster.store.server import StoreNode, StoreOptions, start_store_node
 
 ANY_ADDRESS = ("0.0.0.0", "::", "")
 
@@ -49,7 +49,7 @@ def ray_resolver(actor_name: str, *, timeout: float = 120.0) -> Resolver:
     return resolve
 
 
-def ray_endpoints(actor_names: list[str], *, timeout: float = 120.0, each: float = 5.0) -> Endpoints:
+def ray_endpoints(actor_names: list[str], *, timeout: float = 120.0, each: float = 1.0) -> Endpoints:
     """Finds the gRPC addresses of several components (the store's replicas) through Ray: those
     that answer within `each` seconds; waits while none does (they may all be restarting)."""
 
@@ -74,13 +74,19 @@ def ray_endpoints(actor_names: list[str], *, timeout: float = 120.0, each: float
 
 
 class StoreComponent:
+    """One replica of the store: its Raft peers are the other replicas, at the addresses `up` planned."""
+
     def __init__(self, config: dict[str, Any]):
         self._config = config
         self._node: StoreNode | None = None
 
     async def start(self) -> str:
-        host = self._config["host"]
-        self._node = await start_store_node(Path(self._config["data_dir"]), host, self._config["port"])
+        config = self._config
+        host = config["host"]
+        options = StoreOptions(
+            name=config["name"], peers=config["peers"], peer_listen=f"{host}:{config['peer_port']}"
+        )
+        self._node = await start_store_node(Path(config["data_dir"]), host, config["port"], options)
         return f"{advertised(host)}:{self._node.address[1]}"
 
     async def stop(self) -> None:

@@ -34,7 +34,7 @@ import ray
 
 from cluster.apiserver import auth
 from cluster.bootstrap.actor import NAMESPACE, ComponentHost, config_digest
-from cluster.bootstrap.ray_node import LOOPBACK_NODE_IP, STATE_FILE, LocalRayNode, apply_ray_env
+from cluster.bootstrap.ray_node import LOOPBACK_NODE_IP, STATE_FILE, LocalRayNode, apply_ray_env, free_port
 from cluster.cli import config as client_config
 from cluster.cli.printers import table
 
@@ -42,6 +42,9 @@ HOST_RESOURCE_PREFIX = "host:"
 TOKENS_FILE = "tokens.csv"
 KUBELET_CLIENT_USER = "system:apiserver-kubelet-client"
 RAY_LOGS = "/tmp/ray/session_latest/logs"
+STORE_REPLICAS = 3
+STORE_PORT_STRIDES = (0, 20000, 30000)  # 2379, 22379, 32379: etcd's local three-member ports
+STORE_LAYOUT_FILE = "store-layout.json"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,49 @@ def token_of(tokens: dict[str, auth.UserInfo], user: str) -> str:
     return next(token for token, info in tokens.items() if info.name == user)
 
 
+def host_ips() -> dict[str, str]:
+    """Each live host's IP, as its Ray node reports it."""
+    return {
+        key.removeprefix(HOST_RESOURCE_PREFIX): node["NodeManagerAddress"]
+        for node in ray.nodes()
+        if node.get("Alive")
+        for key in node.get("Resources", {})
+        if key.startswith(HOST_RESOURCE_PREFIX)
+    }
+
+
+def store_layout(home: Path, args: argparse.Namespace, hosts: list[str]) -> list[dict[str, Any]]:
+    """Where the store's replicas live and on which ports: decided once, then kept with the data.
+
+    One replica per host when there are three hosts or more (else round robin over the hosts);
+    client ports as etcd's own local three-member cluster (2379, 22379, 32379; peers one above),
+    or free ports with --store-port 0. The layout is saved next to the replicas' data, because
+    their Raft membership records these peer addresses: later `up`s (even after a `down`) reuse
+    it, and replicas never move to a host where their data is not.
+    """
+    path = home / "data" / STORE_LAYOUT_FILE
+    if path.exists():
+        layout: list[dict[str, Any]] = json.loads(path.read_text())
+        return layout
+    ips = host_ips()
+    layout = []
+    for i in range(STORE_REPLICAS):
+        host = hosts[i % len(hosts)]
+        if args.store_port:
+            client, peer = (
+                args.store_port + STORE_PORT_STRIDES[i],
+                args.store_port + STORE_PORT_STRIDES[i] + 1,
+            )
+        else:
+            client, peer = free_port(), free_port()
+        address = "127.0.0.1" if args.bind_address.startswith("127.") else ips[host]
+        layout.append({"name": f"store-{i}", "host": host, "client_port": client, "peer_port": peer,
+                       "peer_address": f"{address}:{peer}"})  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(layout, indent=2))
+    return layout
+
+
 def plan(
     home: Path, args: argparse.Namespace, hosts: list[str], tokens: dict[str, auth.UserInfo]
 ) -> list[ComponentSpec]:
@@ -107,11 +153,17 @@ def plan(
     first = hosts[0]
     bind = args.bind_address
     kubelet_client = token_of(tokens, KUBELET_CLIENT_USER)
+    layout = store_layout(home, args, hosts)
+    peers = {member["name"]: member["peer_address"] for member in layout}
     specs = [
-        ComponentSpec("store-0", "store", first, {
-            "data_dir": str(home / "data" / "store-0"), "host": bind, "port": args.store_port}),
+        ComponentSpec(member["name"], "store", member["host"], {
+            "name": member["name"], "data_dir": str(home / "data" / member["name"]), "host": bind,
+            "port": member["client_port"], "peer_port": member["peer_port"], "peers": peers})
+        for member in layout
+    ]  # fmt: skip
+    specs += [
         ComponentSpec("apiserver", "apiserver", first, {
-            "store": ["store-0"], "tokens": auth.format_token_file(tokens), "kubelet_token": kubelet_client,
+            "store": list(peers), "tokens": auth.format_token_file(tokens), "kubelet_token": kubelet_client,
             "host": bind, "port": args.apiserver_port}),
         ComponentSpec("scheduler", "scheduler", first, {
             "apiserver": "apiserver", "token": token_of(tokens, auth.SCHEDULER_USER)}),

@@ -27,7 +27,14 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
     cluster = Cluster(tmp_path / "home", f"e2e-lifecycle-{os.getpid()}")
     try:
         first = placement(cluster.up())
-        assert set(first) == {"store-0", "apiserver", "scheduler", f"kubelet-{cluster.node}"}
+        assert set(first) == {
+            "store-0",
+            "store-1",
+            "store-2",
+            "apiserver",
+            "scheduler",
+            f"kubelet-{cluster.node}",
+        }
         again = cluster.up()
         assert "Ray: using the cluster at" in again
         assert placement(again) == first  # nothing restarted, nothing duplicated
