@@ -1,9 +1,9 @@
 """The StorePeer service: what replicas call on each other, served on a replica's peer address.
 
-- Send: a batch of Raft messages from one peer, stepped into this replica's RawNode in order
-  (messages from a peer cut off by fault injection are dropped here; messages addressed to
-  another member ID, e.g. a replica replaced at the same address, are ignored by the replicator).
-  The call returns once they are stepped, not once they are handled: Raft needs no more.
+- Send: a stream of batches of Raft messages from one peer, each batch stepped into this
+  replica's RawNode in order as it arrives (messages from a peer cut off by fault injection are
+  dropped here; messages addressed to another member ID, e.g. a replica replaced at the same
+  address, are ignored by the replicator). Stepping is all Raft needs from a transport.
 - Members: the member table, for a new member that must find its own ID when it joins.
 - LeaseKeepAlive, LeaseTimeToLive: a follower's clients' lease calls, answered here if this
   replica leads (else "not leader", and the follower tries the next leader).
@@ -12,6 +12,8 @@ A request from another cluster (a different cluster ID) is refused. Event-loop o
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from cluster.store.errors import ClusterIDMismatch
 from cluster.store.faults import Faults
@@ -32,14 +34,20 @@ class PeerService(store_pb2_grpc.StorePeerServicer):
         self._leases = leases
         self._faults = faults
 
-    @unary
-    async def Send(self, request: store_pb2.SendRequest, context: Context) -> store_pb2.SendResponse:
-        if request.cluster_id != self._cluster_id:
-            raise ClusterIDMismatch()
-        faults = self._faults
-        self._replicator.step(
-            [message_from_pb(pb) for pb in request.messages if not (faults.dropped and faults.blocks(pb.frm))]
-        )
+    async def Send(
+        self, request_iterator: AsyncIterator[store_pb2.SendRequest], context: Context
+    ) -> store_pb2.SendResponse:
+        faults, step = self._faults, self._replicator.step
+        async for request in request_iterator:
+            if request.cluster_id != self._cluster_id:
+                await context.abort(ClusterIDMismatch.code, ClusterIDMismatch.text)
+            step(
+                [
+                    message_from_pb(pb)
+                    for pb in request.messages
+                    if not (faults.dropped and faults.blocks(pb.frm))
+                ]
+            )
         return store_pb2.SendResponse()
 
     async def Members(self, request: store_pb2.MembersRequest, context: Context) -> store_pb2.MembersResponse:

@@ -8,9 +8,10 @@ Loops (owned by `run()`'s TaskGroup):
   Raft as one batch, then for every Ready, in the order of the RawNode contract: write snapshot,
   entries and hard state to DiskStorage and make them durable with ONE fsync (in a worker thread,
   while the loop goes on accepting proposals and messages: they form the next Ready, which is
-  group commit); send the messages; restore a snapshot and apply committed entries to the state
-  machine and member table; report them to `on_applied`; resolve the proposers waiting on this
-  replica; serve ReadIndex results; advance. Then maybe snapshot and compact.
+  group commit); send the messages (a leader sends them before its fsync, as etcd does: see
+  `_handle`); restore a snapshot and apply committed entries to the state machine and member
+  table; report them to `on_applied`; resolve the proposers waiting on this replica; serve
+  ReadIndex results; advance. Then maybe snapshot and compact.
 - the peer transport's senders (transport.py), and the publication of this member's name and
   client URL through the log (etcd's publish).
 
@@ -134,7 +135,8 @@ class RaftReplicator:
         snap = storage.snapshot()
         self._applied = snap.index
         self._snapshot_index = snap.index
-        self._conf_state = storage.initial_state()[1]
+        hard_state, self._conf_state = storage.initial_state()
+        self._durable_vote = (hard_state.term, hard_state.vote)  # as on disk
         self._ids = RequestIds(member_id)
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._pending: dict[int, bytes] = {}  # request ID -> entry, waiting for a leader
@@ -440,14 +442,28 @@ class RaftReplicator:
 
     async def _handle(self, rd: Ready) -> None:
         storage = self._storage
+        hard_state = rd.hard_state
+        # A leader that changed neither term nor vote sends before it persists (etcd does too):
+        # its messages promise nothing about its own disk. A commit index counting its own
+        # unsynced entries is only disclosed (in messages, by applying) in a later Ready, taken
+        # after this one's fsync.
+        early = (
+            rd.snapshot is None
+            and self._node.raft.role is StateRole.LEADER
+            and (hard_state is None or (hard_state.term, hard_state.vote) == self._durable_vote)
+        )
+        if early and rd.messages:
+            self.transport.send(rd.messages)
         if rd.snapshot is not None:
             storage.apply_snapshot(rd.snapshot)
         storage.append(rd.entries)
-        if rd.hard_state is not None:
-            storage.set_hard_state(rd.hard_state)
+        if hard_state is not None:
+            storage.set_hard_state(hard_state)
         if rd.must_sync or storage.has_pending_files:
             await self._sync()
-        if rd.messages:
+        if hard_state is not None:
+            self._durable_vote = (hard_state.term, hard_state.vote)
+        if not early and rd.messages:
             self.transport.send(rd.messages)
         if rd.snapshot is not None:
             self._restore(rd.snapshot)

@@ -128,7 +128,9 @@ class StoreNode:
         await asyncio.shield(self._supervisor)
 
     async def stop(self, grace: float = 1.0) -> None:
-        await asyncio.gather(*(server.stop(grace) for server in self._servers))
+        """Stop serving: clients' RPCs get `grace` seconds, peers' streams none (Raft resends)."""
+        client_server, *peer_server = self._servers
+        await asyncio.gather(client_server.stop(grace), *(server.stop(0) for server in peer_server))
         for helper in self._helpers:
             helper.cancel()
         self.replicator.stop()

@@ -1,16 +1,19 @@
-"""Raft messages to other replicas: one queue and one sender per peer, batches of unary calls.
+"""Raft messages to other replicas: one queue, one sender and one gRPC stream per peer.
 
-`send(messages)` (the ready loop calls it once a Ready is persisted) puts each message on its
-peer's queue and returns at once. Each peer has one sender task: it takes everything queued, sends
-it as one `StorePeer.Send` call, and repeats. While a call is in flight new messages pile up and
-leave together in the next call, so a busy leader sends few large batches, and a slow or dead
-peer only ever holds up its own queue. A queue keeps at most `max_queue` messages; beyond that new
-ones are dropped (Raft sends again what matters).
+`send(messages)` (the ready loop calls it) puts each message on its peer's queue and returns at
+once. Each peer has one sender task that keeps one `StorePeer.Send` client stream open and writes
+everything queued as one SendRequest, again and again. While a write is under way new messages
+pile up and leave together in the next one, so a busy leader sends few large batches, and a slow
+or dead peer only ever holds up its own queue. A queue keeps at most `max_queue` messages; beyond
+that new ones are dropped (Raft sends again what matters). A stream costs about half a unary
+call per batch, which is most of a replication round trip's latency here.
 
-Failure: a call that fails drops its batch, reports the peer unreachable to Raft (which then
-probes it gently instead of streaming entries) and reports any MsgSnap in it as failed; the sender
-then waits `retry` seconds before its next call. A MsgSnap in a call that succeeded is reported
-delivered. Receiving is the StorePeer servicer's job (peer_service.py).
+Failure: a write that fails or takes longer than `send_timeout` drops its batch, closes the
+stream, reports the peer unreachable to Raft (which then probes it gently instead of streaming
+entries) and reports any MsgSnap in it as failed; the sender waits `retry` seconds and opens a new
+stream for its next batch. A MsgSnap whose write went through is reported delivered (as etcd
+does: the peer's answer to it comes as an ordinary message). Receiving is the StorePeer
+servicer's job (peer_service.py).
 
 Fault injection (faults.py, test only) drops messages to a blocked peer here, silently.
 
@@ -131,29 +134,46 @@ class PeerTransport:
                 await channel.close()
 
     async def _sender(self, peer: _Peer) -> None:
-        while True:
-            await peer.wake.wait()
-            peer.wake.clear()
-            batch, peer.queue = peer.queue, []
-            if not batch:
-                continue
-            if await self._deliver(peer, batch):
-                await asyncio.sleep(self._options.retry)
+        stream: grpc.aio.StreamUnaryCall | None = None
+        try:
+            while True:
+                await peer.wake.wait()
+                peer.wake.clear()
+                batch, peer.queue = peer.queue, []
+                if not batch:
+                    continue
+                stream = await self._deliver(peer, stream, batch)
+                if stream is None:
+                    await asyncio.sleep(self._options.retry)
+        finally:
+            if stream is not None:
+                stream.cancel()
 
-    async def _deliver(self, peer: _Peer, batch: list[Message]) -> bool:
-        """Send one batch; returns True if it failed."""
-        snapshots = [m for m in batch if m.type is MessageType.SNAP]
-        stub = self.stub(peer.id)
-        error: str | None = "address unknown"
-        if stub is not None:
+    async def _deliver(
+        self, peer: _Peer, stream: grpc.aio.StreamUnaryCall | None, batch: list[Message]
+    ) -> grpc.aio.StreamUnaryCall | None:
+        """Write one batch on the peer's stream (opened if need be); the stream, or None if it failed."""
+        error: str | None = None
+        if stream is None:
+            stub = self.stub(peer.id)
+            if stub is None:
+                error = "address unknown"
+            else:
+                stream = stub.Send()
+        if stream is not None:
             request = store_pb2.SendRequest(
                 cluster_id=self._cluster_id, messages=[message_to_pb(m) for m in batch]
             )
             try:
-                await stub.Send(request, timeout=self._options.send_timeout)
-                error = None
+                async with asyncio.timeout(self._options.send_timeout):
+                    await stream.write(request)
             except grpc.aio.AioRpcError as err:
                 error = f"{err.code().name}: {err.details()}"
+            except (TimeoutError, asyncio.InvalidStateError) as err:
+                error = repr(err)  # a write stuck on a peer that stopped reading; a stream already over
+            if error is not None:
+                stream.cancel()
+                stream = None
         if error is None:
             if not peer.reachable:
                 log.info("peer %x is reachable again", peer.id)
@@ -163,6 +183,7 @@ class PeerTransport:
                 log.warning("peer %x unreachable (%s); dropping %d messages", peer.id, error, len(batch))
                 peer.reachable = False
             self._reporter.report_unreachable(peer.id)
-        for _ in snapshots:
-            self._reporter.report_snapshot(peer.id, error is None)
-        return error is not None
+        for m in batch:
+            if m.type is MessageType.SNAP:
+                self._reporter.report_snapshot(peer.id, error is None)
+        return stream
