@@ -16,12 +16,10 @@ Loops (owned by `run()`'s TaskGroup):
   client URL through the log (etcd's publish).
 
 Proposals: `propose` may be called on any member. The entry gets a cluster-unique request ID
-(request_ids.py) and waits in a queue until the ready loop proposes it (a follower's Raft
-forwards it to the leader). Every replica applies every entry; the one that holds a waiter for
-the ID answers its client. Deadlines (`request_timeout`): a request that never found a leader
-fails with NoLeader (it was never proposed; the client may simply retry); one proposed but not
-applied in time (lost in a leader change, or a minority partition) fails with RequestTimedOut,
-and the write may or may not have happened, as with etcd.
+(request_ids.py) and waits in `Proposals` (proposals.py) until the ready loop proposes it (a
+follower's Raft forwards it to the leader); every replica applies every entry, and the one that
+holds the waiter answers its client. Within `request_timeout`, or NoLeader (never proposed) or
+RequestTimedOut (may or may not have happened).
 
 Reads: `read_barrier(False)` is a ReadIndex round (read_index.py), batched across readers;
 `read_barrier(True)` returns at once (serializable, possibly stale).
@@ -66,16 +64,15 @@ from cluster.store.errors import (
 from cluster.store.faults import Faults
 from cluster.store.members import Members, member_change
 from cluster.store.mvcc import Response, StateMachine
+from cluster.store.proposals import Outcome, Proposals
 from cluster.store.raft import (
     NONE,
     ConfChange,
     ConfChangeType,
     Config,
-    ConfState,
     Entry,
     EntryType,
     Message,
-    ProposalDroppedError,
     RawNode,
     Ready,
     Snapshot,
@@ -92,8 +89,6 @@ from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-Outcome = Response | None  # None: a membership entry, which has no response
 
 
 @dataclass(frozen=True)
@@ -138,12 +133,10 @@ class RaftReplicator:
         hard_state, self._conf_state = storage.initial_state()
         self._durable_vote = (hard_state.term, hard_state.vote)  # as on disk
         self._ids = RequestIds(member_id)
-        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
-        self._pending: dict[int, bytes] = {}  # request ID -> entry, waiting for a leader
-        self._pending_changes: dict[int, ConfChange] = {}
+        self._wake = asyncio.Event()
+        self._proposals = Proposals(options.request_timeout, self._wake.set)
         self._reads = ReadIndex(retry_ticks=options.election_ticks)
         self._reads.applied_to(self._applied)
-        self._wake = asyncio.Event()
         self._leader_event = asyncio.Event()  # set and replaced whenever the leader changes
         self._stop = asyncio.Event()
         self._stopping = False
@@ -205,7 +198,7 @@ class RaftReplicator:
     # -- Replicator ------------------------------------------------------------------------------------
     async def propose(self, entry: store_pb2.Entry) -> Response:
         entry.id = self._ids.next()
-        outcome = await self._submit(entry.id, entry.SerializeToString())
+        outcome = await self._proposals.submit(entry.id, entry.SerializeToString())
         assert outcome is not None, entry
         return outcome
 
@@ -297,7 +290,8 @@ class RaftReplicator:
     async def change_membership(self, kind: ConfChangeType, member: rpc_pb2.Member) -> None:
         """Add or remove one voting member through the log; returns once applied here."""
         request_id = self._ids.next()
-        await self._submit(request_id, ConfChange(kind, member.ID, member_change(request_id, member)))
+        change = ConfChange(kind, member.ID, member_change(request_id, member))
+        await self._proposals.submit(request_id, change)
 
     async def publish(self, name: str, client_urls: list[str]) -> None:
         """Record this member's name and client URLs in the member table (retrying until done)."""
@@ -309,33 +303,12 @@ class RaftReplicator:
             if current is not None:
                 entry = store_pb2.Entry(id=self._ids.next(), member_attributes=attributes)
                 try:
-                    await self._submit(entry.id, entry.SerializeToString())
+                    await self._proposals.submit(entry.id, entry.SerializeToString())
                     continue
                 except (NoLeader, RequestTimedOut):
                     pass  # no leader yet, or a leader change: try again
             # Not a member yet (a new member catching up), or no leader: wait a little.
             await asyncio.sleep(self._options.tick_interval * self._options.election_ticks)
-
-    async def _submit(self, request_id: int, proposal: bytes | ConfChange) -> Outcome:
-        if self._stopping:
-            raise Stopped()
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = future
-        if isinstance(proposal, ConfChange):
-            self._pending_changes[request_id] = proposal
-        else:
-            self._pending[request_id] = proposal
-        self._wake.set()
-        try:
-            async with asyncio.timeout(self._options.request_timeout):
-                return await future
-        except TimeoutError:
-            never_proposed = request_id in self._pending or request_id in self._pending_changes
-            raise NoLeader() if never_proposed else RequestTimedOut() from None
-        finally:
-            self._waiting.pop(request_id, None)
-            self._pending.pop(request_id, None)
-            self._pending_changes.pop(request_id, None)
 
     # -- from the transport ------------------------------------------------------------------------------
     def step(self, messages: list[Message]) -> None:
@@ -424,21 +397,9 @@ class RaftReplicator:
                 return
 
     def _hand_over(self) -> None:
-        """Give Raft the proposals, conf changes and read round that wait (if a leader is known)."""
-        node = self._node
-        if self._pending:
-            try:
-                node.propose_batch(list(self._pending.values()))
-                self._pending.clear()
-            except ProposalDroppedError:
-                pass  # no leader (or a transfer): they stay queued until their deadline
-        for request_id, change in list(self._pending_changes.items()):
-            try:
-                node.propose_conf_change(change)
-            except ProposalDroppedError:
-                break
-            del self._pending_changes[request_id]
-        self._reads.issue(node)
+        """Give Raft the proposals and the read round that wait (if a leader is known)."""
+        self._proposals.hand_over(self._node)
+        self._reads.issue(self._node)
 
     async def _handle(self, rd: Ready) -> None:
         storage = self._storage
@@ -500,15 +461,8 @@ class RaftReplicator:
         self._applied = entries[-1].index
         if applied:
             self.on_applied(applied)
-        waiting = self._waiting
         for request_id, outcome in answers:
-            future = waiting.pop(request_id, None)
-            if future is None or future.done():
-                continue  # proposed elsewhere, or the proposer gave up
-            if isinstance(outcome, StoreError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            self._proposals.answer(request_id, outcome)
         self._reads.applied_to(self._applied)
 
     def _apply_conf_change(self, change: ConfChange) -> int:
@@ -562,12 +516,7 @@ class RaftReplicator:
         await asyncio.get_running_loop().run_in_executor(self._disk, self._storage.sync)
 
     def _fail_waiting(self) -> None:
-        waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
-            if not future.done():
-                future.set_exception(Stopped())
-        self._pending.clear()
-        self._pending_changes.clear()
+        self._proposals.close(Stopped())
         self._reads.fail(Stopped())
 
     # -- numbers for status and tests ------------------------------------------------------------------
@@ -577,7 +526,3 @@ class RaftReplicator:
 
     def disk_bytes(self) -> int:
         return self._storage.disk_bytes()
-
-    @property
-    def conf_state(self) -> ConfState:
-        return self._conf_state

@@ -198,3 +198,34 @@ def test_a_replica_that_lost_its_disk_is_replaced_and_catches_up_by_snapshot(tmp
         assert names <= {"store-0", "store-1", "store-2", ""}
     finally:
         cluster.close()
+
+
+def test_a_write_stranded_on_a_cut_off_leader_times_out_and_never_applies(tmp_path: Path) -> None:
+    cluster = InProcessCluster(tmp_path, raft=fast_raft(request_timeout=1.0))
+    try:
+        old = cluster.leader()
+        others = cluster.followers()
+        old.node.faults.set([n.node.member_id for n in others])
+        for node in others:
+            node.node.faults.set([old.node.member_id])
+        with old.channel() as channel, pytest.raises(grpc.RpcError) as stranded:
+            put(channel, b"stranded", b"x")  # appended by the old leader, never replicated
+        assert (stranded.value.code(), stranded.value.details()) == (  # type: ignore[attr-defined]
+            grpc.StatusCode.UNAVAILABLE,
+            "etcdserver: request timed out",
+        )
+        new = wait_for(
+            lambda: next((n for n in others if n.node.replicator.is_leader), None), what="a new leader"
+        )
+        with new.channel() as channel:
+            put(channel, b"after", b"y")
+        for node in cluster.nodes.values():
+            node.node.faults.set(())
+        with old.channel() as channel:
+            wait_for(
+                lambda: value_at(channel, b"after", serializable=True) == b"y",
+                what="the old leader to rejoin",
+            )
+            assert value_at(channel, b"stranded") is None  # its entry was overwritten, never applied
+    finally:
+        cluster.close()
