@@ -16,6 +16,7 @@ Durability and replication (the shell around raft/, the pure Raft core):
     replicator.py   the Replicator protocol: the seam the data servicers use
     raft_replicator.py  the Raft shell: ticks, Ready handling, proposals, snapshots, leadership
     read_index.py   batched ReadIndex rounds for linearizable reads
+    proposals.py    requests waiting for their entries: queued, proposed, answered, timed out
     request_ids.py  cluster-unique request IDs (a proposer finds its entry)
     transport.py    Raft messages out: a queue and sender per peer
     peer_service.py StorePeer: messages in, member list, leader-side lease calls

@@ -50,6 +50,7 @@ def options_from(args: argparse.Namespace) -> StoreOptions:
         name=args.name,
         peers=args.initial_cluster,
         peer_listen=args.listen_peer,
+        advertise_client=args.advertise_client and address_of(args.advertise_client),
         initial_cluster_state=args.initial_cluster_state,
         raft=raft,
         fault_injection=args.enable_fault_injection,
@@ -78,6 +79,9 @@ def main() -> None:
     parser.add_argument("--name", default="store-0")
     parser.add_argument("--listen-client", "--listen", default="127.0.0.1:2379", help="host:port for clients")
     parser.add_argument("--listen-peer", default=None, help="host:port for peers")
+    parser.add_argument(
+        "--advertise-client", default=None, help="host:port for clients, if not --listen-client"
+    )
     parser.add_argument("--initial-cluster", type=parse_cluster, default={}, help="name=host:port,...")
     parser.add_argument("--initial-cluster-state", choices=("new", "existing"), default="new")
     parser.add_argument("--tick-ms", type=float, default=defaults.tick_interval * 1000)

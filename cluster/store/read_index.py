@@ -40,10 +40,6 @@ class ReadIndex:
             self._next = asyncio.get_running_loop().create_future()
         return self._next
 
-    @property
-    def wants_issue(self) -> bool:
-        return self._next is not None and self._inflight is None
-
     def issue(self, node: RawNode) -> None:
         """Start the queued round if none is in flight (no leader: it stays queued)."""
         if self._next is None or self._inflight is not None:

@@ -70,6 +70,7 @@ class StoreOptions:
     # cluster: at least one existing member, and this one.
     peers: Mapping[str, str] = field(default_factory=dict)
     peer_listen: str | None = None  # host:port to serve peers on; default: peers[name]
+    advertise_client: str | None = None  # host:port clients should use (MemberList); default: bound
     initial_cluster_state: str = "new"  # "new": found the cluster; "existing": join it (empty dir)
     raft: RaftOptions = field(default_factory=RaftOptions)
     fault_injection: bool = False  # TEST ONLY: serve StoreAdmin/SetFaults on the client address
@@ -106,7 +107,7 @@ class StoreNode:
 
     async def _supervise(self) -> None:
         replicator, options = self.replicator, self._options
-        client_url = url_of(f"{self.address[0]}:{self.address[1]}")
+        client_url = url_of(options.advertise_client or f"{self.address[0]}:{self.address[1]}")
         async with asyncio.TaskGroup() as tasks:
             self._helpers = [
                 tasks.create_task(
