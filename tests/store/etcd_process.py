@@ -63,10 +63,15 @@ class RealEtcd:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        terminate(self.proc)
+
+
+def terminate(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """Stop a child by its PID: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)

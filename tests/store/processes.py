@@ -21,7 +21,7 @@ import grpc
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
-from .etcd_process import free_port
+from .etcd_process import free_port, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,12 +47,7 @@ class StoreProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate(self.proc)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
