@@ -81,7 +81,7 @@ def test_a_partitioned_replica_catches_up_after_healing(tmp_path: Path) -> None:
             cut = load.ok_count()
             with cluster.channel(victim) as channel, pytest.raises(grpc.RpcError) as refused:
                 rpc_pb2_grpc.KVStub(channel).Range(rpc_pb2.RangeRequest(key=b"reg/a"), timeout=5)
-            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
             eventually(lambda: load.ok_count() >= cut + 150, 20, "the majority to go on")
             with cluster.channel(victim) as channel:
                 assert not set(load.acked) <= acked_keys(channel, serializable=True)  # it fell behind

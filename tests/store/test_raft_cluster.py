@@ -110,7 +110,7 @@ def test_member_list_and_move_leader(cluster: InProcessCluster) -> None:
         rpc_pb2_grpc.MaintenanceStub(channel).MoveLeader(
             rpc_pb2.MoveLeaderRequest(targetID=target.node.member_id), timeout=5
         )
-    assert (refused.value.code(), refused.value.details()) == (  # type: ignore[attr-defined]
+    assert (refused.value.code(), refused.value.details()) == (
         grpc.StatusCode.FAILED_PRECONDITION,
         "etcdserver: not leader",
     )
@@ -176,7 +176,7 @@ def test_a_replica_that_lost_its_disk_is_replaced_and_catches_up_by_snapshot(tmp
             members.MemberRemove(rpc_pb2.MemberRemoveRequest(ID=lost_id), timeout=5)
             with pytest.raises(grpc.RpcError) as unknown:
                 members.MemberRemove(rpc_pb2.MemberRemoveRequest(ID=lost_id), timeout=5)
-            assert unknown.value.details() == "etcdserver: member not found"  # type: ignore[attr-defined]
+            assert unknown.value.details() == "etcdserver: member not found"
             peer_url = f"http://{cluster.peers[lost_name]}"
             added = members.MemberAdd(rpc_pb2.MemberAddRequest(peerURLs=[peer_url]), timeout=5).member
             new_id = added.ID
@@ -210,7 +210,7 @@ def test_a_write_stranded_on_a_cut_off_leader_times_out_and_never_applies(tmp_pa
             node.node.faults.set([old.node.member_id])
         with old.channel() as channel, pytest.raises(grpc.RpcError) as stranded:
             put(channel, b"stranded", b"x")  # appended by the old leader, never replicated
-        assert (stranded.value.code(), stranded.value.details()) == (  # type: ignore[attr-defined]
+        assert (stranded.value.code(), stranded.value.details()) == (
             grpc.StatusCode.UNAVAILABLE,
             "etcdserver: request timed out",
         )

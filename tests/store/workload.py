@@ -20,6 +20,7 @@ import grpc
 
 from cluster.store.history import Recorder
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+from raykube.etcd.mvccpb import kv_pb2
 
 SHARED_KEYS = [b"reg/a", b"reg/b", b"reg/c"]
 REQUEST_TIMEOUT = 3.0
@@ -28,7 +29,7 @@ REQUEST_TIMEOUT = 3.0
 def definitely_not_applied(exc: BaseException) -> bool:
     if not isinstance(exc, grpc.RpcError):
         return False
-    details = exc.details() or ""  # type: ignore[attr-defined]
+    details = exc.details() or ""
     return details == "etcdserver: no leader" or "Connection refused" in details
 
 
@@ -107,7 +108,7 @@ class Workload:
             resp = kv.Txn(rpc_pb2.TxnRequest(compare=[compare], success=[put]), timeout=REQUEST_TIMEOUT)
             op.ok(applied=resp.succeeded, revision=resp.header.revision if resp.succeeded else None)
 
-    def _read(self, kv: rpc_pb2_grpc.KVStub, process: int | str, key: bytes) -> rpc_pb2.KeyValue | None:
+    def _read(self, kv: rpc_pb2_grpc.KVStub, process: int | str, key: bytes) -> kv_pb2.KeyValue | None:
         with self.recorder.operation(process, key, "read") as op:
             resp = kv.Range(rpc_pb2.RangeRequest(key=key), timeout=REQUEST_TIMEOUT)
             found = resp.kvs[0] if resp.kvs else None
@@ -126,4 +127,4 @@ class Workload:
 
     def _note(self, err: grpc.RpcError) -> None:
         with self._lock:
-            self.errors.append(f"{err.code().name}: {err.details()}")  # type: ignore[attr-defined]
+            self.errors.append(f"{err.code().name}: {err.details()}")
