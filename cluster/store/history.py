@@ -59,7 +59,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -311,21 +311,15 @@ class Recorder:
         """Stamp the invocation now; the caller must then call ok(), fail() or unknown() on the result."""
         kind = Kind(kind)
         expected = text(expected) if isinstance(expected, str | bytes) else expected
+        value = None if value is None else text(value)
         with self._lock:
             op_id = self._next_id
-            self._next_id += 1
-            invoke = self.clock()
-            pending = PendingOperation(
-                self,
-                op_id,
-                process,
-                text(key),
-                kind,
-                None if value is None else text(value),
-                expected,
-                invoke,
+            # Built, and so checked, now: a malformed call fails at the call site, not at the end.
+            invoked = Operation(
+                op_id, process, text(key), kind, value, expected, self.clock(), None, Status.UNKNOWN, None
             )
-            self._pending[op_id] = pending
+            self._next_id += 1
+            pending = self._pending[op_id] = PendingOperation(self, invoked)
         return pending
 
     @contextmanager
@@ -356,7 +350,7 @@ class Recorder:
         """Every operation so far in invocation order; those still in flight as `unknown`."""
         with self._lock:
             finished = dict(self._finished)
-            finished.update((op_id, p.as_unknown()) for op_id, p in self._pending.items())
+            finished.update((op_id, p.invoked) for op_id, p in self._pending.items())
         return [finished[op_id] for op_id in sorted(finished)]
 
     def _finish(self, pending: PendingOperation, op: Operation) -> None:
@@ -367,37 +361,26 @@ class Recorder:
 
 
 class PendingOperation:
-    """An invoked operation waiting for its outcome; exactly one of ok/fail/unknown ends it."""
+    """An invoked operation waiting for its outcome; exactly one of ok/fail/unknown ends it.
 
-    def __init__(
-        self,
-        recorder: Recorder,
-        op_id: int,
-        process: Process,
-        key: str,
-        kind: Kind,
-        value: str | None,
-        expected: str | int | None,
-        invoke: float,
-    ) -> None:
+    `invoked` is the operation as it stands while in flight: `unknown`.
+    """
+
+    def __init__(self, recorder: Recorder, invoked: Operation) -> None:
         self._recorder = recorder
-        self.id = op_id
-        self.process = process
-        self.key = key
-        self.kind = kind
-        self.value = value
-        self.expected = expected
-        self.invoke = invoke
+        self.invoked = invoked
         self.done = False
-        # The shape is checked now, so a malformed call fails at the call site, not at the end.
-        self.as_unknown()
+
+    @property
+    def id(self) -> int:
+        return self.invoked.id
 
     def ok(
         self, value: Text | None = _UNSET, *, applied: bool | None = None, revision: int | None = None
     ) -> None:
         """The store answered. A read must pass `value` (None: the key is absent)."""
         self._check_open()
-        if self.kind is Kind.READ and value is _UNSET:
+        if self.invoked.kind is Kind.READ and value is _UNSET:
             raise HistoryError(f"operation {self.id}: an ok read must say what it read (value=None: absent)")
         read = None if value is _UNSET or value is None else text(value)
         self._end(Status.OK, self._recorder.clock(), Output(read, applied, revision))
@@ -411,29 +394,12 @@ class PendingOperation:
         """It may or may not have taken effect (timeout, lost connection)."""
         self._end(Status.UNKNOWN, None, None)
 
-    def as_unknown(self) -> Operation:
-        return self._operation(Status.UNKNOWN, None, None)
-
-    def _operation(self, status: Status, complete: float | None, output: Output | None) -> Operation:
-        return Operation(
-            self.id,
-            self.process,
-            self.key,
-            self.kind,
-            self.value,
-            self.expected,
-            self.invoke,
-            complete,
-            status,
-            output,
-        )
-
     def _check_open(self) -> None:
         if self.done:
             raise HistoryError(f"operation {self.id} was already finished")
 
     def _end(self, status: Status, complete: float | None, output: Output | None) -> None:
         self._check_open()
-        op = self._operation(status, complete, output)
+        op = replace(self.invoked, status=status, complete=complete, output=output)
         self.done = True
         self._recorder._finish(self, op)
