@@ -402,33 +402,33 @@ def _some_order(remaining: list[Operation], value: str | None) -> bool:
     deadline = min(op.complete if op.complete is not None else float("inf") for op in remaining)
     for op in remaining:
         if op.invoke <= deadline:
-            after = _apply(op, value)
-            if after is not False and _some_order([o for o in remaining if o is not op], after):
+            possible, after = _apply(op, value)
+            if possible and _some_order([o for o in remaining if o is not op], after):
                 return True
     return False
 
 
-def _apply(op: Operation, value: str | None) -> str | bool | None:
-    """The register after `op`, or False if `op`'s output is impossible here."""
+def _apply(op: Operation, value: str | None) -> tuple[bool, str | None]:
+    """Whether `op`'s output is possible on a register holding `value`, and the register after it."""
     out = op.output
     if op.kind is Kind.READ:
         assert out is not None
-        return value if out.value == value else False
+        return out.value == value, value
     if op.kind is Kind.WRITE:
-        return op.value
+        return True, op.value
     if op.kind is Kind.DELETE:
         happens = value is not None
     else:
         happens = value is None if op.expected is None else value == op.expected
     if out is not None and out.applied is not None and out.applied != happens:
-        return False
+        return False, value
     if not happens:
-        return value
-    return None if op.kind is Kind.DELETE else op.value
+        return True, value
+    return True, None if op.kind is Kind.DELETE else op.value
 
 
 def tiny_history(rng: random.Random) -> list[Operation]:
-    history = []
+    history: list[Operation] = []
     for process in "abc":
         t = rng.randrange(3)
         for _ in range(rng.randrange(1, 4)):
