@@ -54,9 +54,17 @@ class StoreThread:
 
     def stop(self) -> None:
         self.run(self.node.stop)
+        self.run(_settle)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+async def _settle() -> None:
+    """Let tasks that are finishing (gRPC's own, for RPCs the stop cancelled) end before the loop closes."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=5)
 
 
 @pytest.fixture
