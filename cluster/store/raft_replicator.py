@@ -305,6 +305,8 @@ class RaftReplicator:
                 try:
                     await self._proposals.submit(entry.id, entry.SerializeToString())
                     continue
+                except Stopped:
+                    return  # the replicator stops: nothing left to publish to
                 except (NoLeader, RequestTimedOut):
                     pass  # no leader yet, or a leader change: try again
             # Not a member yet (a new member catching up), or no leader: wait a little.
