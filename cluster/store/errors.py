@@ -17,6 +17,7 @@
     │   ├── Stopped               "etcdserver: server stopped"
     │   ├── NoLeader              "etcdserver: no leader"                (nothing was proposed)
     │   ├── RequestTimedOut       "etcdserver: request timed out"        (a write may have happened)
+    │   ├── LeaderChanged         "etcdserver: leader changed"           (a write may have happened)
     │   └── LeaderTransferTimedOut "etcdserver: request timed out, leader transfer took too long"
     ├── NotLeader              FAILED_PRECONDITION "etcdserver: not leader"
     ├── BadLeaderTransferee    FAILED_PRECONDITION "etcdserver: bad leader transferee"
@@ -118,6 +119,10 @@ class NoLeader(Unavailable):
 
 class RequestTimedOut(Unavailable):
     text = "etcdserver: request timed out"
+
+
+class LeaderChanged(Unavailable):
+    text = "etcdserver: leader changed"
 
 
 class LeaderTransferTimedOut(Unavailable):

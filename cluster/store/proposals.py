@@ -10,8 +10,13 @@ waiter for that ID resolves anything, so the proposer's client gets the state ma
 
 Deadlines: each request waits at most `timeout` seconds in all. If by then it never left the
 queue, it fails with NoLeader and is withdrawn (it was never proposed, so the client may retry
-freely); if it was handed to Raft but not applied in time (lost in a leader change, a minority
-partition), it fails with RequestTimedOut: it may or may not still happen, as with etcd.
+freely); if it was handed to Raft but not applied in time (a minority partition), it fails with
+RequestTimedOut: it may or may not still happen, as with etcd.
+
+Leader changes: a request handed to Raft under one leader and not applied when another leader
+emerges fails at once with LeaderChanged (etcd's error for it): the old leader may have died
+with it, or replicated it before; either way its outcome is unknown, and waiting out the
+deadline would only keep the client from learning that. Queued requests go to the new leader.
 A client that goes away withdraws its request the same way. `close(error)` fails every waiter
 and refuses new requests (the replicator stops). Event-loop only.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from cluster.store.errors import NoLeader, RequestTimedOut, Stopped, StoreError
+from cluster.store.errors import LeaderChanged, NoLeader, RequestTimedOut, Stopped, StoreError
 from cluster.store.mvcc import Response
 from cluster.store.raft import ConfChange, ProposalDroppedError, RawNode
 
@@ -35,6 +40,7 @@ class Proposals:
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._entries: dict[int, bytes] = {}  # queued, in arrival order
         self._changes: dict[int, ConfChange] = {}
+        self._handed: dict[int, int] = {}  # request ID -> the leader it was handed to, until applied
         self._closed = False
 
     async def submit(self, request_id: int, proposal: bytes | ConfChange) -> Outcome:
@@ -57,15 +63,18 @@ class Proposals:
             self._waiting.pop(request_id, None)
             self._entries.pop(request_id, None)
             self._changes.pop(request_id, None)
+            self._handed.pop(request_id, None)
 
     def hand_over(self, node: RawNode) -> None:
         """Give Raft everything queued, if it has a leader to take it."""
         if self._entries:
             try:
                 node.propose_batch(list(self._entries.values()))
-                self._entries.clear()
             except ProposalDroppedError:
                 pass  # no leader (or a transfer under way): they wait, up to their deadline
+            else:
+                self._handed.update(dict.fromkeys(self._entries, node.raft.lead))
+                self._entries.clear()
         for request_id, change in list(self._changes.items()):
             try:
                 node.propose_conf_change(change)
@@ -73,8 +82,18 @@ class Proposals:
                 break
             del self._changes[request_id]
 
+    def leader_changed(self, leader: int) -> None:
+        """A new leader is known: requests handed to another leader and not applied have unknown
+        outcomes, and say so now (LeaderChanged) instead of at their deadline."""
+        for request_id in [r for r, lead in self._handed.items() if lead != leader]:
+            del self._handed[request_id]
+            future = self._waiting.get(request_id)
+            if future is not None and not future.done():
+                future.set_exception(LeaderChanged())
+
     def answer(self, request_id: int, outcome: Outcome | StoreError) -> None:
         """An entry was applied here; resolve its waiter if this replica holds it."""
+        self._handed.pop(request_id, None)
         future = self._waiting.pop(request_id, None)
         if future is None or future.done():
             return  # proposed elsewhere, or the proposer gave up
@@ -91,3 +110,4 @@ class Proposals:
                 future.set_exception(error)
         self._entries.clear()
         self._changes.clear()
+        self._handed.clear()

@@ -18,8 +18,8 @@ Loops (owned by `run()`'s TaskGroup):
 Proposals: `propose` may be called on any member. The entry gets a cluster-unique request ID
 (request_ids.py) and waits in `Proposals` (proposals.py) until the ready loop proposes it (a
 follower's Raft forwards it to the leader); every replica applies every entry, and the one that
-holds the waiter answers its client. Within `request_timeout`, or NoLeader (never proposed) or
-RequestTimedOut (may or may not have happened).
+holds the waiter answers its client. Within `request_timeout`, or NoLeader (never proposed),
+RequestTimedOut or LeaderChanged (handed to a leader that lost office: may or may not happen).
 
 Reads: `read_barrier(False)` is a ReadIndex round (read_index.py), batched across readers;
 `read_barrier(True)` returns at once (serializable, possibly stale).
@@ -60,6 +60,7 @@ from cluster.store.errors import (
     RequestTimedOut,
     Stopped,
     StoreError,
+    Unavailable,
 )
 from cluster.store.faults import Faults
 from cluster.store.members import Members, member_change
@@ -307,8 +308,8 @@ class RaftReplicator:
                     continue
                 except Stopped:
                     return  # the replicator stops: nothing left to publish to
-                except (NoLeader, RequestTimedOut):
-                    pass  # no leader yet, or a leader change: try again
+                except Unavailable:
+                    pass  # no leader yet, or a leader change (its outcome unknown): look again
             # Not a member yet (a new member catching up), or no leader: wait a little.
             await asyncio.sleep(self._options.tick_interval * self._options.election_ticks)
 
@@ -499,6 +500,8 @@ class RaftReplicator:
         self._leader_event.set()
         self._leader_event = asyncio.Event()
         log.info("member %x: leader is now %x (term %d)", self.member_id, lead, self._node.raft.term)
+        if lead != NONE:
+            self._proposals.leader_changed(lead)
         if (lead == self.member_id) != was_leading:
             self.on_leadership(not was_leading)
 

@@ -28,6 +28,9 @@ from tests.e2e.cluster import Cluster, eventually
 
 pytestmark = pytest.mark.e2e
 ELECTION_TIMEOUT = 1.0  # 10 ticks of 100 ms (the store's defaults)
+WRITERS = (
+    4  # a steady load: concurrent clients, so one request stranded on the dead leader stalls no one else
+)
 
 
 def etcdctl(*args: str) -> str:
@@ -77,36 +80,37 @@ def test_killing_the_store_leader_loses_no_acknowledged_write(
     config = client_config.load(cluster.home)
     acknowledged: list[str] = []
     unknown: list[str] = []
-    timeline: list[tuple[float, bool]] = []
+    timeline: list[tuple[float, float, bool]] = []  # (invoked, completed, acknowledged)
 
-    async def load(stop_at: float, killed: asyncio.Event) -> None:
-        async with ApiClient(config.server, config.token, timeout=15) as client:
-            i = 0
-            while time.monotonic() < stop_at:
-                name = f"steady-{i:04d}"
-                i += 1
-                try:
-                    await client.create(unschedulable_pod(name))
-                except AlreadyExists:  # a retried create that had happened after all
-                    acknowledged.append(name)
-                except ApiError:
-                    unknown.append(name)  # e.g. the store's request timed out: may or may not have happened
-                    timeline.append((time.monotonic(), False))
-                    continue
-                else:
-                    acknowledged.append(name)
-                timeline.append((time.monotonic(), True))
-                if i == 20:
-                    killed.set()
+    async def writer(client: ApiClient, index: int, stop_at: float, warmed: asyncio.Event) -> None:
+        i = 0
+        while time.monotonic() < stop_at:
+            name = f"steady-{index}-{i:04d}"
+            i += 1
+            invoked = time.monotonic()
+            try:
+                await client.create(unschedulable_pod(name))
+            except AlreadyExists:  # a retried create that had happened after all
+                acknowledged.append(name)
+            except ApiError:
+                unknown.append(name)  # e.g. the store's request timed out: may or may not have happened
+                timeline.append((invoked, time.monotonic(), False))
+                continue
+            else:
+                acknowledged.append(name)
+            timeline.append((invoked, time.monotonic(), True))
+            if len(acknowledged) >= 40:
+                warmed.set()
 
     async def scenario() -> float:
-        killed = asyncio.Event()
+        warmed = asyncio.Event()
         stop_at = time.monotonic() + 25
-        writer = asyncio.create_task(load(stop_at, killed))
-        await killed.wait()
-        os.kill(replicas[leader]["pid"], signal.SIGKILL)
-        killed_at = time.monotonic()
-        await writer
+        async with ApiClient(config.server, config.token, timeout=15) as client:
+            writers = [asyncio.create_task(writer(client, w, stop_at, warmed)) for w in range(WRITERS)]
+            await warmed.wait()
+            os.kill(replicas[leader]["pid"], signal.SIGKILL)
+            killed_at = time.monotonic()
+            await asyncio.gather(*writers)
         return killed_at
 
     killed_at = asyncio.run(scenario())
@@ -114,13 +118,14 @@ def test_killing_the_store_leader_loses_no_acknowledged_write(
     # A new leader among the survivors, within a few election timeouts of the kill.
     new_leader = eventually(lambda: _leader_among(survivors), timeout=10, what="a new store leader")
     assert new_leader != leader_endpoint
-    resumed = next(t for t, ok in timeline if ok and t > killed_at)
+    # Served by the new leader: the first acknowledged write that was sent after the kill.
+    resumed = min(done for invoked, done, ok in timeline if ok and invoked > killed_at)
     assert resumed - killed_at < 8 + 5 * ELECTION_TIMEOUT, (
         f"writes resumed {resumed - killed_at:.1f}s after the kill"
     )
     print(f"\nleader {leader} killed; API writes resumed after {resumed - killed_at:.2f}s; "
           f"{len(acknowledged)} acknowledged, {len(unknown)} with unknown outcome")  # fmt: skip
-    writes_after = [t for t, ok in timeline if ok and t > resumed]
+    writes_after = [done for _, done, ok in timeline if ok and done > resumed]
     assert len(writes_after) > 10, "the API server kept working after the failover"
 
     # Every acknowledged write is in the store, read through the API server and from each survivor.
