@@ -21,9 +21,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.clusters import EtcdCluster, RaykubeStoreCluster
 from benchmarks.common import RESULTS, print_table, save, summary
-from benchmarks.etcd_cluster import EtcdCluster
-from benchmarks.store_cluster import RaykubeStoreCluster
 from benchmarks.store_load import LoadSpec, run_load
 
 LOAD_PROCESSES = 2

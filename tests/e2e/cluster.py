@@ -11,33 +11,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
 from cluster.bootstrap.ray_node import session_processes
 
-T = TypeVar("T")
 RAYKUBE = str(Path(sys.executable).with_name("raykube"))
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/busybox:1.35"
-
-
-def eventually(
-    check: Callable[[], T | None], timeout: float = 60, interval: float = 0.25, what: str = ""
-) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or check}")
-        time.sleep(interval)
 
 
 def podman(*args: str) -> str:

@@ -7,40 +7,25 @@ a value visible on a replica) instead of sleeping.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
 
 from cluster.store.raft_replicator import RaftOptions
 from cluster.store.server import StoreOptions
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+from tests.polling import eventually as wait_for
 
 from .conftest import StoreThread
 from .etcd_process import free_port
 
-T = TypeVar("T")
 FAST_RAFT = RaftOptions(tick_interval=0.02, election_ticks=10, request_timeout=3.0)
 
 
 def fast_raft(**options: object) -> RaftOptions:
     """20 ms ticks (elections in 0.2-0.4 s), with these changes."""
     return replace(FAST_RAFT, **options)  # type: ignore[arg-type]
-
-
-def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll `check` until it returns something truthy; its value, or AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 class InProcessCluster:

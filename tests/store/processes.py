@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -138,13 +138,3 @@ class ProcessCluster:
     def channel(self, name: str) -> Iterator[grpc.Channel]:
         with grpc.insecure_channel(self.clients[name]) as channel:
             yield channel
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll until `check()`; returns how long it took, or AssertionError at the deadline."""
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
-    return time.monotonic() - began

@@ -17,8 +17,9 @@ from cluster.etcd_keys import prefix_end
 from cluster.store.history import Status, save
 from cluster.store.linearizability import check
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+from tests.polling import eventually
 
-from .processes import ProcessCluster, eventually
+from .processes import ProcessCluster
 from .workload import Workload
 
 
