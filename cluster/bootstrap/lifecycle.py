@@ -380,25 +380,29 @@ def _stop_actors(out: IO[str]) -> None:
 
 
 def _remove_leftover_containers(hosts: list[str], out: IO[str]) -> None:
-    """Remove Podman pods and containers labelled with this cluster's nodes (if any survived)."""
+    """Remove the Podman pods and containers labelled with this cluster's nodes, if any survived
+    their kubelet (a host that was gone, a failed shutdown): pods first, which takes their infra
+    containers along, then lone containers."""
     podman = shutil.which("podman")
     if podman is None or not hosts:
         return
     from agents.kubelet.podman_service import CONTAINERS_CONF  # the project's own containers.conf
 
     env = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([podman, *args], capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            print(f"  warning: podman {' '.join(args[:2])} failed: {done.stderr.strip()}", file=out)
+        return done.stdout
+
     for host in hosts:
         label = f"label=io.raykube.node={host}"
-        for noun, listing in (("pod", ["pod", "ps"]), ("container", ["ps"])):
-            found = subprocess.run(
-                [podman, *listing, "-a", "-q", "--filter", label],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-            ids = found.stdout.split()
+        for noun, listing, removal in (
+            ("pod", ("pod", "ps"), ("pod", "rm")),
+            ("container", ("ps", "-a"), ("rm",)),
+        ):
+            ids = run(*listing, "-q", "--filter", label).split()
             if ids:
-                remove = [podman, "pod", "rm", "-f", *ids] if noun == "pod" else [podman, "rm", "-f", *ids]
-                subprocess.run(remove, capture_output=True, env=env, check=False)
+                run(*removal, "-f", *ids)
                 print(f"  removed {len(ids)} leftover {noun}(s) of node {host}", file=out)

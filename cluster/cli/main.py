@@ -156,8 +156,21 @@ async def _run_api_command(args: argparse.Namespace) -> int:
         return await handler(client, args, sys.stdout)
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse like kubectl, where flags may come anywhere: names after a flag (`delete pod --now a b`)
+    still join the command's list of names, which argparse alone leaves unrecognized."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if isinstance(getattr(args, "names", None), list) and not any(e.startswith("-") for e in extra):
+            args.names += extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         if args.command in ("up", "down", "join", "leave"):
             import cluster.bootstrap.lifecycle as lifecycle  # needs Ray: imported only for these commands

@@ -131,3 +131,13 @@ def test_delete_grace_follows_kubectl() -> None:
     assert delete_grace(0, now=False, force=True) == 0
     assert delete_grace(45, now=False, force=False) == 45
     assert delete_grace(-1, now=False, force=False) is None
+
+
+def test_names_may_follow_flags_as_with_kubectl(
+    cluster: ControlPlaneThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a", "b"):
+        cli(capsys, "apply", "-f", write(tmp_path, POD.replace("example-pod", name), f"{name}.yaml"))
+    assert cli(capsys, "delete", "pod", "--now", "a", "b") == (0, 'pod "a" deleted\npod "b" deleted\n', "")
+    with pytest.raises(SystemExit):
+        main(["get", "pods", "--nonsense"])

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import Cluster, eventually, pod_manifest
+from tests.e2e.cluster import Cluster, pod_manifest
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

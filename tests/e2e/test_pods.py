@@ -13,7 +13,8 @@ import pytest
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
 from cluster.bootstrap.ray_node import free_port
-from tests.e2e.cluster import IMAGE, REPO, Cluster, eventually, http_get, pod_manifest, podman
+from tests.e2e.cluster import IMAGE, REPO, Cluster, http_get, pod_manifest, podman
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

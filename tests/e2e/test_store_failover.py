@@ -24,7 +24,8 @@ from cluster.cli import config as client_config
 from cluster.client.api import ApiClient
 from cluster.errors import AlreadyExists, ApiError
 from raykube.v1 import pod_pb2
-from tests.e2e.cluster import Cluster, eventually
+from tests.e2e.cluster import Cluster
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 ELECTION_TIMEOUT = 1.0  # 10 ticks of 100 ms (the store's defaults)

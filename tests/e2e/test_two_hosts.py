@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.cluster import Cluster, eventually, pod_manifest
+from tests.e2e.cluster import Cluster, pod_manifest
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,12 @@ def second_host(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         assert f"kubelet-{name}" in placed
         yield name
     finally:
-        cluster.raykube("delete", "pod", "--now", "pinned", *(f"spread-{i}" for i in range(4)), check=False)
+        deleted = cluster.raykube(
+            "delete", "pod", "--now", "pinned", *(f"spread-{i}" for i in range(4)), check=False
+        )
         assert "left the cluster" in second.raykube("leave").stdout
+        assert deleted.returncode == 0, deleted.stderr
+        assert cluster.containers(node=name) == [], "the second host's kubelet removed its pods' containers"
 
 
 def test_both_hosts_are_ready_nodes(cluster: Cluster, second_host: str) -> None:
