@@ -1,6 +1,6 @@
 """Faults on three real store processes: kill -9 the leader under load, a partition healed, all three
 restarted, a replica whose disk was wiped replaced. Every client operation is recorded and the
-histories are checked for linearizability (cluster/store/linearizability.py); acknowledged writes
+histories are checked for linearizability (tests/store/linearizability.py); acknowledged writes
 are counted one by one afterwards.
 """
 
@@ -14,10 +14,10 @@ import grpc
 import pytest
 
 from cluster.etcd_keys import prefix_end
-from cluster.store.history import Status, save
-from cluster.store.linearizability import check
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from tests.polling import eventually
+from tests.store.history import Status, save
+from tests.store.linearizability import check
 
 from .processes import ProcessCluster
 from .workload import Workload

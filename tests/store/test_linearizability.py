@@ -1,4 +1,4 @@
-"""The linearizability checker and the history recorder (cluster/store/linearizability.py, history.py).
+"""The linearizability checker and the history recorder (tests/store/linearizability.py, history.py).
 
 Histories are written one operation a line, the way `Operation.__str__` prints them:
 
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from cluster.store import history as h
-from cluster.store.history import HistoryError, Kind, Operation, Output, Recorder, Status
-from cluster.store.linearizability import ABSENT, State, Transition, Verdict, check, transition
+from tests.store import history as h
+from tests.store.history import HistoryError, Kind, Operation, Output, Recorder, Status
+from tests.store.linearizability import ABSENT, State, Transition, Verdict, check, transition
 
 # ---------------------------------------------------------------------------------------------------
 # The notation

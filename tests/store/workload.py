@@ -4,7 +4,7 @@ Writer threads put unique values to a few shared keys (each followed by a put to
 `ack/<writer>/<n>`, so acknowledged writes can be counted afterwards), and compare-and-swap on the
 shared keys by mod revision; reader threads do linearizable reads of the shared keys. Each thread
 sends every request to a replica chosen at random, through one channel per replica. Recording uses
-cluster/store/history.py; the history is checked with cluster/store/linearizability.py.
+tests/store/history.py; the history is checked with tests/store/linearizability.py.
 
 An error that proves the request never ran is recorded `fail`: "etcdserver: no leader" (never
 proposed) and a refused connection (never sent). Everything else, timeouts included, is `unknown`.
@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import grpc
 
-from cluster.store.history import Recorder
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
+from tests.store.history import Recorder
 
 SHARED_KEYS = [b"reg/a", b"reg/b", b"reg/c"]
 REQUEST_TIMEOUT = 3.0

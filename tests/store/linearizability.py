@@ -117,7 +117,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cluster.store.history import Kind, Operation, Status
+from tests.store.history import Kind, Operation, Status
 
 # (value, revision, exact). value None: absent. revision: the key's last change revision (of the
 # tombstone when absent), exact, or an inclusive lower bound of it when `exact` is False.
