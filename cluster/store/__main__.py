@@ -20,8 +20,8 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-from cluster.store.members import address_of
-from cluster.store.raft_replicator import RaftOptions
+from cluster.store.replication.members import address_of
+from cluster.store.replication.raft_replicator import RaftOptions
 from cluster.store.server import StoreOptions, start_store_node
 
 

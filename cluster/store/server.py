@@ -38,23 +38,24 @@ from pathlib import Path
 
 import grpc
 
-from cluster.store import identity
-from cluster.store.cluster_service import ClusterService
-from cluster.store.faults import Faults, StoreAdminService
-from cluster.store.identity import Identity, derive_id
-from cluster.store.kv_service import KVService
-from cluster.store.lease_service import LeaseService
-from cluster.store.lease_timers import Clock, LeaseTimers, expire_leases
-from cluster.store.maintenance_service import MaintenanceService
-from cluster.store.members import address_of, url_of
-from cluster.store.mvcc import StateMachine
-from cluster.store.peer_service import PeerService
-from cluster.store.raft_replicator import RaftOptions, RaftReplicator
-from cluster.store.replicator import Applied
-from cluster.store.rpc import Headers
-from cluster.store.transport import CHANNEL_OPTIONS
-from cluster.store.watch import WatchHub
-from cluster.store.watch_service import WatchService
+from cluster.store.mvcc.state_machine import StateMachine
+from cluster.store.replication import identity
+from cluster.store.replication.faults import Faults
+from cluster.store.replication.identity import Identity, derive_id
+from cluster.store.replication.lease_timers import Clock, LeaseTimers, expire_leases
+from cluster.store.replication.members import address_of, url_of
+from cluster.store.replication.raft_replicator import RaftOptions, RaftReplicator
+from cluster.store.replication.replicator import Applied
+from cluster.store.replication.transport import CHANNEL_OPTIONS
+from cluster.store.v3rpc.admin_service import StoreAdminService
+from cluster.store.v3rpc.cluster_service import ClusterService
+from cluster.store.v3rpc.kv_service import KVService
+from cluster.store.v3rpc.lease_service import LeaseService
+from cluster.store.v3rpc.maintenance_service import MaintenanceService
+from cluster.store.v3rpc.peer_service import PeerService
+from cluster.store.v3rpc.rpc import Headers
+from cluster.store.v3rpc.watch import WatchHub
+from cluster.store.v3rpc.watch_service import WatchService
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2_grpc
 

@@ -10,7 +10,7 @@ import pytest
 from storage_conformance import CHECKS, StorageKit, WritableStorage
 
 from cluster.store.raft import MemoryStorage
-from cluster.store.raft_storage import DiskStorage
+from cluster.store.replication.raft_storage import DiskStorage
 
 _DISK_ROOT = tempfile.TemporaryDirectory(prefix="raykube-raft-storage-")  # removed at exit
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 
-from cluster.store.raft_replicator import RaftOptions
+from cluster.store.replication.raft_replicator import RaftOptions
 from cluster.store.server import StoreOptions
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from tests.polling import eventually as wait_for

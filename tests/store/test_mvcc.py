@@ -8,7 +8,7 @@ import pytest
 
 from cluster.etcd_keys import prefix_end
 from cluster.store import errors
-from cluster.store.mvcc import StateMachine
+from cluster.store.mvcc.state_machine import StateMachine
 from raykube.etcd.etcdserverpb import rpc_pb2
 
 from .entries import (

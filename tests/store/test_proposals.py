@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from cluster.store.errors import LeaderChanged, NoLeader
-from cluster.store.proposals import Proposals
 from cluster.store.raft import ProposalDroppedError
+from cluster.store.replication.proposals import Proposals
 
 
 class FakeNode:

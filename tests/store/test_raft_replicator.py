@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cluster.store import errors
-from cluster.store.raft_replicator import RaftOptions, RaftReplicator
+from cluster.store.replication.raft_replicator import RaftOptions, RaftReplicator
 from raykube.etcd.etcdserverpb import rpc_pb2
 
 from .entries import get, put

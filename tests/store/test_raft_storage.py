@@ -13,10 +13,10 @@ import pytest
 
 from cluster.store.errors import CorruptLogError, StorageError
 from cluster.store.raft import ConfState, Entry, HardState, Snapshot
-from cluster.store.raft_codec import snapshot_to_pb
-from cluster.store.raft_storage import DiskStorage
-from cluster.store.snapshot import Snapshot as SnapshotFile
-from cluster.store.snapshot import SnapshotStore
+from cluster.store.replication.raft_codec import snapshot_to_pb
+from cluster.store.replication.raft_storage import DiskStorage
+from cluster.store.replication.snapshot import Snapshot as SnapshotFile
+from cluster.store.replication.snapshot import SnapshotStore
 
 
 def run(first: int, last: int, term: int = 1, size: int = 10) -> list[Entry]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from cluster.store.sortedkeys import SortedKeys
+from cluster.store.mvcc.sortedkeys import SortedKeys
 
 
 def test_matches_a_sorted_list() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cluster.store.errors import CorruptLogError
-from cluster.store.snapshot import Snapshot, SnapshotStore
-from cluster.store.wal import WAL, encode
+from cluster.store.replication.snapshot import Snapshot, SnapshotStore
+from cluster.store.replication.wal import WAL, encode
 
 
 def write(directory: Path, records: list[bytes], **kw: int) -> WAL:

@@ -17,7 +17,7 @@ from cluster.store.errors import (
     TooManyOps,
     ValueProvided,
 )
-from cluster.store.keyrange import KeyRange
+from cluster.store.mvcc.keyrange import KeyRange
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2
 

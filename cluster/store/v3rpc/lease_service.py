@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from cluster.store.errors import LeaseNotFound, NotLeader, StoreError
-from cluster.store.lease_timers import LeaseTimers
-from cluster.store.mvcc import StateMachine
-from cluster.store.raft_replicator import RaftReplicator
-from cluster.store.rpc import Context, Headers, unary, write
+from cluster.store.mvcc.state_machine import StateMachine
+from cluster.store.replication.lease_timers import LeaseTimers
+from cluster.store.replication.raft_replicator import RaftReplicator
+from cluster.store.v3rpc.rpc import Context, Headers, unary, write
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 

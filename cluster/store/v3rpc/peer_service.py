@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from cluster.store.errors import ClusterIDMismatch
-from cluster.store.faults import Faults
-from cluster.store.lease_service import LeaseService
-from cluster.store.raft_codec import message_from_pb
-from cluster.store.raft_replicator import RaftReplicator
-from cluster.store.rpc import Context, unary
+from cluster.store.replication.faults import Faults
+from cluster.store.replication.raft_codec import message_from_pb
+from cluster.store.replication.raft_replicator import RaftReplicator
+from cluster.store.v3rpc.lease_service import LeaseService
+from cluster.store.v3rpc.rpc import Context, unary
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 

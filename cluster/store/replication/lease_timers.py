@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from cluster.store.errors import LeaseNotFound, NotLeader, Unavailable
-from cluster.store.replicator import Replicator
+from cluster.store.replication.replicator import Replicator
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2
 

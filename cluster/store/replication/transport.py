@@ -32,9 +32,9 @@ from typing import Protocol
 
 import grpc
 
-from cluster.store.faults import Faults
 from cluster.store.raft import Message, MessageType
-from cluster.store.raft_codec import message_to_pb
+from cluster.store.replication.faults import Faults
+from cluster.store.replication.raft_codec import message_to_pb
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from cluster.store.keyrange import KeyRange
-from cluster.store.keyspace import Change
-from cluster.store.mvcc import StateMachine, to_kv
+from cluster.store.mvcc.keyrange import KeyRange
+from cluster.store.mvcc.keyspace import Change
+from cluster.store.mvcc.state_machine import StateMachine, to_kv
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.etcd.mvccpb import kv_pb2
 

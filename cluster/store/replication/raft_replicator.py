@@ -62,10 +62,7 @@ from cluster.store.errors import (
     StoreError,
     Unavailable,
 )
-from cluster.store.faults import Faults
-from cluster.store.members import Members, member_change
-from cluster.store.mvcc import Response, StateMachine
-from cluster.store.proposals import Outcome, Proposals
+from cluster.store.mvcc.state_machine import Response, StateMachine
 from cluster.store.raft import (
     NONE,
     ConfChange,
@@ -79,12 +76,15 @@ from cluster.store.raft import (
     Snapshot,
     StateRole,
 )
-from cluster.store.raft_storage import DiskStorage
-from cluster.store.read_index import ReadIndex
-from cluster.store.replicator import Applied, OnApplied, ReplicatorStatus
-from cluster.store.request_ids import RequestIds
-from cluster.store.transport import PeerTransport, TransportOptions
-from cluster.store.wal import DEFAULT_SEGMENT_BYTES
+from cluster.store.replication.faults import Faults
+from cluster.store.replication.members import Members, member_change
+from cluster.store.replication.proposals import Outcome, Proposals
+from cluster.store.replication.raft_storage import DiskStorage
+from cluster.store.replication.read_index import ReadIndex
+from cluster.store.replication.replicator import Applied, OnApplied, ReplicatorStatus
+from cluster.store.replication.request_ids import RequestIds
+from cluster.store.replication.transport import PeerTransport, TransportOptions
+from cluster.store.replication.wal import DEFAULT_SEGMENT_BYTES
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 

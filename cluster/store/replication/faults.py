@@ -5,9 +5,9 @@ message to them and every Raft message from them, as a network partition would (
 reported: a partition is silence, and Raft's timeouts notice it). Healing is `set(())`.
 
 Two ways to drive it: in-process (`node.faults.set({peer_id})`), or from another process through
-`raykube.store.v1.StoreAdmin/SetFaults` on the node's client address, which a node serves only
-when started with `fault_injection=True` (`--enable-fault-injection`): production nodes do not
-expose it. Only Raft messages are affected; client calls and lease forwarding are not.
+`raykube.store.v1.StoreAdmin/SetFaults` on the node's client address (v3rpc/admin_service.py),
+which a node serves only when started with `fault_injection=True` (`--enable-fault-injection`):
+production nodes do not expose it. Only Raft messages are affected; client calls and lease forwarding are not.
 Event-loop only, like the transport that reads it.
 """
 
@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-
-from cluster.store.rpc import Context
-from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +30,3 @@ class Faults:
 
     def blocks(self, peer: int) -> bool:
         return peer in self.dropped
-
-
-class StoreAdminService(store_pb2_grpc.StoreAdminServicer):
-    def __init__(self, faults: Faults) -> None:
-        self._faults = faults
-
-    async def SetFaults(
-        self, request: store_pb2.SetFaultsRequest, context: Context
-    ) -> store_pb2.SetFaultsResponse:
-        self._faults.set(request.drop_peers)
-        return store_pb2.SetFaultsResponse()

@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.store.wal import fsync_dir
+from cluster.store.replication.wal import fsync_dir
 
 log = logging.getLogger(__name__)
 

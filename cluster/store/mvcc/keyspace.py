@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from typing import NamedTuple
 
-from cluster.store.keyrange import KeyRange
-from cluster.store.sortedkeys import SortedKeys
+from cluster.store.mvcc.keyrange import KeyRange
+from cluster.store.mvcc.sortedkeys import SortedKeys
 
 
 class Rev(NamedTuple):

@@ -26,8 +26,8 @@ from pathlib import Path
 import grpc
 
 from cluster.store.errors import StorageError
-from cluster.store.members import Members, url_of
-from cluster.store.wal import fsync_dir
+from cluster.store.replication.members import Members, url_of
+from cluster.store.replication.wal import fsync_dir
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 

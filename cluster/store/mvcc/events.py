@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable
 
-from cluster.store.keyspace import Change
+from cluster.store.mvcc.keyspace import Change
 
 
 class EventLog:

@@ -15,8 +15,8 @@ from typing import TypeVar
 import grpc
 
 from cluster.store.errors import StoreError
-from cluster.store.mvcc import Response, StateMachine
-from cluster.store.replicator import Replicator
+from cluster.store.mvcc.state_machine import Response, StateMachine
+from cluster.store.replication.replicator import Replicator
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2
 

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from cluster.store.mvcc import StateMachine
-from cluster.store.rpc import Headers
-from cluster.store.watch import WatchHub, WatchStream
+from cluster.store.mvcc.state_machine import StateMachine
+from cluster.store.v3rpc.rpc import Headers
+from cluster.store.v3rpc.watch import WatchHub, WatchStream
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 

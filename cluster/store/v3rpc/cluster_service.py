@@ -21,11 +21,11 @@ import time
 import grpc
 
 from cluster.store.errors import MemberBadURLs, MemberNotFound, PeerURLExists
-from cluster.store.identity import derive_id
-from cluster.store.members import address_of
 from cluster.store.raft import ConfChangeType
-from cluster.store.raft_replicator import RaftReplicator
-from cluster.store.rpc import Context, Headers, unary
+from cluster.store.replication.identity import derive_id
+from cluster.store.replication.members import address_of
+from cluster.store.replication.raft_replicator import RaftReplicator
+from cluster.store.v3rpc.rpc import Context, Headers, unary
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 _PEER_URL = re.compile(r"^(http://)?[A-Za-z0-9.\-\[\]:]+:\d+/?$")

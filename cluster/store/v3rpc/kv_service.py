@@ -8,10 +8,10 @@ Runs on the node's event loop, like everything that touches the state machine.
 
 from __future__ import annotations
 
-from cluster.store.mvcc import StateMachine
-from cluster.store.replicator import Replicator
-from cluster.store.rpc import Context, Headers, unary, write
-from cluster.store.validation import check_delete, check_put, check_range, check_txn, txn_writes
+from cluster.store.mvcc.state_machine import StateMachine
+from cluster.store.mvcc.validation import check_delete, check_put, check_range, check_txn, txn_writes
+from cluster.store.replication.replicator import Replicator
+from cluster.store.v3rpc.rpc import Context, Headers, unary, write
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cluster.store.raft_replicator import RaftReplicator
-from cluster.store.rpc import Context, Headers, unary
+from cluster.store.replication.raft_replicator import RaftReplicator
+from cluster.store.v3rpc.rpc import Context, Headers, unary
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 VERSION = "3.4.0-raykube"  # etcd's API level that this store speaks

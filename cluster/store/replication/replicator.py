@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cluster.store.errors import StoreError
-from cluster.store.mvcc import Response
+from cluster.store.mvcc.state_machine import Response
 from raykube.store.v1 import store_pb2
 
 Applied = tuple[store_pb2.Entry, Response | StoreError]

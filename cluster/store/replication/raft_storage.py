@@ -41,12 +41,17 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from cluster.store import snapshot as snapfile
 from cluster.store.errors import StorageError
 from cluster.store.raft import ConfState, Entry, HardState, MemoryStorage, Snapshot
 from cluster.store.raft import StorageError as RaftStorageError
-from cluster.store.raft_codec import entries_from_bytes, entries_to_bytes, snapshot_from_pb, snapshot_to_pb
-from cluster.store.wal import DEFAULT_SEGMENT_BYTES, WAL, Record
+from cluster.store.replication import snapshot as snapfile
+from cluster.store.replication.raft_codec import (
+    entries_from_bytes,
+    entries_to_bytes,
+    snapshot_from_pb,
+    snapshot_to_pb,
+)
+from cluster.store.replication.wal import DEFAULT_SEGMENT_BYTES, WAL, Record
 from raykube.store.v1 import store_pb2
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from operator import itemgetter
 from typing import Any, TypeAlias
 
 from cluster.store.errors import Compacted, FutureRevision, KeyNotFound, LeaseNotFound
-from cluster.store.events import EventLog
-from cluster.store.keyrange import KeyRange
-from cluster.store.keyspace import Change, Keyspace, Rev
-from cluster.store.leases import LeaseTable
-from cluster.store.validation import check_entry, txn_writes
+from cluster.store.mvcc.events import EventLog
+from cluster.store.mvcc.keyrange import KeyRange
+from cluster.store.mvcc.keyspace import Change, Keyspace, Rev
+from cluster.store.mvcc.leases import LeaseTable
+from cluster.store.mvcc.validation import check_entry, txn_writes
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.etcd.mvccpb import kv_pb2
 from raykube.store.v1 import store_pb2

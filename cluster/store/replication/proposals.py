@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import Callable
 
 from cluster.store.errors import LeaderChanged, NoLeader, RequestTimedOut, Stopped, StoreError
-from cluster.store.mvcc import Response
+from cluster.store.mvcc.state_machine import Response
 from cluster.store.raft import ConfChange, ProposalDroppedError, RawNode
 
 Outcome = Response | None  # None: a membership entry, which has no response
