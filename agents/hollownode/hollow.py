@@ -21,6 +21,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cluster.api import resources
 from cluster.client.api import ApiClient
 from cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
+from cluster.supervision import run_forever
 from raykube.v1 import node_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class HollowNodes:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
             for name in self._names:
-                tasks.create_task(self._node(name))
+                run_forever(tasks, f"hollow node {name}", self._node(name))
 
     async def _register(self, name: str) -> None:
         node = hollow_node(name, self._capacity, Timestamp(seconds=int(time.time())))

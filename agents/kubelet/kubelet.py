@@ -39,6 +39,7 @@ from agents.kubelet.sync import PodSyncer
 from cluster.api.resources import PODS
 from cluster.client.api import ApiClient
 from cluster.client.informer import Informer
+from cluster.supervision import run_forever
 from raykube.v1 import pod_pb2
 
 log = logging.getLogger(__name__)
@@ -161,14 +162,14 @@ class Kubelet:
             )
             async with asyncio.TaskGroup() as group:
                 workers = PodWorkers(syncer.sync_pod, syncer.terminate_pod, group.create_task)
-                group.create_task(self.informer.run())
-                group.create_task(self.relister.run())
-                group.create_task(self.status.run())
-                group.create_task(self.probes.run())
-                group.create_task(reporter.run())
-                group.create_task(self._resync())
+                run_forever(group, "kubelet pod informer", self.informer.run())
+                run_forever(group, "kubelet relister", self.relister.run())
+                run_forever(group, "kubelet status manager", self.status.run())
+                run_forever(group, "kubelet probe manager", self.probes.run())
+                run_forever(group, "kubelet node status", reporter.run())
+                run_forever(group, "kubelet resync", self._resync())
+                run_forever(group, "kubelet dispatch", self._dispatch(workers))
                 group.create_task(self._announce_ready(reporter))
-                group.create_task(self._dispatch(workers))
         finally:
             await server.stop(grace=1.0)
 

@@ -38,6 +38,7 @@ from cluster.errors import (
     Unavailable,
     invalid,
 )
+from cluster.supervision import run_forever
 from raykube.v1 import pod_pb2
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,9 @@ class Registry:
     async def run(self) -> None:
         """Feed the watch caches and compact the store, until cancelled."""
         async with asyncio.TaskGroup() as tasks:
-            for cache in self.caches.values():
-                tasks.create_task(cache.run())
-            tasks.create_task(self._compact_loop())
+            for name, cache in self.caches.items():
+                run_forever(tasks, f"watch cache {name}", cache.run())
+            run_forever(tasks, "compaction", self._compact_loop())
 
     async def _compact_loop(self) -> None:
         """Compact to the revision seen one period ago (kube-apiserver's rule), leaving watchers a period."""

@@ -1,6 +1,7 @@
 """Start and stop an API server: the gRPC service plus the registry's background tasks.
 
-Used in-process by tests and by the `apiserver` Ray actor alike. The store is reached through a
+Used in-process by tests and by the `apiserver` Ray actor alike; the actor's host awaits `wait()`,
+so a watch cache that dies takes the actor down with it (and Ray restarts it). The store is reached through a
 fixed list of member addresses or a coroutine that finds them (in a cluster: the store replicas,
 through Ray).
 """
@@ -64,6 +65,13 @@ class ApiServer:
         self.address = f"{self._advertise}:{port}"
         log.info("API server serving on %s", self.address)
         return self.address
+
+    async def wait(self) -> None:
+        """Return when the background work (watch caches, compaction) ends, which it never should
+        while serving; raise why it failed."""
+        if self._background is None:
+            raise RuntimeError("the API server was not started")
+        await asyncio.shield(self._background)
 
     async def stop(self, grace: float = 1.0) -> None:
         if self._server is not None:

@@ -55,6 +55,7 @@ from cluster.scheduler.framework import (
 from cluster.scheduler.handlers import NodeEvents, PodEvents
 from cluster.scheduler.plugins import default_registry
 from cluster.scheduler.queue import QueuedPod, SchedulingQueue
+from cluster.supervision import run_forever
 from raykube.v1 import node_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,8 @@ class Scheduler:
     async def run(self) -> None:
         """Schedule until cancelled."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.nodes.run(), name="scheduler-node-informer")
-            tasks.create_task(self.pods.run(), name="scheduler-pod-informer")
+            run_forever(tasks, "scheduler node informer", self.nodes.run())
+            run_forever(tasks, "scheduler pod informer", self.pods.run())
             await self.nodes.synced.wait()
             await self.pods.synced.wait()
             log.info(

@@ -56,6 +56,7 @@ from cluster.store.v3rpc.peer_service import PeerService
 from cluster.store.v3rpc.rpc import Headers
 from cluster.store.v3rpc.watch import WatchHub
 from cluster.store.v3rpc.watch_service import WatchService
+from cluster.supervision import run_forever
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2_grpc
 
@@ -111,15 +112,17 @@ class StoreNode:
         client_url = url_of(options.advertise_client or f"{self.address[0]}:{self.address[1]}")
         async with asyncio.TaskGroup() as tasks:
             self._helpers = [
-                tasks.create_task(
+                run_forever(
+                    tasks,
+                    "lease expiry",
                     expire_leases(
                         replicator,
                         self._timers,
                         leading=lambda: replicator.is_leader,
                         tick=options.lease_tick,
-                    )
+                    ),
                 ),
-                tasks.create_task(replicator.publish(options.name, [client_url])),
+                tasks.create_task(replicator.publish(options.name, [client_url]), name="member publication"),
             ]
             await replicator.run()
             for helper in self._helpers:

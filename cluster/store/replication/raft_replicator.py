@@ -85,6 +85,7 @@ from cluster.store.replication.replicator import Applied, OnApplied, ReplicatorS
 from cluster.store.replication.request_ids import RequestIds
 from cluster.store.replication.transport import PeerTransport, TransportOptions
 from cluster.store.replication.wal import DEFAULT_SEGMENT_BYTES
+from cluster.supervision import run_forever
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
@@ -343,8 +344,8 @@ class RaftReplicator:
         try:
             async with asyncio.TaskGroup() as tasks:
                 others = [
-                    tasks.create_task(self._tick_loop(), name="raft tick"),
-                    tasks.create_task(self.transport.run(), name="raft transport"),
+                    run_forever(tasks, "raft tick", self._tick_loop()),
+                    run_forever(tasks, "raft transport", self.transport.run()),
                 ]
                 ready = tasks.create_task(self._ready_loop(), name="raft ready")
                 stop = tasks.create_task(self._stop.wait())
