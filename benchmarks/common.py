@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cluster.cli import config as client_config
+from cluster.client import config as client_config
 from cluster.client.api import ApiClient
 
 RESULTS = Path(__file__).resolve().parent / "results"

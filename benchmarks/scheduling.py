@@ -24,7 +24,8 @@ import ray
 from agents.hollownode.hollow import HOLLOW_LABEL
 from benchmarks.common import RESULTS, TemporaryCluster, print_table, save, summary
 from cluster.api import codec, resources
-from cluster.bootstrap.lifecycle import ComponentSpec, connect_ray, ensure_actor
+from cluster.bootstrap.actors import connect_ray, ensure_actor
+from cluster.bootstrap.settings import ComponentSpec, HollowNodesSettings
 from cluster.client.api import ApiClient
 from raykube.v1 import pod_pb2
 
@@ -193,9 +194,9 @@ def main() -> None:
     args = parser.parse_args()
     with TemporaryCluster("scheduling") as cluster:
         connect_ray(cluster.home)
-        ensure_actor(ComponentSpec("hollow-nodes", "hollow-nodes", cluster.node_name, {
-            "apiserver": "apiserver", "token": cluster.config.token, "prefix": "hollow", "count": args.nodes,
-            "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"}}))  # fmt: skip
+        hollow = HollowNodesSettings(token=cluster.config.token, prefix="hollow", count=args.nodes,
+                                     capacity={"cpu": "32", "memory": "128Gi", "pods": "110"})  # fmt: skip
+        ensure_actor(ComponentSpec("hollow-nodes", cluster.node_name, hollow))
 
         async def run() -> dict[str, Any]:
             async with cluster.client() as client:

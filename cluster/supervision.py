@@ -46,12 +46,18 @@ async def _forever(name: str, loop: Coroutine[Any, Any, Any]) -> None:
     raise LoopEnded(f"{name!r} returned; it should run until stopped")
 
 
-def inject_crash(name: str) -> int:
-    """TEST ONLY: make every loop called `name` on this event loop fail as a bug inside it would.
-
-    Returns how many were hit (0: no running loop has that name)."""
+def inject_crash(name: str, *, delay: float = 0.0) -> int:
+    """TEST ONLY: make every loop called `name` on this event loop fail as a bug inside it would,
+    `delay` seconds from now. Returns how many will be hit (0: no running loop has that name)."""
     hit = [task for task in asyncio.all_tasks() if task.get_name() == name and not task.done()]
-    for task in hit:
-        _crashing.add(task)
-        task.cancel()
+
+    def crash() -> None:
+        for task in hit:
+            _crashing.add(task)
+            task.cancel()
+
+    if delay:
+        asyncio.get_running_loop().call_later(delay, crash)
+    else:
+        crash()
     return len(hit)

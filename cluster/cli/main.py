@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO
 
 from cluster.cli import commands
-from cluster.cli import config as client_config
+from cluster.client import config as client_config
 from cluster.client.api import ApiClient
 from cluster.errors import ApiError, Invalid
 
@@ -173,15 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         if args.command in ("up", "down", "join", "leave"):
-            import cluster.bootstrap.lifecycle as lifecycle  # needs Ray: imported only for these commands
+            from cluster.cli import lifecycle  # brings Ray along: imported only for these commands
 
-            command = {
-                "up": lifecycle.up,
-                "down": lifecycle.down,
-                "join": lifecycle.join,
-                "leave": lifecycle.leave,
-            }
-            return command[args.command](client_config.raykube_home(), args, sys.stdout)
+            return lifecycle.COMMANDS[args.command](client_config.raykube_home(), args, sys.stdout)
         return asyncio.run(_run_api_command(args))
     except ApiError as err:
         print_error(err, sys.stderr)

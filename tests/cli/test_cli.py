@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cluster.api import resources
-from cluster.cli import config
 from cluster.cli.main import main
+from cluster.client import config
 from tests.harness import ControlPlaneThread
 
 POD = """\

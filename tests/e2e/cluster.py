@@ -7,16 +7,19 @@ to Podman directly (with the project's containers.conf), not only to the API's s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
 from cluster.bootstrap.ray_node import session_processes
+from tests.polling import eventually
 
 RAYKUBE = str(Path(sys.executable).with_name("raykube"))
 REPO = Path(__file__).resolve().parents[2]
@@ -53,11 +56,26 @@ class Cluster:
             )
         return done
 
-    def up(self) -> str:
-        out = self.raykube("up", "--ray-port=0", "--apiserver-port=0", "--store-port=0", "--kubelet-port=0",
-                           f"--node-name={self.node}").stdout  # fmt: skip
+    def up(self, apiserver_port: int = 0) -> str:
+        """`raykube up` on free ports; a fixed `apiserver_port` keeps the CLI's config valid when the
+        API server restarts (with port 0 every start picks another)."""
+        out = self.raykube("up", "--ray-port=0", f"--apiserver-port={apiserver_port}", "--store-port=0",
+                           "--kubelet-port=0", f"--node-name={self.node}").stdout  # fmt: skip
         self.head_pid = int((self.home / "ray.pid").read_text())
         return out
+
+    @contextlib.contextmanager
+    def ray_driver(self) -> Iterator[Callable[[str], Any]]:
+        """This cluster's Ray, joined as a driver: yields a lookup of its component actors by name."""
+        import ray
+
+        from cluster.bootstrap.actors import connect_ray, get_actor
+
+        assert connect_ray(self.home)
+        try:
+            yield get_actor
+        finally:
+            ray.shutdown()
 
     def down(self) -> str:
         return self.raykube("down", "--purge").stdout
@@ -90,6 +108,21 @@ class Cluster:
             "ray processes": session_processes(self.head_pid) if self.head_pid else [],
             "podman services": own_podman,
         }  # fmt: skip
+
+
+def restarted(actor: Any, old_pid: int, timeout: float = 90) -> int:
+    """Wait until Ray has restarted `actor` (a component host) in a new process and it serves again;
+    returns the new PID."""
+    import ray
+
+    def new_pid() -> int | None:
+        try:
+            pid: int = ray.get(actor.info.remote(), timeout=60)["pid"]
+        except ray.exceptions.RayError:  # still restarting
+            return None
+        return pid if pid != old_pid else None
+
+    return eventually(new_pid, timeout=timeout, what="the component to come back in a new process")
 
 
 def _processes() -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ import pytest
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
 from cluster.bootstrap.ray_node import free_port
-from tests.e2e.cluster import IMAGE, REPO, Cluster, http_get, pod_manifest, podman
+from tests.e2e.cluster import IMAGE, REPO, Cluster, http_get, pod_manifest, podman, restarted
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -136,9 +136,6 @@ def test_bad_manifests_are_rejected_with_the_field_and_nothing_is_stored(cluster
 def test_a_restarted_kubelet_adopts_its_pods_without_duplicates(cluster: Cluster) -> None:
     import ray
 
-    from cluster.bootstrap.actor import NAMESPACE
-    from cluster.bootstrap.lifecycle import connect_ray
-
     cluster.apply(pod_manifest("survivor", "sleep 100000"))
     eventually(
         lambda: cluster.get("pod", "survivor")["status"].get("phase") == "Running", what="survivor running"
@@ -146,22 +143,11 @@ def test_a_restarted_kubelet_adopts_its_pods_without_duplicates(cluster: Cluster
     uid = cluster.get("pod", "survivor")["metadata"]["uid"]
     before = sorted(c["Id"] for c in cluster.containers(**{"pod-uid": uid}))
 
-    assert connect_ray(cluster.home)
-    try:
-        kubelet = ray.get_actor(f"kubelet-{cluster.node}", namespace=NAMESPACE)
+    with cluster.ray_driver() as actor:
+        kubelet = actor(f"kubelet-{cluster.node}")
         old_pid = ray.get(kubelet.info.remote(), timeout=30)["pid"]
         ray.kill(kubelet, no_restart=False)  # the process dies; Ray restarts the actor
-
-        def new_pid() -> int | None:
-            try:
-                pid: int = ray.get(kubelet.info.remote(), timeout=60)["pid"]
-            except ray.exceptions.RayError:  # still restarting
-                return None
-            return pid if pid != old_pid else None
-
-        eventually(new_pid, timeout=90, what="the kubelet to come back")
-    finally:
-        ray.shutdown()
+        restarted(kubelet, old_pid)
     time.sleep(3)  # a few relists and resyncs of the new kubelet
     after = sorted(c["Id"] for c in cluster.containers(**{"pod-uid": uid}))
     assert after == before

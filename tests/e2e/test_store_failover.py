@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from cluster.api import codec, resources
-from cluster.cli import config as client_config
+from cluster.client import config as client_config
 from cluster.client.api import ApiClient
 from cluster.errors import AlreadyExists, ApiError
 from raykube.v1 import pod_pb2
@@ -45,17 +45,8 @@ def replicas(cluster: Cluster) -> Iterator[dict[str, dict[str, Any]]]:
     """store name -> its actor's info (address, pid), through Ray."""
     import ray
 
-    from cluster.bootstrap.actor import NAMESPACE
-    from cluster.bootstrap.lifecycle import connect_ray
-
-    assert connect_ray(cluster.home)
-    try:
-        yield {
-            n: ray.get(ray.get_actor(n, namespace=NAMESPACE).info.remote(), timeout=30)
-            for n in ("store-0", "store-1", "store-2")
-        }
-    finally:
-        ray.shutdown()
+    with cluster.ray_driver() as actor:
+        yield {n: ray.get(actor(n).info.remote(), timeout=30) for n in ("store-0", "store-1", "store-2")}
 
 
 def leader_of(replicas: dict[str, dict[str, Any]]) -> tuple[str, str]:

@@ -1,0 +1,113 @@
+"""The cluster's actors in Ray: connect as a driver, make each planned actor exist, stop them all.
+
+Every component is a named, detached actor in the `raykube` namespace, pinned to its host by a
+sliver of the host's `host:<name>` resource and restarted by Ray whenever it dies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, NAMESPACE, live_hosts
+from cluster.bootstrap.host import ComponentHost
+from cluster.bootstrap.ray_node import STATE_FILE, LocalRayNode, apply_ray_env
+from cluster.bootstrap.settings import ComponentSpec, digest
+
+Report = Callable[[str], None]  # one line of progress for the person waiting
+
+
+def init_ray(address: str, node_ip: str | None) -> None:
+    """Join the Ray cluster at `address` as a driver, in raykube's namespace."""
+    apply_ray_env()
+    # On a loopback cluster the driver must say where it is, or Ray looks for it on the host's address.
+    ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False,
+             _node_ip_address=node_ip)  # fmt: skip
+
+
+def connect_ray(home: Path) -> bool:
+    """Join, as a driver, the Ray cluster `raykube up` recorded in `home`; False if there is none."""
+    state_path = home / STATE_FILE
+    if not state_path.exists():
+        return False
+    state = json.loads(state_path.read_text())
+    if state.get("owns_head") and LocalRayNode(home).address() is None:
+        return False  # our head is gone: nothing to join
+    init_ray(state["ray_address"], state.get("node_ip"))
+    return True
+
+
+def get_actor(name: str) -> Any | None:
+    try:
+        return ray.get_actor(name, namespace=NAMESPACE)
+    except ValueError:
+        return None
+
+
+def ensure_actor(spec: ComponentSpec, report: Report | None = None) -> Any:
+    """The actor for `spec`, running with exactly its settings (level-triggered, like a rollout).
+
+    A missing actor is created; one running with other settings (new tokens after a host joined,
+    other ports) is replaced. Components keep nothing in memory that matters: the store's state
+    is on disk, a kubelet adopts its containers, and clients find the new address through Ray.
+    """
+    wanted = digest(spec.settings)
+    actor = get_actor(spec.name)
+    if actor is not None:
+        if ray.get(actor.digest.remote(), timeout=60) == wanted:
+            return actor
+        if report is not None:
+            report(f"  {spec.name}: configuration changed; replacing it")
+        ray.kill(actor, no_restart=True)
+        _wait_until_gone(spec.name)
+    return (
+        ray.remote(ComponentHost)
+        .options(
+            name=spec.name,
+            namespace=NAMESPACE,
+            lifetime="detached",
+            max_restarts=-1,
+            num_cpus=0,
+            resources={HOST_RESOURCE_PREFIX + spec.host: 0.001},
+        )
+        .remote(spec.settings)
+    )
+
+
+def _wait_until_gone(name: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while get_actor(name) is not None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"actor {name} did not go away within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def stop_actors(report: Report) -> None:
+    """Drain each kubelet whose host is still up (its containers go), then kill every actor."""
+    names = [
+        a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
+    ]
+    alive = set(live_hosts())
+    draining: dict[str, Any] = {}
+    for name in names:
+        if not name.startswith("kubelet-"):
+            continue
+        if name.removeprefix("kubelet-") in alive:
+            draining[name] = ray.get_actor(name, namespace=NAMESPACE).stop.remote(drain=True)
+        else:
+            report(f"  {name}: its host is gone; its containers are removed below if they are here")
+    for name, ref in draining.items():
+        try:
+            ray.get(ref, timeout=120)
+            report(f"  {name}: containers removed")
+        except (ray.exceptions.RayError, TimeoutError) as err:
+            report(f"  {name}: draining failed ({type(err).__name__}); removing its containers directly")
+    for name in names:
+        ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+        report(f"  {name}: stopped")

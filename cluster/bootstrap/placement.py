@@ -1,0 +1,106 @@
+"""Where each component goes and how it is configured: the cluster's plan, as a list of ComponentSpecs.
+
+Pure but for the store's layout, which is decided once and kept with the store's data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cluster.apiserver import auth
+from cluster.bootstrap import credentials
+from cluster.bootstrap.discovery import live_hosts
+from cluster.bootstrap.ray_node import free_port
+from cluster.bootstrap.settings import (
+    ApiServerSettings,
+    ComponentSpec,
+    KubeletSettings,
+    SchedulerSettings,
+    StoreSettings,
+)
+
+STORE_REPLICAS = 3
+STORE_PORT_STRIDES = (0, 20000, 30000)  # 2379, 22379, 32379: etcd's local three-member ports
+STORE_LAYOUT_FILE = "store-layout.json"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where components listen: the address they bind, and ports (0: any free port)."""
+
+    bind_address: str = "127.0.0.1"
+    apiserver: int = 6443
+    store: int = 2379
+    kubelet: int = 10250
+
+    @property
+    def loopback(self) -> bool:
+        return self.bind_address.startswith("127.")
+
+
+@dataclass(frozen=True)
+class StoreMember:
+    name: str
+    host: str
+    client_port: int
+    peer_port: int
+    peer_address: str
+
+
+def store_layout(home: Path, hosts: list[str], ports: Ports) -> list[StoreMember]:
+    """Where the store's replicas live and on which ports: decided once, then kept with the data.
+
+    One replica per host when there are three hosts or more (else round robin over the hosts);
+    client ports as etcd's own local three-member cluster (2379, 22379, 32379; peers one above),
+    or free ports with a store port of 0. The layout is saved next to the replicas' data, because
+    their Raft membership records these peer addresses: later `up`s (even after a `down`) reuse
+    it, and replicas never move to a host where their data is not.
+    """
+    path = home / "data" / STORE_LAYOUT_FILE
+    if path.exists():
+        return [StoreMember(**member) for member in json.loads(path.read_text())]
+    ips = live_hosts()
+    layout = []
+    for i in range(STORE_REPLICAS):
+        host = hosts[i % len(hosts)]
+        if ports.store:
+            client = ports.store + STORE_PORT_STRIDES[i]
+            peer = client + 1
+        else:
+            client, peer = free_port(), free_port()
+        address = "127.0.0.1" if ports.loopback else ips[host]
+        layout.append(StoreMember(f"store-{i}", host, client, peer, f"{address}:{peer}"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(member) for member in layout], indent=2))
+    return layout
+
+
+def plan(home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], ports: Ports) -> list[ComponentSpec]:
+    """Which actors the cluster needs, on which hosts, and how each is configured."""
+    first = hosts[0]
+    bind = ports.bind_address
+    kubelet_client = credentials.token_of(tokens, credentials.KUBELET_CLIENT_USER)
+    layout = store_layout(home, hosts, ports)
+    peers = {member.name: member.peer_address for member in layout}
+    specs = [
+        ComponentSpec(member.name, member.host, StoreSettings(
+            name=member.name, data_dir=str(home / "data" / member.name), host=bind,
+            port=member.client_port, peer_port=member.peer_port, peers=peers))
+        for member in layout
+    ]  # fmt: skip
+    specs += [
+        ComponentSpec("apiserver", first, ApiServerSettings(
+            store=tuple(peers), tokens=auth.format_token_file(tokens), kubelet_token=kubelet_client,
+            host=bind, port=ports.apiserver)),
+        ComponentSpec("scheduler", first, SchedulerSettings(
+            token=credentials.token_of(tokens, auth.SCHEDULER_USER))),
+    ]  # fmt: skip
+    specs += [
+        ComponentSpec(f"kubelet-{host}", host, KubeletSettings(
+            node_name=host, token=credentials.token_of(tokens, credentials.node_user(host)),
+            kubelet_token=kubelet_client, host=bind, port=ports.kubelet, run_dir=str(home / "run" / host)))
+        for host in hosts
+    ]  # fmt: skip
+    return specs

@@ -1,0 +1,81 @@
+"""What each component is started with: one frozen dataclass per kind of component.
+
+`raykube up` plans a `ComponentSpec` per actor (placement.py); the settings travel to the actor
+through Ray and are turned into a running component there (components.py). A settings object's
+digest identifies the configuration, so `up` can tell that a running actor is outdated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """One replica of the store; its Raft peers are the other replicas, at the addresses `up` planned."""
+
+    name: str  # member name: store-0, store-1, ...
+    data_dir: str
+    host: str  # the address to bind (clients and peers)
+    port: int  # etcd client port
+    peer_port: int
+    peers: Mapping[str, str]  # member name -> peer address (host:port), this one included
+
+
+@dataclass(frozen=True)
+class ApiServerSettings:
+    store: tuple[str, ...]  # the store replicas' actor names
+    tokens: str  # the token file's text (token,user,uid,"groups")
+    kubelet_token: str  # presented to kubelets when proxying logs
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    token: str
+    apiserver: str = "apiserver"  # the API server's actor name
+
+
+@dataclass(frozen=True)
+class KubeletSettings:
+    node_name: str
+    token: str  # this node's credential (system:node:<name>)
+    kubelet_token: str  # what the API server presents when it calls this kubelet
+    host: str
+    port: int
+    run_dir: str  # the Podman API socket lives here
+    apiserver: str = "apiserver"
+
+
+@dataclass(frozen=True)
+class HollowNodesSettings:
+    """Benchmark-only: `count` hollow nodes named `<prefix>-<i>` (agents/hollownode)."""
+
+    token: str
+    prefix: str
+    count: int
+    capacity: Mapping[str, str] = field(default_factory=dict)
+    apiserver: str = "apiserver"
+
+
+Settings = StoreSettings | ApiServerSettings | SchedulerSettings | KubeletSettings | HollowNodesSettings
+
+
+def digest(settings: Settings) -> str:
+    """Identifies a configuration: equal settings, equal digest (the kind counts too)."""
+    data = [type(settings).__name__, dataclasses.asdict(settings)]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One actor of the cluster: its name, the host it is pinned to, and its settings."""
+
+    name: str
+    host: str
+    settings: Settings
