@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import resources
+from cluster.api.conditions import set_condition
 from cluster.client.api import ApiClient
 from cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
 from cluster.supervision import run_forever
@@ -36,9 +37,9 @@ def hollow_node(name: str, capacity: Mapping[str, str], now: Timestamp) -> node_
     )
     node.status.capacity.update(capacity)
     node.status.allocatable.update(capacity)
-    node.status.conditions.add(type="Ready", status="True", reason="KubeletReady",
-                               message="hollow kubelet is posting ready status",
-                               last_heartbeat_time=now, last_transition_time=now)  # fmt: skip
+    ready = set_condition(node.status.conditions, "Ready", "True", now, reason="KubeletReady",
+                          message="hollow kubelet is posting ready status")  # fmt: skip
+    ready.last_heartbeat_time.CopyFrom(now)
     node.status.addresses.add(type="Hostname", address=name)
     node.status.node_info.kubelet_version = "raykube-hollow"
     return node
@@ -58,11 +59,8 @@ def running_status(pod: pod_pb2.Pod, ip: str, now: Timestamp) -> pod_pb2.PodStat
             name=container.name, image=container.image, ready=True, started=True
         )
         cs.state.running.started_at.CopyFrom(now)
-    kept = [c for c in status.conditions if c.type == "PodScheduled"]
-    del status.conditions[:]
-    status.conditions.extend(kept)
     for kind in ("Initialized", "ContainersReady", "Ready"):
-        status.conditions.add(type=kind, status="True", last_transition_time=now)
+        set_condition(status.conditions, kind, "True", now)
     return status
 
 

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cluster.api.conditions import set_condition
 from cluster.api.resources import NODES
 from cluster.client.api import ApiClient
 from cluster.errors import AlreadyExists, ApiError, NotFound
@@ -137,18 +140,18 @@ def node_object(name: str, facts: HostFacts, *, kubelet_port: int, runtime_versi
 def ready_condition(
     previous: node_pb2.NodeCondition | None, ready: bool, now: float
 ) -> node_pb2.NodeCondition:
-    status = "True" if ready else "False"
-    condition = node_pb2.NodeCondition(
-        type="Ready",
-        status=status,
+    """This beat's Ready condition: its transition time carries over from `previous` while unchanged."""
+    status = node_pb2.NodeStatus(conditions=[previous] if previous is not None else [])
+    at = Timestamp(seconds=int(now))
+    condition = set_condition(
+        status.conditions,
+        "Ready",
+        "True" if ready else "False",
+        at,
         reason="KubeletReady" if ready else "KubeletNotReady",
         message="kubelet is posting ready status" if ready else "container runtime is not responding",
     )
-    condition.last_heartbeat_time.FromSeconds(int(now))
-    if previous is not None and previous.status == status:
-        condition.last_transition_time.CopyFrom(previous.last_transition_time)
-    else:
-        condition.last_transition_time.FromSeconds(int(now))
+    condition.last_heartbeat_time.CopyFrom(at)
     return condition
 
 

@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from agents.kubelet.plan import ALWAYS, NEVER, Waiting, by_name, restart_policy
 from agents.kubelet.runtime import ContainerInfo, ContainerState, SandboxInfo
+from cluster.api.conditions import set_condition
 from raykube.v1 import pod_pb2
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
@@ -113,35 +114,22 @@ def pod_phase(spec: pod_pb2.PodSpec, statuses: Sequence[pod_pb2.ContainerStatus]
     return PENDING
 
 
-def _condition(
-    old: pod_pb2.PodStatus, kind: str, ok: bool, now: float, reason: str = "", message: str = ""
-) -> pod_pb2.PodCondition:
-    value = "True" if ok else "False"
-    condition = pod_pb2.PodCondition(type=kind, status=value, reason=reason, message=message)
-    before = next((c for c in old.conditions if c.type == kind), None)
-    if before is not None and before.status == value and before.HasField("last_transition_time"):
-        condition.last_transition_time.CopyFrom(before.last_transition_time)
-    else:
-        condition.last_transition_time.CopyFrom(timestamp(now))
-    return condition
-
-
-def _conditions(
-    old: pod_pb2.PodStatus, phase: str, statuses: Sequence[pod_pb2.ContainerStatus], now: float
-) -> list[pod_pb2.PodCondition]:
+def _set_conditions(
+    status: pod_pb2.PodStatus, phase: str, statuses: Sequence[pod_pb2.ContainerStatus], now: float
+) -> None:
+    """The kubelet's conditions on `status` (which starts as a copy of the old ones: times carry over)."""
     unready = [s.name for s in statuses if not s.ready]
     reason, message = "", ""
     if phase == SUCCEEDED:
         reason = "PodCompleted"
     elif unready:
         reason, message = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
-    ready = not unready and phase != SUCCEEDED
-    return [
-        _condition(old, "Initialized", True, now),
-        _condition(old, "Ready", ready, now, reason, message),
-        _condition(old, "ContainersReady", ready, now, reason, message),
-        _condition(old, "PodScheduled", True, now),
-    ]
+    ready = "True" if not unready and phase != SUCCEEDED else "False"
+    at = timestamp(now)
+    set_condition(status.conditions, "PodScheduled", "True", at)
+    set_condition(status.conditions, "Initialized", "True", at)
+    set_condition(status.conditions, "Ready", ready, at, reason, message)
+    set_condition(status.conditions, "ContainersReady", ready, at, reason, message)
 
 
 def compute_pod_status(
@@ -163,11 +151,12 @@ def compute_pod_status(
     phase = old.phase if old.phase in TERMINAL_PHASES else pod_phase(pod.spec, statuses)
     status = pod_pb2.PodStatus(
         phase=phase,
-        conditions=_conditions(old, phase, statuses, now),
+        conditions=old.conditions,
         host_ip=host_ip,
         container_statuses=statuses,
         qos_class=old.qos_class,
     )
+    _set_conditions(status, phase, statuses, now)
     status.start_time.CopyFrom(old.start_time if old.HasField("start_time") else timestamp(now))
     pod_ip = sandbox.ip if sandbox is not None and sandbox.ip else old.pod_ip
     if pod_ip:

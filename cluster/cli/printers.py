@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from cluster.api import codec, resources
+from cluster.api import codec, conditions, resources
 from cluster.cli import jsonpath
 from raykube.v1 import node_pb2, pod_pb2
 
@@ -61,7 +61,7 @@ def pod_status_text(pod: pod_pb2.Pod) -> str:
         elif status.ready and state.HasField("running"):
             running = True
     if reason == "Completed" and running:
-        ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+        ready = conditions.is_true(pod.status.conditions, "Ready")
         reason = "Running" if ready else "NotReady"
     if pod.metadata.HasField("deletion_timestamp"):
         return "Terminating"
@@ -84,7 +84,7 @@ def pod_row(pod: pod_pb2.Pod, now: float, wide: bool) -> list[str]:
 
 
 def node_status_text(node: node_pb2.Node) -> str:
-    ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
+    ready = conditions.find(node.status.conditions, "Ready")
     text = "Unknown" if ready is None else ("Ready" if ready.status == "True" else "NotReady")
     return text + (",SchedulingDisabled" if node.spec.unschedulable else "")
 

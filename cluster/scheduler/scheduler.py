@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.api import resources
+from cluster.api import conditions, resources
 from cluster.client.api import ApiClient
 from cluster.client.informer import Informer
 from cluster.errors import ApiError, Conflict
@@ -204,16 +204,17 @@ class Scheduler:
         Conditional on the resourceVersion the decision saw: if the pod moved on meanwhile (it was
         bound after a later attempt, say), a stale "not scheduled" must not overwrite its status.
         """
+        current = conditions.find(pod.status.conditions, "PodScheduled")
+        if current is not None and (current.status, current.reason, current.message) == (
+            "False",
+            reason,
+            message,
+        ):
+            return None
         updated = pod_pb2.Pod()
         updated.CopyFrom(pod)
-        condition = next((c for c in updated.status.conditions if c.type == "PodScheduled"), None)
-        if condition is None:
-            condition = updated.status.conditions.add(type="PodScheduled")
-        elif (condition.status, condition.reason, condition.message) == ("False", reason, message):
-            return None
-        if condition.status != "False":
-            condition.last_transition_time.CopyFrom(Timestamp(seconds=int(self._wall_clock())))
-        condition.status, condition.reason, condition.message = "False", reason, message
+        now = Timestamp(seconds=int(self._wall_clock()))
+        conditions.set_condition(updated.status.conditions, "PodScheduled", "False", now, reason, message)
         return self._write_status(updated)
 
     async def _write_status(self, pod: pod_pb2.Pod) -> None:
