@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
@@ -19,20 +19,22 @@ from raykube.v1 import api_pb2, node_pb2, pod_pb2
 API_VERSION = "v1"
 # Every typed object the API serves; each has api_version, kind, metadata, spec and status.
 ApiObject = pod_pb2.Pod | node_pb2.Node
+# One of them, the same throughout a signature (code generic over kinds is checked for each kind).
+T = TypeVar("T", pod_pb2.Pod, node_pb2.Node)
 REGISTRY_PREFIX = "/registry/"
 
 
 @dataclass(frozen=True)
-class Resource:
+class Resource(Generic[T]):
     """One kind of object the API serves."""
 
     name: str  # plural, as in URLs and `kubectl get`: "pods"
     singular: str
     kind: str
     namespaced: bool
-    message: type[Message]
+    message: type[T]
     oneof: str  # the arm of api_pb2.Object that carries it
-    field_set: Callable[[Any], dict[str, str]]  # the fields a field selector can name
+    field_set: Callable[[T], dict[str, str]]  # the fields a field selector can name
     short_names: tuple[str, ...] = ()
     # The field most watches pin with a field selector (pods: spec.nodeName, one per kubelet);
     # the API server's watch cache indexes it.
@@ -53,6 +55,10 @@ class Resource:
         """Every object of this resource (in `namespace`, if given and namespaced)."""
         base = f"{REGISTRY_PREFIX}{self.name}/"
         return f"{base}{namespace}/" if self.namespaced and namespace else base
+
+    def decode(self, data: bytes) -> T:
+        """An object from its stored (binary protobuf) form."""
+        return self.message.FromString(data)
 
     def wrap(self, obj: Message) -> api_pb2.Object:
         envelope = api_pb2.Object()
@@ -80,7 +86,7 @@ PODS = Resource(
     "pods", "pod", "Pod", True, pod_pb2.Pod, "pod", _pod_fields, ("po",), indexed_field="spec.nodeName"
 )
 NODES = Resource("nodes", "node", "Node", False, node_pb2.Node, "node", _node_fields, ("no",))
-ALL: tuple[Resource, ...] = (PODS, NODES)
+ALL: tuple[Resource[Any], ...] = (PODS, NODES)
 _BY_ALIAS = {alias: r for r in ALL for alias in r.aliases}
 _BY_KIND = {r.kind: r for r in ALL}
 _BY_ONEOF = {r.oneof: r for r in ALL}
@@ -102,16 +108,16 @@ def by_kind(kind: str) -> Resource:
     return resource
 
 
-def unwrap(envelope: api_pb2.Object) -> tuple[Resource, ApiObject]:
-    """The resource and the typed object inside an `Object` envelope."""
+def unwrap(envelope: api_pb2.Object) -> tuple[Resource[Any], Any]:
+    """The resource and the typed object inside an `Object` envelope (its type is known at run time
+    only, as `resource.message`)."""
     arm = envelope.WhichOneof("kind")
     if arm is None:
         raise BadRequest("object is empty: exactly one of " + ", ".join(sorted(_BY_ONEOF)) + " must be set")
-    obj: ApiObject = getattr(envelope, arm)
-    return _BY_ONEOF[arm], obj
+    return _BY_ONEOF[arm], getattr(envelope, arm)
 
 
-def of(obj: Message) -> Resource:
+def of(obj: Message) -> Resource[Any]:
     """The resource a typed object belongs to."""
     for resource in ALL:
         if isinstance(obj, resource.message):

@@ -13,20 +13,22 @@ per-resource WatchCache. The registry also compacts the store periodically, keep
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from cluster.api import conditions, names, resources
 from cluster.api import fields as field_selectors
 from cluster.api import labels as label_selectors
-from cluster.api import names, resources
+from cluster.api.resources import ApiObject, Resource, T
 from cluster.apiserver.etcd import EtcdStorage, KeyExists, KeyValue, RevisionMismatch, StorageError
-from cluster.apiserver.strategies import STRATEGIES, Strategy
+from cluster.apiserver.strategies import Strategy, strategy_for
 from cluster.apiserver.watchcache import WatchCache
 from cluster.errors import (
     AlreadyExists,
@@ -45,41 +47,57 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
-def _decoder(resource: resources.Resource) -> Callable[[bytes, int], Any]:
-    def decode(data: bytes, revision: int) -> Any:
-        obj: Any = resource.message.FromString(data)
+R = TypeVar("R")
+
+
+def _decoder(resource: Resource[T]) -> Callable[[bytes, int], T]:
+    def decode(data: bytes, revision: int) -> T:
+        obj = resource.decode(data)
         obj.metadata.resource_version = str(revision)
         return obj
 
     return decode
 
 
-def _indexer(resource: resources.Resource) -> Callable[[Any], str] | None:
+def _indexer(resource: Resource[T]) -> Callable[[T], str] | None:
     if not resource.indexed_field:
         return None
     return lambda obj: resource.field_set(obj)[resource.indexed_field]
 
 
-def _encode(obj: Any) -> bytes:
-    stored = type(obj)()
-    stored.CopyFrom(obj)
+def _copy(obj: T) -> T:
+    copied = type(obj)()
+    copied.CopyFrom(obj)
+    return copied
+
+
+def _encode(obj: T) -> bytes:
+    stored = _copy(obj)
     stored.metadata.ClearField("resource_version")
     data: bytes = stored.SerializeToString(deterministic=True)
     return data
 
 
-def _conflict(resource: resources.Resource, name: str, detail: str) -> Conflict:
+def _conflict(resource: Resource[Any], name: str, detail: str) -> Conflict:
     return Conflict(
         f'Operation cannot be fulfilled on {resource.name} "{name}": {detail}', kind=resource.kind, name=name
     )
 
 
 _STALE = "the object has been modified; please apply your changes to the latest version and try again"
-DELETE = object()  # what a guaranteed update's change returns to delete the object
+
+
+class Delete(enum.Enum):
+    """What a guaranteed update's change returns to delete the object."""
+
+    DELETE = enum.auto()
+
+
+DELETE = Delete.DELETE
 
 
 def _precondition_failure(
-    resource: resources.Resource, name: str, obj: Any, uid: str, resource_version: str
+    resource: Resource[Any], name: str, obj: ApiObject, uid: str, resource_version: str
 ) -> Conflict | None:
     if uid and uid != obj.metadata.uid:
         return _conflict(
@@ -127,18 +145,18 @@ class Registry:
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def _read(self, resource: resources.Resource, namespace: str, name: str) -> tuple[Any, KeyValue]:
+    async def _read(self, resource: Resource[T], namespace: str, name: str) -> tuple[T, KeyValue]:
         kv = await self._guard(self._storage.get(resource.key(namespace, name)))
         if kv is None:
             raise NotFound(f'{resource.name} "{name}" not found', kind=resource.kind, name=name)
         return _decoder(resource)(kv.value, kv.mod_revision), kv
 
-    async def get(self, resource: resources.Resource, namespace: str, name: str) -> Any:
+    async def get(self, resource: Resource[T], namespace: str, name: str) -> T:
         return (await self._read(resource, namespace, name))[0]
 
     def predicate(
-        self, resource: resources.Resource, namespace: str, label_selector: str, field_selector: str
-    ) -> Callable[[Any], bool]:
+        self, resource: Resource[T], namespace: str, label_selector: str, field_selector: str
+    ) -> Callable[[T], bool]:
         """Whether an object is in (namespace, selectors); BadRequest for selectors that do not parse."""
         try:
             by_labels = label_selectors.parse(label_selector)
@@ -146,7 +164,7 @@ class Registry:
         except (label_selectors.SelectorError, field_selectors.FieldSelectorError) as err:
             raise BadRequest(str(err)) from err
 
-        def matches(obj: Any) -> bool:
+        def matches(obj: T) -> bool:
             if namespace and obj.metadata.namespace != namespace:
                 return False
             return by_labels.matches(obj.metadata.labels) and (
@@ -156,8 +174,8 @@ class Registry:
         return matches
 
     async def list_objects(
-        self, resource: resources.Resource, namespace: str, label_selector: str = "", field_selector: str = ""
-    ) -> tuple[list[Any], str]:
+        self, resource: Resource[T], namespace: str, label_selector: str = "", field_selector: str = ""
+    ) -> tuple[list[T], str]:
         matches = self.predicate(resource, namespace, label_selector, field_selector)
         items, revision = await self._guard(self._storage.list_prefix(resource.prefix(namespace)))
         decode = _decoder(resource)
@@ -166,13 +184,13 @@ class Registry:
 
     async def watch(
         self,
-        resource: resources.Resource,
+        resource: Resource[T],
         namespace: str,
         label_selector: str,
         field_selector: str,
         resource_version: str,
         bookmark_every: float | None,
-    ) -> AsyncIterator[tuple[str, Any, int]]:
+    ) -> AsyncIterator[tuple[str, T | None, int]]:
         matches = self.predicate(resource, namespace, label_selector, field_selector)
         since = _parse_version(resource_version) if resource_version else None
         pinned = field_selectors.parse(field_selector, resource.selectable_fields).required_value(
@@ -184,13 +202,13 @@ class Registry:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _admit(self, strategy: Strategy, obj: Any, errors: list[FieldError]) -> None:
+    def _admit(self, strategy: Strategy[T], obj: T, errors: list[FieldError]) -> None:
         if errors:
             raise Invalid.for_object(strategy.resource.kind, obj.metadata.name, errors)
 
-    async def create(self, obj: Any, *, dry_run: bool = False) -> Any:
-        resource = resources.of(obj)
-        strategy = STRATEGIES[resource.name]
+    async def create(self, obj: T, *, dry_run: bool = False) -> T:
+        resource: Resource[T] = resources.of(obj)
+        strategy = strategy_for(resource)
         meta = obj.metadata
         if meta.resource_version:
             raise BadRequest("resourceVersion should not be set on objects to be created")
@@ -221,28 +239,24 @@ class Registry:
         meta.resource_version = str(revision)
         return obj
 
-    async def _current(
-        self, resource: resources.Resource, namespace: str, name: str, fresh: bool
-    ) -> tuple[Any, int]:
+    async def _current(self, resource: Resource[T], namespace: str, name: str, fresh: bool) -> tuple[T, int]:
         """The object and its mod revision: the watch cache's copy, or (`fresh`) the store's."""
         cached = None if fresh else self.caches[resource.name].objects.get(resource.key(namespace, name))
         if cached is None:
             obj, kv = await self._read(resource, namespace, name)
             return obj, kv.mod_revision
-        obj = type(cached)()
-        obj.CopyFrom(cached)
-        return obj, int(cached.metadata.resource_version)
+        return _copy(cached), int(cached.metadata.resource_version)
 
     async def _guaranteed_update(
         self,
-        resource: resources.Resource,
+        resource: Resource[T],
         namespace: str,
         name: str,
-        change: Callable[[Any], Any],
+        change: Callable[[T], T | Delete],
         *,
         uid: str = "",
         resource_version: str = "",
-    ) -> tuple[Any, bool]:
+    ) -> tuple[T, bool]:
         """Read, check preconditions, `change`, write conditioned on what was read (kube-apiserver's
         GuaranteedUpdate). Returns (the object as written, whether it was deleted).
 
@@ -261,8 +275,7 @@ class Registry:
                     raise stale
                 fresh = True
                 continue
-            original = type(current)()
-            original.CopyFrom(current)
+            original = _copy(current)
             outcome = change(current)
             try:
                 if outcome is DELETE:
@@ -280,19 +293,19 @@ class Registry:
             outcome.metadata.resource_version = str(revision)
             return outcome, False
 
-    async def update(self, obj: Any, *, status: bool = False) -> Any:
+    async def update(self, obj: T, *, status: bool = False) -> T:
         """Replace spec and metadata (or, with `status`, only status) of an existing object.
 
         A resourceVersion in the object is a precondition (Conflict when stale); without one the
         update applies to whatever is current, retrying on races (last writer wins).
         """
-        resource = resources.of(obj)
-        strategy = STRATEGIES[resource.name]
+        resource: Resource[T] = resources.of(obj)
+        strategy = strategy_for(resource)
         meta = obj.metadata
         if not resource.namespaced:
             meta.ClearField("namespace")
 
-        def change(old: Any) -> Any:
+        def change(old: T) -> T:
             return self._merge(strategy, obj, old, status=status)
 
         written, _ = await self._guaranteed_update(
@@ -300,10 +313,9 @@ class Registry:
         )
         return written
 
-    def _merge(self, strategy: Strategy, obj: Any, old: Any, *, status: bool) -> Any:
+    def _merge(self, strategy: Strategy[T], obj: T, old: T, *, status: bool) -> T:
         """The object to store: the client's changes on top of what the client may not change."""
-        new = type(old)()
-        new.CopyFrom(old)
+        new = _copy(old)
         if status:
             new.status.CopyFrom(obj.status)
             self._admit(strategy, new, strategy.validate_status(new))
@@ -325,14 +337,14 @@ class Registry:
 
     async def delete(
         self,
-        resource: resources.Resource,
+        resource: Resource[T],
         namespace: str,
         name: str,
         *,
         grace_period_seconds: int | None = None,
         uid: str = "",
         resource_version: str = "",
-    ) -> tuple[Any, bool]:
+    ) -> tuple[T, bool]:
         """Delete now, or (a bound pod) mark it terminating for the kubelet; returns (object, gone)."""
         if grace_period_seconds is not None and grace_period_seconds < 0:
             raise Invalid.for_object(
@@ -340,9 +352,9 @@ class Registry:
                 name,
                 [invalid("gracePeriodSeconds", grace_period_seconds, "must be greater than or equal to 0")],
             )
-        strategy = STRATEGIES[resource.name]
+        strategy = strategy_for(resource)
 
-        def change(obj: Any) -> Any:
+        def change(obj: T) -> T | Delete:
             grace = strategy.grace_period(obj, grace_period_seconds)
             if grace == 0:
                 return DELETE
@@ -359,7 +371,7 @@ class Registry:
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
-    ) -> Any:
+    ) -> pod_pb2.Pod:
         """Assign a pod to a node (the scheduler's write): only once, only if the pod is as it was read."""
         problems = names.dns1123_subdomain(node_name) if node_name else ["Required value"]
         if problems:
@@ -377,11 +389,7 @@ class Registry:
                     resources.PODS, name, f"pod {name} is being deleted, cannot be assigned to a host"
                 )
             pod.spec.node_name = node_name
-            scheduled = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
-            if scheduled is None:
-                scheduled = pod.status.conditions.add(type="PodScheduled")
-            scheduled.status, scheduled.reason, scheduled.message = "True", "", ""
-            scheduled.last_transition_time.CopyFrom(self._now())
+            conditions.set_condition(pod.status.conditions, "PodScheduled", "True", self._now())
             return pod
 
         bound, _ = await self._guaranteed_update(
@@ -390,7 +398,7 @@ class Registry:
         return bound
 
     @staticmethod
-    async def _guard(operation: Any) -> Any:
+    async def _guard(operation: Awaitable[R]) -> R:
         """Await a storage call; an unreachable store is the client's 503, not a crash."""
         try:
             return await operation

@@ -6,42 +6,43 @@ write with the mod revision read), a strategy owns what is specific to a kind.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import resources
+from cluster.api.resources import T
 from cluster.apiserver import defaults, validation
 from cluster.errors import FieldError
 from raykube.v1 import node_pb2, pod_pb2
 
 
-class Strategy:
+class Strategy(Generic[T]):
     """The default rules: no defaults, no status handling, deletion is immediate."""
 
-    resource: resources.Resource
+    resource: resources.Resource[T]
 
-    def default(self, obj: Any) -> None:
+    def default(self, obj: T) -> None:
         """Fill in what the manifest left out (runs before validation, on create and update)."""
 
-    def prepare_for_create(self, obj: Any, now: Timestamp) -> None:
+    def prepare_for_create(self, obj: T, now: Timestamp) -> None:
         """Reset what a client may not set on create."""
 
-    def validate(self, obj: Any) -> list[FieldError]:
+    def validate(self, obj: T) -> list[FieldError]:
         raise NotImplementedError
 
-    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+    def validate_update(self, new: T, old: T) -> list[FieldError]:
         return self.validate(new)
 
-    def validate_status(self, new: Any) -> list[FieldError]:
+    def validate_status(self, new: T) -> list[FieldError]:
         return []
 
-    def grace_period(self, obj: Any, requested: int | None) -> int:
+    def grace_period(self, obj: T, requested: int | None) -> int:
         """Seconds of graceful termination before the object leaves the store; 0 deletes now."""
         return 0
 
 
-class PodStrategy(Strategy):
+class PodStrategy(Strategy[pod_pb2.Pod]):
     resource = resources.PODS
 
     def default(self, obj: pod_pb2.Pod) -> None:
@@ -69,7 +70,7 @@ class PodStrategy(Strategy):
         return max(grace, 0)
 
 
-class NodeStrategy(Strategy):
+class NodeStrategy(Strategy[node_pb2.Node]):
     resource = resources.NODES
 
     def default(self, obj: node_pb2.Node) -> None:
@@ -79,4 +80,8 @@ class NodeStrategy(Strategy):
         return validation.node(obj)
 
 
-STRATEGIES: dict[str, Strategy] = {s.resource.name: s for s in (PodStrategy(), NodeStrategy())}
+_STRATEGIES: dict[str, Strategy[Any]] = {s.resource.name: s for s in (PodStrategy(), NodeStrategy())}
+
+
+def strategy_for(resource: resources.Resource[T]) -> Strategy[T]:
+    return cast(Strategy[T], _STRATEGIES[resource.name])
