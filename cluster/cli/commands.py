@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from cluster.api import codec, manifest, resources
 from cluster.cli import describe, jsonpath, printers
 from cluster.client.api import ApiClient
-from cluster.errors import AlreadyExists, BadRequest, NotFound, Timeout
+from cluster.errors import AlreadyExists, BadRequest, Gone, Timeout
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -118,21 +119,47 @@ async def describe_(client: ApiClient, args: argparse.Namespace, out: IO[str]) -
     return 0
 
 
+async def _watch_until(
+    client: ApiClient,
+    resource: resources.Resource,
+    namespace: str,
+    name: str,
+    done: Callable[[Any | None], bool],
+    timeout: float,
+    what: str,
+) -> None:
+    """Return once `done(object)` holds for the named object (None: it does not exist): one list,
+    then a watch on that name from the list's resourceVersion, listing again only after Gone."""
+    namespace = namespace if resource.namespaced else ""
+    by_name = f"metadata.name={name}"
+
+    async def follow() -> None:
+        while True:
+            items, version = await client.list(resource, namespace, field_selector=by_name)
+            if done(items[0] if items else None):
+                return
+            try:
+                async for kind, obj in client.watch(
+                    resource, namespace, resource_version=version, field_selector=by_name
+                ):
+                    if done(None if kind == "DELETED" else obj):
+                        return
+            except Gone:
+                continue  # the watch fell behind compaction: list again
+
+    try:
+        await asyncio.wait_for(follow(), timeout)
+    except TimeoutError:
+        raise Timeout(f"timed out waiting for {what}") from None
+
+
 async def _wait_gone(
     client: ApiClient, resource: resources.Resource, namespace: str, name: str, timeout: float
 ) -> None:
-    async def gone() -> None:
-        while True:
-            try:
-                await client.get(resource, namespace, name)
-            except NotFound:
-                return
-            await asyncio.sleep(0.2)
-
-    try:
-        await asyncio.wait_for(gone(), timeout)
-    except TimeoutError:
-        raise Timeout(f'timed out waiting for {resource.singular} "{name}" to be deleted') from None
+    await _watch_until(
+        client, resource, namespace, name, lambda obj: obj is None, timeout,
+        f'{resource.singular} "{name}" to be deleted',
+    )  # fmt: skip
 
 
 def delete_grace(grace_period: int | None, *, now: bool, force: bool) -> int | None:
@@ -185,18 +212,19 @@ async def logs(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int
     return 0
 
 
-def _condition_met(obj: Any, condition: str) -> bool:
-    """`--for` semantics: condition=Type[=Status] or jsonpath={path}=value."""
+def _condition(condition: str) -> Callable[[Any], bool]:
+    """`--for` as a test of an object: condition=Type[=Status] or jsonpath={path}=value."""
     kind, _, spec = condition.partition("=")
     if kind == "condition":
         wanted, _, status = spec.partition("=")
-        return any(
-            c.type.lower() == wanted.lower() and c.status.lower() == (status or "true").lower()
-            for c in obj.status.conditions
+        wanted, status = wanted.lower(), (status or "true").lower()
+        return lambda obj: any(
+            c.type.lower() == wanted and c.status.lower() == status for c in obj.status.conditions
         )
     if kind == "jsonpath":
         path, _, value = spec.rpartition("=")
-        return jsonpath.render(path.strip("'\""), codec.encode(obj)) == value
+        path = path.strip("'\"")
+        return lambda obj: jsonpath.render(path, codec.encode(obj)) == value
     raise BadRequest(
         f"unrecognized condition: {condition!r} (use condition=Ready, jsonpath={{...}}=value or delete)"
     )
@@ -209,22 +237,12 @@ async def wait(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int
         raise BadRequest(f"expected RESOURCE/NAME, got {args.target!r}")
     if args.for_ == "delete":
         await _wait_gone(client, resource, args.namespace, name, args.timeout)
-        print(f"{resource.singular}/{name} condition met", file=out)
-        return 0
-
-    async def satisfied() -> None:
-        while True:
-            try:
-                if _condition_met(await client.get(resource, args.namespace, name), args.for_):
-                    return
-            except NotFound:
-                pass
-            await asyncio.sleep(0.25)
-
-    try:
-        await asyncio.wait_for(satisfied(), args.timeout)
-    except TimeoutError:
-        raise Timeout(f"timed out waiting for the condition on {resource.name}/{name}") from None
+    else:
+        test = _condition(args.for_)
+        await _watch_until(
+            client, resource, args.namespace, name, lambda obj: obj is not None and test(obj), args.timeout,
+            f"the condition on {resource.name}/{name}",
+        )  # fmt: skip
     print(f"{resource.singular}/{name} condition met", file=out)
     return 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,29 @@ def test_wait_and_whoami(
     assert code == 1 and "timed out waiting for the condition" in err
     code, out, _ = cli(capsys, "whoami")
     assert code == 0 and "admin" in out and "system:masters" in out
+
+
+def test_wait_sees_changes_made_after_it_started(
+    cluster: ControlPlaneThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "apply", "-f", write(tmp_path, POD))
+    client = cluster.plane.client()
+    with ThreadPoolExecutor(1) as waiter:
+        ready = waiter.submit(main, ["wait", "pod/example-pod", "--for=condition=Ready", "--timeout=20s"])
+        time.sleep(0.5)  # it has listed and watches now
+        assert not ready.done()
+        pod = cluster.run(lambda: client.get(resources.PODS, "default", "example-pod"))
+        pod.status.conditions.add(type="Ready", status="True")
+        cluster.run(lambda: client.update_status(pod))
+        assert ready.result(timeout=10) == 0
+        gone = waiter.submit(main, ["wait", "pod/example-pod", "--for=delete", "--timeout=20s"])
+        time.sleep(0.5)
+        assert not gone.done()
+        cluster.run(lambda: client.delete(resources.PODS, "default", "example-pod"))
+        assert gone.result(timeout=10) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["pod/example-pod condition met"] * 2
+    code, _, err = cli(capsys, "wait", "pod/example-pod", "--for=ready", "--timeout=1s")
+    assert code == 1 and "unrecognized condition: 'ready'" in err
 
 
 def test_delete_grace_follows_kubectl() -> None:
