@@ -44,6 +44,22 @@ class Requirement:
             return False
         return have > bound if self.operator == "Gt" else have < bound
 
+    def __str__(self) -> str:
+        """In the string syntax, as kubectl shows selectors."""
+        values = ",".join(sorted(self.values))
+        match self.operator:
+            case "In" if len(self.values) == 1:
+                return f"{self.key}={values}"
+            case "In":
+                return f"{self.key} in ({values})"
+            case "NotIn":
+                return f"{self.key} notin ({values})"
+            case "Exists":
+                return self.key
+            case "DoesNotExist":
+                return f"!{self.key}"
+        return f"{self.key}{'>' if self.operator == 'Gt' else '<'}{values}"
+
 
 @dataclass(frozen=True)
 class Selector:
@@ -56,6 +72,9 @@ class Selector:
 
     def empty(self) -> bool:
         return not self.requirements
+
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.requirements)
 
 
 EVERYTHING = Selector()

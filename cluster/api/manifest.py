@@ -14,7 +14,7 @@ import yaml
 from google.protobuf.message import Message
 
 from cluster.api import codec, resources
-from cluster.errors import BadRequest, FieldError, Invalid
+from cluster.errors import BadRequest, FieldError, Invalid, not_supported
 
 
 class _Loader(yaml.SafeLoader):
@@ -57,18 +57,10 @@ def decode_object(doc: Any) -> Message:
     ]
     if missing:
         raise Invalid.for_object(str(kind or "object"), name, missing)
-    resource = resources.by_kind(str(kind))
-    if api_version != resources.API_VERSION:
+    resource = resources.by_kind(str(kind), str(api_version))
+    if api_version != resource.api_version:
         raise Invalid.for_object(
-            str(kind),
-            name,
-            [
-                FieldError(
-                    "apiVersion",
-                    f'Unsupported value: "{api_version}": supported values: "{resources.API_VERSION}"',
-                    "FieldValueNotSupported",
-                )
-            ],
+            resource.kind, name, [not_supported("apiVersion", api_version, [resource.api_version])]
         )
     try:
         return codec.decode(doc, resource.message)

@@ -1,8 +1,11 @@
-"""The resources the API serves: names, kinds, storage keys, selectable fields, and the Object envelope.
+"""The resources the API serves: names, groups, kinds, storage keys, selectable fields, the Object envelope.
 
-Adding a kind means: a message in proto/raykube/v1, an arm in `Object`, and one `Resource` here.
-Objects live in the store at `/registry/<resource>/<namespace>/<name>` (cluster-scoped resources
-omit the namespace), like kube-apiserver's etcd layout.
+Adding a kind means: a message in proto/raykube/v1, an arm in `Object`, one `Resource` here, and
+a Strategy in the API server. Objects live in the store at `/registry/<resource>/<namespace>/<name>`
+(cluster-scoped resources omit the namespace), like kube-apiserver's etcd layout.
+
+API groups as in Kubernetes: the core group ("", apiVersion `v1`: pods, nodes, namespaces, events),
+`apps/v1` (replicasets, deployments) and `coordination.k8s.io/v1` (leases).
 """
 
 from __future__ import annotations
@@ -14,13 +17,29 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.message import Message
 
 from cluster.errors import BadRequest, NotFound
-from raykube.v1 import api_pb2, node_pb2, pod_pb2
+from raykube.v1 import api_pb2, apps_pb2, coordination_pb2, event_pb2, namespace_pb2, node_pb2, pod_pb2
 
-API_VERSION = "v1"
-# Every typed object the API serves; each has api_version, kind, metadata, spec and status.
-ApiObject = pod_pb2.Pod | node_pb2.Node
+# Every typed object the API serves; each has api_version, kind and metadata.
+ApiObject = (
+    pod_pb2.Pod
+    | node_pb2.Node
+    | namespace_pb2.Namespace
+    | apps_pb2.ReplicaSet
+    | apps_pb2.Deployment
+    | event_pb2.Event
+    | coordination_pb2.Lease
+)
 # One of them, the same throughout a signature (code generic over kinds is checked for each kind).
-T = TypeVar("T", pod_pb2.Pod, node_pb2.Node)
+T = TypeVar(
+    "T",
+    pod_pb2.Pod,
+    node_pb2.Node,
+    namespace_pb2.Namespace,
+    apps_pb2.ReplicaSet,
+    apps_pb2.Deployment,
+    event_pb2.Event,
+    coordination_pb2.Lease,
+)
 REGISTRY_PREFIX = "/registry/"
 
 
@@ -31,6 +50,8 @@ class Resource(Generic[T]):
     name: str  # plural, as in URLs and `kubectl get`: "pods"
     singular: str
     kind: str
+    group: str  # "" for the core group
+    version: str
     namespaced: bool
     message: type[T]
     oneof: str  # the arm of api_pb2.Object that carries it
@@ -45,8 +66,18 @@ class Resource(Generic[T]):
         object.__setattr__(self, "aliases", frozenset({self.name, self.singular, *self.short_names}))
 
     @property
+    def api_version(self) -> str:
+        """The apiVersion its objects carry: "v1" for the core group, else "<group>/<version>"."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
     def selectable_fields(self) -> frozenset[str]:
         return frozenset(self.field_set(self.message()))
+
+    @property
+    def has_status(self) -> bool:
+        """Whether the kind has a status, written only through the status subresource."""
+        return "status" in self.message.DESCRIPTOR.fields_by_name
 
     def key(self, namespace: str, name: str) -> str:
         return f"{self.prefix(namespace)}{name}"
@@ -66,10 +97,13 @@ class Resource(Generic[T]):
         return envelope
 
 
+def _meta_fields(obj: Any) -> dict[str, str]:
+    return {"metadata.name": obj.metadata.name, "metadata.namespace": obj.metadata.namespace}
+
+
 def _pod_fields(pod: pod_pb2.Pod) -> dict[str, str]:
     return {
-        "metadata.name": pod.metadata.name,
-        "metadata.namespace": pod.metadata.namespace,
+        **_meta_fields(pod),
         "spec.nodeName": pod.spec.node_name,
         "spec.restartPolicy": pod.spec.restart_policy,
         "spec.schedulerName": pod.spec.scheduler_name,
@@ -82,29 +116,63 @@ def _node_fields(node: node_pb2.Node) -> dict[str, str]:
     return {"metadata.name": node.metadata.name, "spec.unschedulable": str(node.spec.unschedulable).lower()}
 
 
-PODS = Resource(
-    "pods", "pod", "Pod", True, pod_pb2.Pod, "pod", _pod_fields, ("po",), indexed_field="spec.nodeName"
+def _namespace_fields(namespace: namespace_pb2.Namespace) -> dict[str, str]:
+    return {"metadata.name": namespace.metadata.name, "status.phase": namespace.status.phase}
+
+
+def _event_fields(event: event_pb2.Event) -> dict[str, str]:
+    involved = event.involved_object
+    return {
+        **_meta_fields(event),
+        "involvedObject.kind": involved.kind,
+        "involvedObject.namespace": involved.namespace,
+        "involvedObject.name": involved.name,
+        "involvedObject.uid": involved.uid,
+        "involvedObject.apiVersion": involved.api_version,
+        "involvedObject.resourceVersion": involved.resource_version,
+        "involvedObject.fieldPath": involved.field_path,
+        "reason": event.reason,
+        "reportingComponent": event.reporting_component,
+        "source": event.source.component,
+        "type": event.type,
+    }
+
+
+PODS = Resource("pods", "pod", "Pod", "", "v1", True, pod_pb2.Pod, "pod", _pod_fields, ("po",),
+                indexed_field="spec.nodeName")  # fmt: skip
+NODES = Resource("nodes", "node", "Node", "", "v1", False, node_pb2.Node, "node", _node_fields, ("no",))
+NAMESPACES = Resource("namespaces", "namespace", "Namespace", "", "v1", False, namespace_pb2.Namespace,
+                      "namespace", _namespace_fields, ("ns",))  # fmt: skip
+EVENTS = Resource(
+    "events", "event", "Event", "", "v1", True, event_pb2.Event, "event", _event_fields, ("ev",)
 )
-NODES = Resource("nodes", "node", "Node", False, node_pb2.Node, "node", _node_fields, ("no",))
-ALL: tuple[Resource[Any], ...] = (PODS, NODES)
+REPLICASETS = Resource("replicasets", "replicaset", "ReplicaSet", "apps", "v1", True, apps_pb2.ReplicaSet,
+                       "replica_set", _meta_fields, ("rs",))  # fmt: skip
+DEPLOYMENTS = Resource("deployments", "deployment", "Deployment", "apps", "v1", True, apps_pb2.Deployment,
+                       "deployment", _meta_fields, ("deploy",))  # fmt: skip
+LEASES = Resource("leases", "lease", "Lease", "coordination.k8s.io", "v1", True, coordination_pb2.Lease,
+                  "lease", _meta_fields)  # fmt: skip
+ALL: tuple[Resource[Any], ...] = (PODS, NODES, NAMESPACES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES)
 _BY_ALIAS = {alias: r for r in ALL for alias in r.aliases}
 _BY_KIND = {r.kind: r for r in ALL}
 _BY_ONEOF = {r.oneof: r for r in ALL}
 
 
-def by_name(name: str) -> Resource:
-    """The resource for a plural, singular or short name ("pods", "pod", "po"), as kubectl accepts."""
-    resource = _BY_ALIAS.get(name.lower())
-    if resource is None:
+def by_name(name: str) -> Resource[Any]:
+    """The resource for a plural, singular or short name ("pods", "pod", "po"), as kubectl accepts;
+    a group may follow the name ("deployments.apps")."""
+    plural, _, group = name.lower().partition(".")
+    resource = _BY_ALIAS.get(plural)
+    if resource is None or (group and group != resource.group):
         raise NotFound(f'the server doesn\'t have a resource type "{name}"')
     return resource
 
 
-def by_kind(kind: str) -> Resource:
+def by_kind(kind: str, api_version: str) -> Resource[Any]:
+    """The resource of a manifest's kind; BadRequest naming kind and version when none has that kind."""
     resource = _BY_KIND.get(kind)
     if resource is None:
-        known = ", ".join(sorted(_BY_KIND))
-        raise BadRequest(f'no kind "{kind}" is registered for version "{API_VERSION}" (known kinds: {known})')
+        raise BadRequest(f'no matches for kind "{kind}" in version "{api_version}"')
     return resource
 
 

@@ -5,9 +5,11 @@ format: `token,user,uid,"group1,group2"` per line. `raykube up` writes one with 
 admin (group system:masters), the scheduler, and each kubelet (system:node:<name>, group system:nodes).
 
 Authorization: a fixed RBAC-like policy, the default roles Kubernetes binds to those identities:
-cluster-admin for system:masters; the scheduler may read pods and nodes, bind pods and write pod
-status; nodes may read pods and nodes, write their own Node (the NodeRestriction rule), write pod
-status and finish pod deletion. Every authenticated user may ask who it is.
+cluster-admin for system:masters; the scheduler may read pods and nodes, bind pods, write pod
+status, and keep its leader Lease and Events; the controller manager may read everything and
+write the objects it reconciles; nodes may read pods and nodes, write their own Node and their
+own heartbeat Lease (the NodeRestriction rule), write pod status, finish pod deletion and
+record Events. Every authenticated user may ask who it is.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from cluster.api import wellknown
 from cluster.errors import BadRequest, Forbidden, Unauthorized
 
 ADMIN_GROUP = "system:masters"
 NODES_GROUP = "system:nodes"
 NODE_USER_PREFIX = "system:node:"
 SCHEDULER_USER = "system:kube-scheduler"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 AUTHENTICATED_GROUP = "system:authenticated"
 
 
@@ -43,6 +47,7 @@ class Request:
     subresource: str = ""  # status, binding, log
     namespace: str = ""
     name: str = ""
+    group: str = ""  # the resource's API group ("" for core), for messages
 
 
 def parse_token_file(text: str) -> dict[str, UserInfo]:
@@ -99,18 +104,26 @@ def _rule(verbs: str, resources: str) -> Rule:
 
 
 READ = "get list watch"
+WRITE = "create update delete"
 ROLES: dict[str, tuple[Rule, ...]] = {
     "cluster-admin": (_rule("*", "*"),),
     "system:kube-scheduler": (
-        _rule(READ, "pods nodes"),
+        _rule(READ, "pods nodes namespaces"),
         _rule("create", "pods/binding"),
         _rule("update", "pods/status"),
+        _rule(f"{READ} {WRITE}", "leases events"),
+    ),
+    "system:kube-controller-manager": (
+        _rule(READ, "*"),
+        _rule(WRITE, "pods replicasets deployments namespaces events leases nodes"),
+        _rule("update", "replicasets/status deployments/status namespaces/status nodes/status pods/status"),
     ),
     "system:node": (
-        _rule(READ, "pods nodes"),
+        _rule(READ, "pods nodes namespaces"),
         _rule("create update", "nodes nodes/status"),
         _rule("update", "pods/status"),
         _rule("delete", "pods"),
+        _rule(f"{READ} create update", "leases events"),
     ),
     "system:basic-user": (_rule("create", "selfsubjectreviews"),),
 }
@@ -119,7 +132,10 @@ GROUP_ROLES = {
     NODES_GROUP: "system:node",
     AUTHENTICATED_GROUP: "system:basic-user",
 }
-USER_ROLES = {SCHEDULER_USER: "system:kube-scheduler"}
+USER_ROLES = {
+    SCHEDULER_USER: "system:kube-scheduler",
+    CONTROLLER_MANAGER_USER: "system:kube-controller-manager",
+}
 
 
 class Authorizer:
@@ -135,14 +151,24 @@ class Authorizer:
             scope = f'in the namespace "{request.namespace}"' if request.namespace else "at the cluster scope"
             subject = f'{target} "{request.name}"' if request.name else target
             who = f'User "{request.user.name}" cannot {request.verb} resource "{target}"'
-            raise Forbidden(f'{subject} is forbidden: {who} in API group "" {scope}')
+            raise Forbidden(f'{subject} is forbidden: {who} in API group "{request.group}" {scope}')
 
     @staticmethod
     def _node_restriction(request: Request) -> bool:
-        """A node may write only its own Node object (kube-apiserver's NodeRestriction admission)."""
+        """A node may write only its own Node object and its own heartbeat Lease (kube-apiserver's
+        NodeRestriction admission)."""
         user = request.user
-        if ADMIN_GROUP in user.groups or NODES_GROUP not in user.groups or request.resource != "nodes":
+        if (
+            ADMIN_GROUP in user.groups
+            or NODES_GROUP not in user.groups
+            or request.verb in ("get", "list", "watch")
+        ):
             return True
-        if request.verb in ("get", "list", "watch"):
-            return True
-        return user.name == NODE_USER_PREFIX + request.name
+        if request.resource == "nodes":
+            return user.name == NODE_USER_PREFIX + request.name
+        if request.resource == "leases":
+            return (
+                request.namespace == wellknown.NAMESPACE_NODE_LEASE
+                and user.name == NODE_USER_PREFIX + request.name
+            )
+        return True

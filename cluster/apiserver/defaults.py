@@ -5,10 +5,14 @@ Runs before validation, so validation sees the object as it will be stored.
 
 from __future__ import annotations
 
-from raykube.v1 import node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, namespace_pb2, node_pb2, pod_pb2
 
 DEFAULT_GRACE_PERIOD_SECONDS = 30
 DEFAULT_SCHEDULER = "default-scheduler"
+DEFAULT_MAX_SURGE = DEFAULT_MAX_UNAVAILABLE = "25%"
+DEFAULT_REVISION_HISTORY_LIMIT = 10
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+NAMESPACE_FINALIZER = "kubernetes"  # held until the namespace controller has emptied a namespace
 
 
 def image_tag(image: str) -> str:
@@ -37,7 +41,10 @@ def _default_probe(probe: pod_pb2.Probe) -> None:
 
 
 def default_pod(pod: pod_pb2.Pod) -> None:
-    spec = pod.spec
+    default_pod_spec(pod.spec)
+
+
+def default_pod_spec(spec: pod_pb2.PodSpec) -> None:
     spec.restart_policy = spec.restart_policy or "Always"
     spec.scheduler_name = spec.scheduler_name or DEFAULT_SCHEDULER
     if not spec.HasField("termination_grace_period_seconds"):
@@ -77,3 +84,31 @@ def default_node(node: node_pb2.Node) -> None:
     for name, value in node.status.capacity.items():  # allocatable defaults to capacity
         if name not in node.status.allocatable:
             node.status.allocatable[name] = value
+
+
+def default_namespace(namespace: namespace_pb2.Namespace) -> None:
+    namespace.status.phase = namespace.status.phase or "Active"
+
+
+def default_replica_set(replica_set: apps_pb2.ReplicaSet) -> None:
+    spec = replica_set.spec
+    if not spec.HasField("replicas"):
+        spec.replicas = 1
+    default_pod_spec(spec.template.spec)
+
+
+def default_deployment(deployment: apps_pb2.Deployment) -> None:
+    spec = deployment.spec
+    if not spec.HasField("replicas"):
+        spec.replicas = 1
+    strategy = spec.strategy
+    strategy.type = strategy.type or "RollingUpdate"
+    if strategy.type == "RollingUpdate":
+        rolling = strategy.rolling_update
+        rolling.max_surge = rolling.max_surge or DEFAULT_MAX_SURGE
+        rolling.max_unavailable = rolling.max_unavailable or DEFAULT_MAX_UNAVAILABLE
+    if not spec.HasField("revision_history_limit"):
+        spec.revision_history_limit = DEFAULT_REVISION_HISTORY_LIMIT
+    if not spec.HasField("progress_deadline_seconds"):
+        spec.progress_deadline_seconds = DEFAULT_PROGRESS_DEADLINE_SECONDS
+    default_pod_spec(spec.template.spec)

@@ -12,6 +12,8 @@ registry turns them into API errors with the object's kind and name.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,7 +123,7 @@ class EtcdStorage:
     def endpoint(self) -> str:
         return self._endpoints[self._current % len(self._endpoints)] if self._endpoints else ""
 
-    async def _stubs(self) -> tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub]:
+    async def _stubs(self) -> tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub, rpc_pb2_grpc.LeaseStub]:
         if self._channel is None:
             if self._resolve is not None and (
                 not self._endpoints or self._current % len(self._endpoints) == 0
@@ -130,7 +132,8 @@ class EtcdStorage:
             self._channel = grpc.aio.insecure_channel(
                 self.endpoint, options=(("grpc.max_receive_message_length", 256 * 1024 * 1024),)
             )
-        return rpc_pb2_grpc.KVStub(self._channel), rpc_pb2_grpc.WatchStub(self._channel)
+        channel = self._channel
+        return rpc_pb2_grpc.KVStub(channel), rpc_pb2_grpc.WatchStub(channel), rpc_pb2_grpc.LeaseStub(channel)
 
     def _next_member(self) -> None:
         """Use the next member from the next call on (the old channel closes when collected)."""
@@ -145,9 +148,11 @@ class EtcdStorage:
     async def _kv_call(self, method: str, request: Message) -> Any:
         delay = self._backoff
         for attempt in range(self._attempts):
-            kv, _ = await self._stubs()
+            kv, _, lease = await self._stubs()
             try:
-                return await getattr(kv, method)(request, timeout=self._timeout)
+                return await getattr(lease if method.startswith("Lease") else kv, method)(
+                    request, timeout=self._timeout
+                )
             except grpc.aio.AioRpcError as err:
                 failure = self._translate(err)
                 if not _retryable(method, err) or attempt == self._attempts - 1:
@@ -183,8 +188,15 @@ class EtcdStorage:
         )
         return response.header.revision
 
-    async def create(self, key: str, value: bytes) -> int:
-        """Store `value` at `key` if absent; the new revision. KeyExists otherwise."""
+    async def grant_lease(self, ttl: int) -> int:
+        """A new store lease of `ttl` seconds: keys written with it go when it expires."""
+        response: rpc_pb2.LeaseGrantResponse = await self._kv_call(
+            "LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=ttl)
+        )
+        return response.ID
+
+    async def create(self, key: str, value: bytes, lease: int = 0) -> int:
+        """Store `value` at `key` if absent (with `lease`, if any); the new revision, else KeyExists."""
         raw = key.encode()
         request = rpc_pb2.TxnRequest(
             compare=[
@@ -192,19 +204,18 @@ class EtcdStorage:
                     key=raw, target=rpc_pb2.Compare.CREATE, result=rpc_pb2.Compare.EQUAL, create_revision=0
                 )
             ],
-            success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=raw, value=value))],
+            success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=raw, value=value, lease=lease))],
         )
         response: rpc_pb2.TxnResponse = await self._kv_call("Txn", request)
         if not response.succeeded:
             raise KeyExists(key)
         return response.header.revision
 
-    async def update(self, key: str, value: bytes, expected_revision: int) -> int:
+    async def update(self, key: str, value: bytes, expected_revision: int, lease: int = 0) -> int:
         """Replace `key` if its mod revision is still `expected_revision`; else RevisionMismatch."""
         raw = key.encode()
-        response = await self._conditional(
-            raw, expected_revision, rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=raw, value=value))
-        )
+        put = rpc_pb2.PutRequest(key=raw, value=value, lease=lease)
+        response = await self._conditional(raw, expected_revision, rpc_pb2.RequestOp(request_put=put))
         return response.header.revision
 
     async def delete(self, key: str, expected_revision: int) -> int:
@@ -238,7 +249,7 @@ class EtcdStorage:
 
     async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]:
         """Batches of events under `prefix` from `start_revision` on, until cancelled or failed."""
-        _, watch = await self._stubs()
+        _, watch, _ = await self._stubs()
         raw = prefix.encode()
         create = rpc_pb2.WatchCreateRequest(
             key=raw, range_end=prefix_end(raw), start_revision=start_revision, prev_kv=True
@@ -269,3 +280,26 @@ class EtcdStorage:
         finally:
             call.cancel()
         raise StoreUnavailable("store closed the watch stream")
+
+
+class TTLLeases:
+    """Store leases for objects that expire (Events), shared: one lease serves every write of a
+    `reuse`-second window, and lives `reuse` seconds longer than asked, so each object lasts at
+    least its TTL while the store keeps few leases (kube-apiserver's lease manager)."""
+
+    def __init__(
+        self, storage: EtcdStorage, *, reuse: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self._storage = storage
+        self._reuse = reuse
+        self._clock = clock
+        self._current: dict[int, tuple[int, float]] = {}  # ttl -> (lease ID, granted at)
+
+    async def lease_for(self, ttl: int) -> int:
+        now = self._clock()
+        current = self._current.get(ttl)
+        if current is not None and now < current[1] + self._reuse:
+            return current[0]
+        lease = await self._storage.grant_lease(ttl + math.ceil(self._reuse))
+        self._current[ttl] = (lease, now)
+        return lease

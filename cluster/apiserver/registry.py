@@ -13,21 +13,23 @@ per-resource WatchCache. The registry also compacts the store periodically, keep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.api import conditions, names, resources
+from cluster.api import conditions, names, resources, wellknown
 from cluster.api import fields as field_selectors
 from cluster.api import labels as label_selectors
 from cluster.api.resources import ApiObject, Resource, T
-from cluster.apiserver.etcd import EtcdStorage, KeyExists, KeyValue, RevisionMismatch, StorageError
+from cluster.apiserver.etcd import EtcdStorage, KeyExists, KeyValue, RevisionMismatch, StorageError, TTLLeases
 from cluster.apiserver.strategies import Strategy, strategy_for
 from cluster.apiserver.watchcache import WatchCache
 from cluster.errors import (
@@ -35,18 +37,18 @@ from cluster.errors import (
     BadRequest,
     Conflict,
     FieldError,
+    Forbidden,
     Invalid,
     NotFound,
     Unavailable,
     invalid,
+    not_supported,
 )
 from cluster.supervision import run_forever
-from raykube.v1 import pod_pb2
+from raykube.v1 import meta_pb2, namespace_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
-
-
 R = TypeVar("R")
 
 
@@ -96,6 +98,52 @@ class Delete(enum.Enum):
 DELETE = Delete.DELETE
 
 
+_POLICY_FINALIZERS = {"Orphan": wellknown.FINALIZER_ORPHAN, "Foreground": wellknown.FINALIZER_FOREGROUND}
+
+
+def _keep_system_metadata(new: meta_pb2.ObjectMeta, old: meta_pb2.ObjectMeta) -> None:
+    """What the system owns in an object's metadata: an update never takes these from the client."""
+    new.uid, new.generation, new.generate_name = old.uid, old.generation, old.generate_name
+    for stamp in ("creation_timestamp", "deletion_timestamp"):
+        if old.HasField(stamp):
+            getattr(new, stamp).CopyFrom(getattr(old, stamp))
+        else:
+            new.ClearField(stamp)
+    if old.HasField("deletion_grace_period_seconds"):
+        new.deletion_grace_period_seconds = old.deletion_grace_period_seconds
+    else:
+        new.ClearField("deletion_grace_period_seconds")
+
+
+def _copy_field(target: Message, source: Message, field: str) -> None:
+    """One message field from source to target, for fields only some kinds have (status)."""
+    getattr(target, field).CopyFrom(getattr(source, field))
+
+
+def _spec(obj: ApiObject) -> Message | None:
+    """The desired state whose changes bump metadata.generation (None: a kind without a spec)."""
+    return obj.spec if "spec" in obj.DESCRIPTOR.fields_by_name else None  # type: ignore[union-attr]
+
+
+def _deletion_due(strategy: Strategy[T], obj: T) -> bool:
+    meta = obj.metadata
+    return (
+        meta.HasField("deletion_timestamp") and meta.deletion_grace_period_seconds == 0
+        and not strategy.finalizers(obj)
+    )  # fmt: skip
+
+
+def _check_type_meta(resource: Resource[Any], obj: ApiObject) -> None:
+    """The apiVersion and kind an object carries, when it carries them, must be its resource's."""
+    errors = []
+    if obj.api_version and obj.api_version != resource.api_version:
+        errors.append(not_supported("apiVersion", obj.api_version, [resource.api_version]))
+    if obj.kind and obj.kind != resource.kind:
+        errors.append(not_supported("kind", obj.kind, [resource.kind]))
+    if errors:
+        raise Invalid.for_object(resource.kind, obj.metadata.name, errors)
+
+
 def _precondition_failure(
     resource: Resource[Any], name: str, obj: ApiObject, uid: str, resource_version: str
 ) -> Conflict | None:
@@ -115,6 +163,7 @@ class Registry:
 
     def __init__(self, storage: EtcdStorage, *, clock: Clock = time.time, compact_every: float = 300.0):
         self._storage = storage
+        self._ttl_leases = TTLLeases(storage)
         self._clock = clock
         self._compact_every = compact_every
         self.caches = {
@@ -206,17 +255,52 @@ class Registry:
         if errors:
             raise Invalid.for_object(strategy.resource.kind, obj.metadata.name, errors)
 
+    async def ensure_namespaces(self, names: Iterable[str] = wellknown.SYSTEM_NAMESPACES) -> None:
+        """Create the namespaces every cluster has, where missing (kube-apiserver's system namespaces)."""
+        for name in names:
+            namespace = namespace_pb2.Namespace()
+            namespace.metadata.name = name
+            with contextlib.suppress(AlreadyExists):
+                await self.create(namespace)
+
+    async def _check_namespace(self, resource: Resource[Any], namespace: str) -> None:
+        """Objects go only into namespaces that exist and are not terminating (NamespaceLifecycle)."""
+        if not resource.namespaced:
+            return
+        cached = self.caches[resources.NAMESPACES.name].objects.get(resources.NAMESPACES.key("", namespace))
+        found = cached if cached is not None else await self._maybe_get(resources.NAMESPACES, "", namespace)
+        if found is None:
+            raise NotFound(f'namespaces "{namespace}" not found', kind="namespaces", name=namespace)
+        if found.metadata.HasField("deletion_timestamp") and resource is not resources.EVENTS:
+            raise Forbidden(
+                f'{resource.name} "" is forbidden: unable to create new content in namespace {namespace} '
+                "because it is being terminated"
+            )
+
+    async def _maybe_get(self, resource: Resource[T], namespace: str, name: str) -> T | None:
+        try:
+            return await self.get(resource, namespace, name)
+        except NotFound:
+            return None
+
+    async def _lease(self, strategy: Strategy[Any]) -> int:
+        """The store lease an object of this kind is written with (0: it does not expire)."""
+        if not strategy.ttl_seconds:
+            return 0
+        return await self._guard(self._ttl_leases.lease_for(strategy.ttl_seconds))
+
     async def create(self, obj: T, *, dry_run: bool = False) -> T:
         resource: Resource[T] = resources.of(obj)
         strategy = strategy_for(resource)
         meta = obj.metadata
         if meta.resource_version:
             raise BadRequest("resourceVersion should not be set on objects to be created")
+        _check_type_meta(resource, obj)
         if not resource.namespaced:
             meta.ClearField("namespace")
         if not meta.name and meta.generate_name:
             meta.name = meta.generate_name + secrets.token_hex(3)[:5]
-        obj.api_version, obj.kind = resources.API_VERSION, resource.kind
+        obj.api_version, obj.kind = resource.api_version, resource.kind
         now = self._now()
         meta.uid = str(uuid.uuid4())
         meta.creation_timestamp.CopyFrom(now)
@@ -226,12 +310,12 @@ class Registry:
         strategy.prepare_for_create(obj, now)
         strategy.default(obj)
         self._admit(strategy, obj, strategy.validate(obj))
+        await self._check_namespace(resource, meta.namespace)
         if dry_run:
             return obj
+        key = resource.key(meta.namespace, meta.name)
         try:
-            revision = await self._guard(
-                self._storage.create(resource.key(meta.namespace, meta.name), _encode(obj))
-            )
+            revision = await self._guard(self._storage.create(key, _encode(obj), await self._lease(strategy)))
         except KeyExists:
             raise AlreadyExists(
                 f'{resource.name} "{meta.name}" already exists', kind=resource.kind, name=meta.name
@@ -263,9 +347,12 @@ class Registry:
         The first read is the watch cache's copy, which saves a store round trip on most writes;
         the conditional write makes a stale copy harmless: it fails, and the retry reads the store.
         A precondition is judged only against the store's copy. `change` may modify the object it
-        is given and returns the object to write (unchanged: nothing is written) or DELETE.
+        is given and returns the object to write (unchanged: nothing is written) or DELETE. An
+        object whose deletion is due (deletionTimestamp set, no grace left, no finalizers) is
+        deleted instead of written: that is how removing the last finalizer completes a deletion.
         """
         key = resource.key(namespace, name)
+        strategy = strategy_for(resource)
         fresh = False
         while True:
             current, revision = await self._current(resource, namespace, name, fresh)
@@ -277,6 +364,8 @@ class Registry:
                 continue
             original = _copy(current)
             outcome = change(current)
+            if outcome is not DELETE and _deletion_due(strategy, outcome):
+                outcome = DELETE
             try:
                 if outcome is DELETE:
                     revision = await self._guard(self._storage.delete(key, revision))
@@ -284,7 +373,8 @@ class Registry:
                     return original, True
                 if outcome == original:
                     return original, False  # nothing changed: no write, the resourceVersion stays
-                revision = await self._guard(self._storage.update(key, _encode(outcome), revision))
+                lease = await self._lease(strategy)
+                revision = await self._guard(self._storage.update(key, _encode(outcome), revision, lease))
             except RevisionMismatch:
                 if fresh and resource_version:
                     raise _conflict(resource, name, _STALE) from None
@@ -294,13 +384,14 @@ class Registry:
             return outcome, False
 
     async def update(self, obj: T, *, status: bool = False) -> T:
-        """Replace spec and metadata (or, with `status`, only status) of an existing object.
+        """Replace an existing object (or, with `status`, only its status).
 
         A resourceVersion in the object is a precondition (Conflict when stale); without one the
         update applies to whatever is current, retrying on races (last writer wins).
         """
         resource: Resource[T] = resources.of(obj)
         strategy = strategy_for(resource)
+        _check_type_meta(resource, obj)
         meta = obj.metadata
         if not resource.namespaced:
             meta.ClearField("namespace")
@@ -314,23 +405,23 @@ class Registry:
         return written
 
     def _merge(self, strategy: Strategy[T], obj: T, old: T, *, status: bool) -> T:
-        """The object to store: the client's changes on top of what the client may not change."""
-        new = _copy(old)
+        """The object to store: the client's changes, on top of what the client may not change
+        (system metadata always; the status, unless this is a status update, which changes only it)."""
+        resource = strategy.resource
         if status:
-            new.status.CopyFrom(obj.status)
+            if not resource.has_status:
+                raise NotFound(f"the server could not find the requested resource ({resource.name}/status)")
+            new = _copy(old)
+            _copy_field(new, obj, "status")
             self._admit(strategy, new, strategy.validate_status(new))
             return new
-        new.metadata.labels.clear()
-        new.metadata.labels.update(obj.metadata.labels)
-        new.metadata.annotations.clear()
-        new.metadata.annotations.update(obj.metadata.annotations)
-        del new.metadata.owner_references[:]
-        new.metadata.owner_references.extend(obj.metadata.owner_references)
-        del new.metadata.finalizers[:]
-        new.metadata.finalizers.extend(obj.metadata.finalizers)
-        new.spec.CopyFrom(obj.spec)
+        new = _copy(obj)
+        new.api_version, new.kind = old.api_version, old.kind
+        _keep_system_metadata(new.metadata, old.metadata)
+        if resource.has_status:
+            _copy_field(new, old, "status")
         strategy.default(new)
-        if new.spec != old.spec:
+        if _spec(new) != _spec(old):
             new.metadata.generation = old.metadata.generation + 1
         self._admit(strategy, new, strategy.validate_update(new, old))
         return new
@@ -344,25 +435,37 @@ class Registry:
         grace_period_seconds: int | None = None,
         uid: str = "",
         resource_version: str = "",
+        propagation_policy: str = "",
     ) -> tuple[T, bool]:
-        """Delete now, or (a bound pod) mark it terminating for the kubelet; returns (object, gone)."""
+        """Delete now, or mark the object terminating: while a kubelet stops a bound pod, and while
+        finalizers are pending (the garbage collector's, with propagation Orphan or Foreground, or a
+        namespace's until it is empty). Returns (the object, whether it is gone)."""
         if grace_period_seconds is not None and grace_period_seconds < 0:
             raise Invalid.for_object(
                 resource.kind,
                 name,
                 [invalid("gracePeriodSeconds", grace_period_seconds, "must be greater than or equal to 0")],
             )
+        if propagation_policy and propagation_policy not in wellknown.PROPAGATION_POLICIES:
+            raise BadRequest(
+                f'unsupported propagationPolicy "{propagation_policy}": one of '
+                + ", ".join(wellknown.PROPAGATION_POLICIES)
+            )
         strategy = strategy_for(resource)
+        finalizer = _POLICY_FINALIZERS.get(propagation_policy)
 
         def change(obj: T) -> T | Delete:
-            grace = strategy.grace_period(obj, grace_period_seconds)
-            if grace == 0:
-                return DELETE
             meta = obj.metadata
+            if finalizer is not None and finalizer not in meta.finalizers:
+                meta.finalizers.append(finalizer)
+            grace = strategy.grace_period(obj, grace_period_seconds)
+            if grace == 0 and not strategy.finalizers(obj):
+                return DELETE
             if meta.HasField("deletion_timestamp") and meta.deletion_grace_period_seconds <= grace:
                 return obj  # already terminating at least this fast: deleting again changes nothing
             meta.deletion_timestamp.CopyFrom(Timestamp(seconds=int(self._clock()) + grace))
             meta.deletion_grace_period_seconds = grace
+            strategy.prepare_for_delete(obj)
             return obj
 
         return await self._guaranteed_update(

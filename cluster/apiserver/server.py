@@ -20,6 +20,7 @@ from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.service import ApiService
 from cluster.client.api import CHANNEL_OPTIONS
+from cluster.errors import Unavailable
 from raykube.v1 import api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,25 @@ class ApiServer:
         await server.start()
         self._server = server
         self._background = asyncio.create_task(self.registry.run(), name="apiserver-registry")
+        await self._bootstrap()
         self.address = f"{self._advertise}:{port}"
         log.info("API server serving on %s", self.address)
         return self.address
+
+    async def _bootstrap(self) -> None:
+        """The system namespaces exist before the server says it is ready (retried while the store
+        is out of reach, as it may be while a cluster starts)."""
+        delay = 0.2
+        while True:
+            try:
+                await self.registry.ensure_namespaces()
+                return
+            except Unavailable as err:
+                if self._background is not None and self._background.done():
+                    self._background.result()  # the registry failed: say why
+                log.warning("creating the system namespaces: %s; retrying in %.1fs", err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def wait(self) -> None:
         """Return when the background work (watch caches, compaction) ends, which it never should

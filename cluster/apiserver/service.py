@@ -86,7 +86,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
         name: str = "",
     ) -> UserInfo:
         user = self._authn.authenticate(context.invocation_metadata() or ())
-        self._authz.authorize(Request(user, verb, resource, subresource, namespace, name))
+        group = next((r.group for r in resources.ALL if r.name == resource), "")
+        self._authz.authorize(Request(user, verb, resource, subresource, namespace, name, group))
         return user
 
     @unary
@@ -169,6 +170,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
             grace_period_seconds=grace,
             uid=request.preconditions.uid,
             resource_version=request.preconditions.resource_version,
+            propagation_policy=request.propagation_policy,
         )
         return api_pb2.DeleteResponse(object=resource.wrap(obj), deleted=deleted)
 

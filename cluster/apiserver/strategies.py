@@ -1,4 +1,4 @@
-"""Per-resource rules the generic registry applies: defaults, validation, status handling, deletion.
+"""Per-resource rules the generic registry applies: defaults, validation, status, deletion, expiry.
 
 Like kube-apiserver's rest strategies: the registry owns the storage flow (read, precondition,
 write with the mod revision read), a strategy owns what is specific to a kind.
@@ -12,21 +12,26 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import resources
 from cluster.api.resources import T
-from cluster.apiserver import defaults, validation
+from cluster.apiserver import admission, defaults, validation
 from cluster.errors import FieldError
-from raykube.v1 import node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, coordination_pb2, event_pb2, namespace_pb2, node_pb2, pod_pb2
+
+EVENT_TTL_SECONDS = 3600  # Events expire an hour after their last write (kube-apiserver's --event-ttl)
 
 
 class Strategy(Generic[T]):
-    """The default rules: no defaults, no status handling, deletion is immediate."""
+    """The default rules: no defaults, status only through its subresource, deletion is immediate."""
 
     resource: resources.Resource[T]
+    ttl_seconds = 0  # >0: objects expire this long after their last write (a store lease)
 
     def default(self, obj: T) -> None:
         """Fill in what the manifest left out (runs before validation, on create and update)."""
 
     def prepare_for_create(self, obj: T, now: Timestamp) -> None:
-        """Reset what a client may not set on create."""
+        """Reset what a client may not set on create (the status, for kinds with one), and admit."""
+        if self.resource.has_status:
+            obj.ClearField("status")
 
     def validate(self, obj: T) -> list[FieldError]:
         raise NotImplementedError
@@ -41,15 +46,23 @@ class Strategy(Generic[T]):
         """Seconds of graceful termination before the object leaves the store; 0 deletes now."""
         return 0
 
+    def finalizers(self, obj: T) -> list[str]:
+        """What must still happen before a deleted object may leave the store."""
+        return list(obj.metadata.finalizers)
+
+    def prepare_for_delete(self, obj: T) -> None:
+        """Mark an object that starts terminating (a namespace's phase)."""
+
 
 class PodStrategy(Strategy[pod_pb2.Pod]):
     resource = resources.PODS
 
     def default(self, obj: pod_pb2.Pod) -> None:
         defaults.default_pod(obj)
+        admission.default_toleration_seconds(obj)  # on updates too: a re-applied manifest stays equal
 
     def prepare_for_create(self, obj: pod_pb2.Pod, now: Timestamp) -> None:
-        obj.ClearField("status")
+        super().prepare_for_create(obj, now)
         obj.status.phase = "Pending"
         obj.status.qos_class = defaults.qos_class(obj)
 
@@ -76,11 +89,93 @@ class NodeStrategy(Strategy[node_pb2.Node]):
     def default(self, obj: node_pb2.Node) -> None:
         defaults.default_node(obj)
 
+    def prepare_for_create(self, obj: node_pb2.Node, now: Timestamp) -> None:
+        """A kubelet registers its Node with its status (unlike other kinds)."""
+
     def validate(self, obj: node_pb2.Node) -> list[FieldError]:
         return validation.node(obj)
 
 
-_STRATEGIES: dict[str, Strategy[Any]] = {s.resource.name: s for s in (PodStrategy(), NodeStrategy())}
+class NamespaceStrategy(Strategy[namespace_pb2.Namespace]):
+    resource = resources.NAMESPACES
+
+    def default(self, obj: namespace_pb2.Namespace) -> None:
+        defaults.default_namespace(obj)
+
+    def prepare_for_create(self, obj: namespace_pb2.Namespace, now: Timestamp) -> None:
+        super().prepare_for_create(obj, now)
+        del obj.spec.finalizers[:]
+        obj.spec.finalizers.append(defaults.NAMESPACE_FINALIZER)
+
+    def validate(self, obj: namespace_pb2.Namespace) -> list[FieldError]:
+        return validation.namespace(obj)
+
+    def finalizers(self, obj: namespace_pb2.Namespace) -> list[str]:
+        return [*obj.metadata.finalizers, *obj.spec.finalizers]
+
+    def prepare_for_delete(self, obj: namespace_pb2.Namespace) -> None:
+        obj.status.phase = "Terminating"
+
+
+class ReplicaSetStrategy(Strategy[apps_pb2.ReplicaSet]):
+    resource = resources.REPLICASETS
+
+    def default(self, obj: apps_pb2.ReplicaSet) -> None:
+        defaults.default_replica_set(obj)
+
+    def validate(self, obj: apps_pb2.ReplicaSet) -> list[FieldError]:
+        return validation.replica_set(obj)
+
+    def validate_update(self, new: apps_pb2.ReplicaSet, old: apps_pb2.ReplicaSet) -> list[FieldError]:
+        return validation.replica_set_update(new, old)
+
+    def validate_status(self, new: apps_pb2.ReplicaSet) -> list[FieldError]:
+        return validation.replica_set_status(new)
+
+
+class DeploymentStrategy(Strategy[apps_pb2.Deployment]):
+    resource = resources.DEPLOYMENTS
+
+    def default(self, obj: apps_pb2.Deployment) -> None:
+        defaults.default_deployment(obj)
+
+    def validate(self, obj: apps_pb2.Deployment) -> list[FieldError]:
+        return validation.deployment(obj)
+
+    def validate_update(self, new: apps_pb2.Deployment, old: apps_pb2.Deployment) -> list[FieldError]:
+        return validation.deployment_update(new, old)
+
+    def validate_status(self, new: apps_pb2.Deployment) -> list[FieldError]:
+        return validation.deployment_status(new)
+
+
+class EventStrategy(Strategy[event_pb2.Event]):
+    resource = resources.EVENTS
+    ttl_seconds = EVENT_TTL_SECONDS
+
+    def validate(self, obj: event_pb2.Event) -> list[FieldError]:
+        return validation.event(obj)
+
+
+class LeaseStrategy(Strategy[coordination_pb2.Lease]):
+    resource = resources.LEASES
+
+    def validate(self, obj: coordination_pb2.Lease) -> list[FieldError]:
+        return validation.lease(obj)
+
+
+_STRATEGIES: dict[str, Strategy[Any]] = {
+    s.resource.name: s
+    for s in (
+        PodStrategy(),
+        NodeStrategy(),
+        NamespaceStrategy(),
+        ReplicaSetStrategy(),
+        DeploymentStrategy(),
+        EventStrategy(),
+        LeaseStrategy(),
+    )
+}
 
 
 def strategy_for(resource: resources.Resource[T]) -> Strategy[T]:

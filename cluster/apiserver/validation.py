@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from cluster.api import labels as label_selectors
 from cluster.api import names, quantity
 from cluster.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
-from raykube.v1 import meta_pb2, node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, coordination_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -360,4 +360,188 @@ def node(obj: node_pb2.Node) -> list[FieldError]:
             errors.append(not_supported(f"{where}.effect", taint.effect, TAINT_EFFECTS))
     errors += _resource_list(obj.status.capacity, "status.capacity")
     errors += _resource_list(obj.status.allocatable, "status.allocatable")
+    return errors
+
+
+def namespace(obj: namespace_pb2.Namespace) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=False)
+    if obj.metadata.name:  # namespace names are DNS labels, stricter than object names
+        errors += _problems("metadata.name", obj.metadata.name, names.dns1123_label(obj.metadata.name))[:1]
+    for i, finalizer in enumerate(obj.spec.finalizers):
+        errors += _problems(f"spec.finalizers[{i}]", finalizer, names.qualified_name(finalizer))
+    return errors
+
+
+def _label_selector(selector: meta_pb2.LabelSelector, path: str) -> tuple[list[FieldError], bool]:
+    """Problems with a workload's selector, and whether it can be evaluated."""
+    if not selector.match_labels and not selector.match_expressions:
+        return [required(path)], False
+    errors = labels(selector.match_labels, f"{path}.matchLabels")
+    try:
+        label_selectors.from_label_selector(selector)
+    except label_selectors.SelectorError as err:
+        errors.append(invalid(path, "", str(err)))
+    return errors, not errors
+
+
+def _pod_template(
+    template: pod_pb2.PodTemplateSpec, selector: meta_pb2.LabelSelector, selector_ok: bool, path: str
+) -> list[FieldError]:
+    errors = labels(template.metadata.labels, f"{path}.metadata.labels")
+    if selector_ok and not label_selectors.from_label_selector(selector).matches(template.metadata.labels):
+        errors.append(
+            invalid(
+                f"{path}.metadata.labels",
+                dict(sorted(template.metadata.labels.items())),
+                "`selector` does not match template `labels`",
+            )
+        )
+    errors += pod_spec(template.spec, f"{path}.spec")
+    if template.spec.restart_policy != "Always":
+        errors.append(not_supported(f"{path}.spec.restartPolicy", template.spec.restart_policy, ["Always"]))
+    return errors
+
+
+def _non_negative(value: int, path: str) -> list[FieldError]:
+    return [] if value >= 0 else [invalid(path, value, "must be greater than or equal to 0")]
+
+
+def _workload(
+    meta: meta_pb2.ObjectMeta,
+    replicas: int,
+    min_ready_seconds: int,
+    selector: meta_pb2.LabelSelector,
+    template: pod_pb2.PodTemplateSpec,
+) -> list[FieldError]:
+    errors = object_meta(meta, namespaced=True)
+    errors += _non_negative(replicas, "spec.replicas")
+    errors += _non_negative(min_ready_seconds, "spec.minReadySeconds")
+    selector_errors, selector_ok = _label_selector(selector, "spec.selector")
+    return errors + selector_errors + _pod_template(template, selector, selector_ok, "spec.template")
+
+
+def _immutable_selector(new: meta_pb2.LabelSelector, old: meta_pb2.LabelSelector) -> list[FieldError]:
+    if new == old:
+        return []
+    try:
+        shown = str(label_selectors.from_label_selector(new))
+    except label_selectors.SelectorError:
+        shown = ""
+    return [invalid("spec.selector", shown, "field is immutable")]
+
+
+def replica_set(obj: apps_pb2.ReplicaSet) -> list[FieldError]:
+    spec = obj.spec
+    return _workload(obj.metadata, spec.replicas, spec.min_ready_seconds, spec.selector, spec.template)
+
+
+def replica_set_update(new: apps_pb2.ReplicaSet, old: apps_pb2.ReplicaSet) -> list[FieldError]:
+    return replica_set(new) + _immutable_selector(new.spec.selector, old.spec.selector)
+
+
+def replica_set_status(obj: apps_pb2.ReplicaSet) -> list[FieldError]:
+    status = obj.status
+    errors: list[FieldError] = []
+    for field, json_name in (("replicas", "replicas"), ("fully_labeled_replicas", "fullyLabeledReplicas"),
+                             ("ready_replicas", "readyReplicas"), ("available_replicas", "availableReplicas"),
+                             ("observed_generation", "observedGeneration")):  # fmt: skip
+        errors += _non_negative(getattr(status, field), f"status.{json_name}")
+    if status.ready_replicas > status.replicas:
+        errors.append(
+            invalid("status.readyReplicas", status.ready_replicas, "cannot be greater than status.replicas")
+        )
+    if status.available_replicas > status.ready_replicas:
+        errors.append(
+            invalid(
+                "status.availableReplicas", status.available_replicas, "cannot be greater than readyReplicas"
+            )
+        )
+    return errors
+
+
+def int_or_percent(value: str, path: str) -> tuple[list[FieldError], bool]:
+    """An IntOrString that must be a non-negative count or a percentage; (problems, is_zero)."""
+    digits = value[:-1] if value.endswith("%") else value
+    if not digits.isdigit():
+        return [invalid(path, value, "must be a non-negative integer or a percentage (e.g. '25%')")], False
+    if value.endswith("%") and int(digits) > 100:
+        return [invalid(path, value, "must not be greater than 100%")], False
+    return [], int(digits) == 0
+
+
+def _strategy(strategy: apps_pb2.DeploymentStrategy) -> list[FieldError]:
+    types = ("Recreate", "RollingUpdate")
+    if strategy.type not in types:
+        return [not_supported("spec.strategy.type", strategy.type, types)]
+    if strategy.type == "Recreate":
+        if strategy.HasField("rolling_update"):
+            return [
+                forbidden(
+                    "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"
+                )
+            ]
+        return []
+    rolling, path = strategy.rolling_update, "spec.strategy.rollingUpdate"
+    surge_errors, surge_zero = int_or_percent(rolling.max_surge, f"{path}.maxSurge")
+    unavailable_errors, unavailable_zero = int_or_percent(rolling.max_unavailable, f"{path}.maxUnavailable")
+    errors = surge_errors + unavailable_errors
+    if not errors and surge_zero and unavailable_zero:
+        errors.append(invalid(f"{path}.maxUnavailable", rolling.max_unavailable,
+                              "may not be 0 when `maxSurge` is 0"))  # fmt: skip
+    return errors
+
+
+def deployment(obj: apps_pb2.Deployment) -> list[FieldError]:
+    spec = obj.spec
+    errors = _workload(obj.metadata, spec.replicas, spec.min_ready_seconds, spec.selector, spec.template)
+    errors += _strategy(spec.strategy)
+    errors += _non_negative(spec.revision_history_limit, "spec.revisionHistoryLimit")
+    if spec.progress_deadline_seconds <= spec.min_ready_seconds:
+        errors.append(invalid("spec.progressDeadlineSeconds", spec.progress_deadline_seconds,
+                              "must be greater than minReadySeconds"))  # fmt: skip
+    return errors
+
+
+def deployment_update(new: apps_pb2.Deployment, old: apps_pb2.Deployment) -> list[FieldError]:
+    return deployment(new) + _immutable_selector(new.spec.selector, old.spec.selector)
+
+
+def deployment_status(obj: apps_pb2.Deployment) -> list[FieldError]:
+    status = obj.status
+    errors: list[FieldError] = []
+    for field, json_name in (("replicas", "replicas"), ("updated_replicas", "updatedReplicas"),
+                             ("ready_replicas", "readyReplicas"), ("available_replicas", "availableReplicas"),
+                             ("unavailable_replicas", "unavailableReplicas"),
+                             ("observed_generation", "observedGeneration")):  # fmt: skip
+        errors += _non_negative(getattr(status, field), f"status.{json_name}")
+    return errors
+
+
+def event(obj: event_pb2.Event) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=True)
+    involved = obj.involved_object
+    if not involved.name:
+        errors.append(required("involvedObject.name"))
+    if involved.namespace and involved.namespace != obj.metadata.namespace:
+        errors.append(
+            invalid("involvedObject.namespace", involved.namespace, "does not match event.namespace")
+        )
+    if obj.type not in ("Normal", "Warning"):
+        errors.append(not_supported("type", obj.type, ("Normal", "Warning")))
+    if not obj.reason:
+        errors.append(required("reason"))
+    if len(obj.message) > 1024:
+        errors.append(FieldError("message", "Too long: must have at most 1024 bytes", "FieldValueTooLong"))
+    errors += _non_negative(obj.count, "count")
+    return errors
+
+
+def lease(obj: coordination_pb2.Lease) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=True)
+    spec = obj.spec
+    if spec.HasField("lease_duration_seconds") and spec.lease_duration_seconds <= 0:
+        errors.append(
+            invalid("spec.leaseDurationSeconds", spec.lease_duration_seconds, "must be greater than 0")
+        )
+    errors += _non_negative(spec.lease_transitions, "spec.leaseTransitions")
     return errors

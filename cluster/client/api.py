@@ -17,9 +17,9 @@ from google.protobuf.message import Message
 
 from cluster.api import resources
 from cluster.errors import ApiError, Unavailable, from_rpc_error
-from raykube.v1 import api_pb2, api_pb2_grpc, node_pb2, pod_pb2
+from raykube.v1 import api_pb2, api_pb2_grpc
 
-T = TypeVar("T", bound=pod_pb2.Pod | node_pb2.Node)
+T = TypeVar("T", bound=resources.ApiObject)
 Resolver = Callable[[], Awaitable[str]]
 
 # Keepalives notice a dead peer on long watches; large messages fit big lists.
@@ -135,11 +135,13 @@ class ApiClient:
         grace_period_seconds: int | None = None,
         uid: str = "",
         resource_version: str = "",
+        propagation_policy: str = "",
     ) -> tuple[resources.ApiObject, bool]:
         """The object as deleted (or as now terminating) and whether it is gone from the store."""
         request = api_pb2.DeleteRequest(
             ref=api_pb2.ObjectRef(resource=resource.name, namespace=namespace, name=name),
             preconditions=api_pb2.Preconditions(uid=uid, resource_version=resource_version),
+            propagation_policy=propagation_policy,
         )
         if grace_period_seconds is not None:
             request.grace_period_seconds = grace_period_seconds

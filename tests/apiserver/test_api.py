@@ -23,7 +23,7 @@ from cluster.errors import (
     NotFound,
     Unauthorized,
 )
-from raykube.v1 import node_pb2, pod_pb2
+from raykube.v1 import meta_pb2, namespace_pb2, node_pb2, pod_pb2
 from tests.harness import ControlPlane, control_plane
 
 PODS, NODES = resources.PODS, resources.NODES
@@ -206,6 +206,7 @@ def test_list_with_selectors_and_namespaces(tmp_path: Path) -> None:
         await admin.create(pod("b", app="db"))
         other = pod("c", app="web")
         other.metadata.namespace = "other"
+        await admin.create(namespace_pb2.Namespace(metadata=meta_pb2.ObjectMeta(name="other")))
         await admin.create(other)
         await admin.bind("default", "b", "node-1")
 
