@@ -4,6 +4,7 @@ status subresource and generation, namespaces' lifecycle, finalizers, Events tha
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -111,7 +112,9 @@ def test_generation_status_subresource_and_immutable_selector(tmp_path: Path) ->
         assert (reported.spec.replicas, reported.status.replicas, reported.metadata.generation) == (3, 3, 2)
         reported.spec.selector.match_labels["app"] = "other"
         reported.spec.template.metadata.labels["app"] = "other"
-        with pytest.raises(Invalid, match='spec.selector: Invalid value: "app=other": field is immutable'):
+        with pytest.raises(
+            Invalid, match=re.escape('spec.selector: Invalid value: "app=other": field is immutable')
+        ):
             await admin.update(reported)
         wrong = deployment()
         wrong.api_version = "apps/v2"
@@ -214,7 +217,8 @@ def test_a_node_may_renew_only_its_own_lease(tmp_path: Path) -> None:
             created = await kubelet.create(lease("node-1"))
             assert (created.api_version, created.spec.holder_identity) == ("coordination.k8s.io/v1", "node-1")
             with pytest.raises(
-                Forbidden, match='cannot create resource "leases" in API group "coordination.k8s.io"'
+                Forbidden,
+                match=re.escape('cannot create resource "leases" in API group "coordination.k8s.io"'),
             ):
                 await kubelet.create(lease("node-2"))
 
