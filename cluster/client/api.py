@@ -16,7 +16,7 @@ import grpc
 from google.protobuf.message import Message
 
 from cluster.api import resources
-from cluster.errors import ApiError, Unavailable, from_rpc_error
+from cluster.errors import ApiError, Conflict, Unavailable, from_rpc_error
 from raykube.v1 import api_pb2, api_pb2_grpc
 
 T = TypeVar("T", bound=resources.ApiObject)
@@ -121,6 +121,27 @@ class ApiClient:
     async def update(self, obj: T) -> T:
         response = await self._call("Update", api_pb2.UpdateRequest(object=resources.of(obj).wrap(obj)))
         return _typed(response.object, obj)
+
+    async def modify(
+        self,
+        resource: resources.Resource[Any],
+        namespace: str,
+        name: str,
+        change: Callable[[Any], object],
+        *,
+        attempts: int = 10,
+    ) -> Any:
+        """Read the object, `change` it in place, write it; read and change again after a Conflict
+        (client-go's RetryOnConflict). Returns the object as written."""
+        for attempt in range(attempts):
+            obj = await self.get(resource, namespace, name)
+            change(obj)
+            try:
+                return await self.update(obj)
+            except Conflict:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def update_status(self, obj: T) -> T:
         response = await self._call("UpdateStatus", api_pb2.UpdateRequest(object=resources.of(obj).wrap(obj)))

@@ -6,7 +6,10 @@ resourceVersion the server no longer has (Gone) triggers a relist, and the relis
 against the cache so the handler hears about every add, update and delete it missed.
 
 Handlers run on the informer's task and must be quick: they hand work on (enqueue a key), never
-block. Callbacks get objects that the informer owns; handlers must not mutate them.
+block. Callbacks get objects that the informer owns; handlers must not mutate them. One informer
+may feed several handlers (a shared informer: the controller manager's controllers share one
+watch per resource). With a `resync` period, every cached object is handed to the handlers again
+as an update of itself, the safety net of level-triggered controllers.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, cast
 
 from cluster.api import resources
+from cluster.api.resources import T
 from cluster.client.api import ApiClient
 from cluster.errors import ApiError, Gone
-from raykube.v1 import node_pb2, pod_pb2
+from cluster.supervision import run_forever
 
 log = logging.getLogger(__name__)
-T = TypeVar("T", pod_pb2.Pod, node_pb2.Node)
 Key = tuple[str, str]
 
 
@@ -49,11 +52,13 @@ class Informer(Generic[T]):
         label_selector: str = "",
         field_selector: str = "",
         backoff: tuple[float, float] = (0.2, 5.0),
+        resync: float = 0.0,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ):
         self._client = client
         self._resource = resource
-        self._handler = handler
+        self._handlers: list[EventHandler] = [handler] if handler is not None else []
+        self._resync = resync
         self._query: dict[str, str] = {
             "namespace": namespace,
             "label_selector": label_selector,
@@ -65,14 +70,32 @@ class Informer(Generic[T]):
         self.synced = asyncio.Event()
         self.resource_version = ""
 
+    def add_handler(self, handler: EventHandler) -> None:
+        """One more handler of this informer's events (before `run()`)."""
+        self._handlers.append(handler)
+
     def get(self, namespace: str, name: str) -> T | None:
         return self.cache.get((namespace, name))
 
-    def items(self) -> list[T]:
-        return list(self.cache.values())
+    def items(self, namespace: str = "") -> list[T]:
+        """The cached objects (of one namespace, if given)."""
+        return [o for o in self.cache.values() if not namespace or o.metadata.namespace == namespace]
 
     async def run(self) -> None:
         """Keep the cache in sync until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            if self._resync:
+                run_forever(tasks, f"{self._resource.name} resync", self._resync_loop())
+            await self._sync()
+
+    async def _resync_loop(self) -> None:
+        await self.synced.wait()
+        while True:
+            await self._sleep(self._resync)
+            for obj in list(self.cache.values()):
+                self._emit("MODIFIED", obj, obj)
+
+    async def _sync(self) -> None:
         delay = self._backoff[0]
         while True:
             try:
@@ -130,11 +153,10 @@ class Informer(Generic[T]):
                 self._emit("ADDED" if old is None else "MODIFIED", obj, old)
 
     def _emit(self, kind: str, obj: Any, old: Any) -> None:
-        if self._handler is None:
-            return
-        if kind == "ADDED":
-            self._handler.on_add(obj)
-        elif kind == "MODIFIED":
-            self._handler.on_update(old, obj)
-        else:
-            self._handler.on_delete(obj)
+        for handler in self._handlers:
+            if kind == "ADDED":
+                handler.on_add(obj)
+            elif kind == "MODIFIED":
+                handler.on_update(old, obj)
+            else:
+                handler.on_delete(obj)
