@@ -1,4 +1,4 @@
-"""Conditions in an object's status (pods, nodes): find one, read one, set one as Kubernetes does.
+"""Conditions in an object's status (pods, nodes, namespaces, workloads): find, read and set them.
 
 API conventions: one condition per type; setting one replaces its status, reason and message,
 and moves lastTransitionTime only when the status changes (or the condition is new), so the time
@@ -14,9 +14,16 @@ from typing import TypeVar
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from raykube.v1 import node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, namespace_pb2, node_pb2, pod_pb2
 
-C = TypeVar("C", pod_pb2.PodCondition, node_pb2.NodeCondition)
+C = TypeVar(
+    "C",
+    pod_pb2.PodCondition,
+    node_pb2.NodeCondition,
+    namespace_pb2.NamespaceCondition,
+    apps_pb2.ReplicaSetCondition,
+    apps_pb2.DeploymentCondition,
+)
 
 
 def find(conditions: Iterable[C], kind: str) -> C | None:
