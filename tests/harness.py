@@ -10,12 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from cluster.apiserver.auth import ADMIN_GROUP, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER, UserInfo
+from cluster.apiserver.auth import (
+    ADMIN_GROUP,
+    CONTROLLER_MANAGER_USER,
+    NODE_USER_PREFIX,
+    NODES_GROUP,
+    SCHEDULER_USER,
+    UserInfo,
+)
 from cluster.apiserver.server import ApiServer
 from cluster.client.api import ApiClient
 from cluster.store.server import start_store_node
@@ -24,6 +31,7 @@ T = TypeVar("T")
 TOKENS = {
     "admin-token": UserInfo("admin", "admin", frozenset({ADMIN_GROUP})),
     "scheduler-token": UserInfo(SCHEDULER_USER, SCHEDULER_USER),
+    "controller-manager-token": UserInfo(CONTROLLER_MANAGER_USER, CONTROLLER_MANAGER_USER),
     "node-1-token": UserInfo(NODE_USER_PREFIX + "node-1", "", frozenset({NODES_GROUP})),
     "nobody-token": UserInfo("nobody"),
 }
@@ -50,6 +58,19 @@ async def control_plane(data_dir: Path, **api_options: float) -> AsyncIterator[C
     finally:
         await api.stop()
         await store.stop()
+
+
+@contextlib.asynccontextmanager
+async def background(*loops: Coroutine[Any, Any, Any]) -> AsyncIterator[None]:
+    """Run `loops` (components' run() coroutines) while the block runs; cancel them after it.
+    A loop that fails fails the block."""
+    async with asyncio.TaskGroup() as tasks:
+        running = [tasks.create_task(loop) for loop in loops]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
 
 
 class ControlPlaneThread:

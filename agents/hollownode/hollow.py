@@ -4,7 +4,8 @@ Each hollow node registers a Node with the capacity it is given and watches the 
 like a kubelet (one watch per node, so the API server's fan-out is exercised as with real
 kubelets). A bound pod is reported Running at once (phase, podIP, Ready, a running status per
 container); a terminating pod is deleted for good, as a kubelet does after stopping containers.
-The whole control plane (store, API server, scheduler) is real; only the containers are absent.
+Each renews its node Lease every 10 s, so the node lifecycle controller sees it alive. The whole
+control plane (store, API server, scheduler, controllers) is real; only the containers are absent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from agents.kubelet.node_lease import RENEW_PERIOD, NodeLease
 from cluster.api import resources
 from cluster.api.conditions import set_condition
 from cluster.client.api import ApiClient
@@ -78,6 +80,19 @@ class HollowNodes:
         async with asyncio.TaskGroup() as tasks:
             for name in self._names:
                 run_forever(tasks, f"hollow node {name}", self._node(name))
+            run_forever(tasks, "hollow node leases", self._heartbeats())
+
+    async def _heartbeats(self) -> None:
+        """Renew every node's Lease once per period, spread over it, as their kubelets would."""
+        leases = [NodeLease(self._client, name) for name in self._names]
+        step = RENEW_PERIOD / max(len(leases), 1)
+        while True:
+            for lease in leases:
+                try:
+                    await lease.renew()
+                except ApiError as err:
+                    log.info("hollow node lease not renewed: %s", err)
+                await asyncio.sleep(step)
 
     async def _register(self, name: str) -> None:
         node = hollow_node(name, self._capacity, Timestamp(seconds=int(time.time())))

@@ -13,6 +13,7 @@ deduplicates layers). The back-off lives in memory, per kubelet.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from agents.kubelet.backoff import Backoff
@@ -24,6 +25,11 @@ ALWAYS, IF_NOT_PRESENT, NEVER = "Always", "IfNotPresent", "Never"
 ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
+Note = Callable[[str, str, str], None]  # (type, reason, message): an Event about the pod
+
+
+def _no_note(type: str, reason: str, message: str) -> None:
+    pass
 
 
 def image_tag(image: str) -> str:
@@ -48,23 +54,30 @@ class ImagePuller:
         self._clock = clock
         self._backoff = backoff or Backoff()
 
-    async def ensure(self, container: pod_pb2.Container) -> Waiting | None:
-        """None when the image is there to start `container` from; otherwise why not."""
+    async def ensure(self, container: pod_pb2.Container, note: Note = _no_note) -> Waiting | None:
+        """None when the image is there to start `container` from; otherwise why not. `note` hears
+        what happened, as the kubelet's Events say it (Pulling, Pulled, Failed, BackOff)."""
         image, policy = container.image, pull_policy(container)
         if policy != ALWAYS and await self._runtime.image_present(image):
+            note("Normal", "Pulled", f'Container image "{image}" already present on machine')
             return None
         if policy == NEVER:
-            return Waiting(
-                ERR_IMAGE_NEVER_PULL, f'Container image "{image}" is not present with pull policy of Never'
-            )
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            note("Warning", ERR_IMAGE_NEVER_PULL, message)
+            return Waiting(ERR_IMAGE_NEVER_PULL, message)
         now = self._clock()
         remaining = self._backoff.remaining(image, None, now)
         if remaining > 0:
+            note("Normal", "BackOff", f'Back-off pulling image "{image}"')
             return Waiting(IMAGE_PULL_BACK_OFF, f'Back-off pulling image "{image}"', retry_after=remaining)
+        note("Normal", "Pulling", f'Pulling image "{image}"')
+        started = time.monotonic()
         try:
             await self._runtime.pull_image(image)
         except ImagePullFailed as err:
             delay = self._backoff.next(image, now)
+            note("Warning", "Failed", f'Failed to pull image "{image}": {err}')
             return Waiting(ERR_IMAGE_PULL, f'failed to pull image "{image}": {err}', retry_after=delay)
         self._backoff.reset(image)
+        note("Normal", "Pulled", f'Successfully pulled image "{image}" in {time.monotonic() - started:.3f}s')
         return None

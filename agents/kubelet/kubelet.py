@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.kubelet.images import ImagePuller
+from agents.kubelet.node_lease import NodeLease
 from agents.kubelet.node_status import NodeStatusReporter, host_facts, node_object
 from agents.kubelet.pleg import PodLifecycleEvent, Relister
 from agents.kubelet.pod_workers import PodWorkers
@@ -38,6 +39,7 @@ from agents.kubelet.status_manager import StatusManager
 from agents.kubelet.sync import PodSyncer
 from cluster.api.resources import PODS
 from cluster.client.api import ApiClient
+from cluster.client.events import EventRecorder
 from cluster.client.informer import Informer
 from cluster.supervision import run_forever
 from raykube.v1 import pod_pb2
@@ -109,7 +111,8 @@ class Kubelet:
         )
         self.relister = Relister(self.runtime, self._on_runtime_event, period=relist_period)
         self.status = StatusManager(client)
-        self.probes = ProbeManager(Prober(self.runtime), self._look_at)
+        self.events = EventRecorder(client, "kubelet", node_name)
+        self.probes = ProbeManager(Prober(self.runtime), self._look_at, on_failure=self._probe_failed)
         self.port = 0
         self.ready = asyncio.Event()  # serving, registered, and the first pod list is in
         self._run_task: asyncio.Task[None] | None = None
@@ -132,6 +135,16 @@ class Kubelet:
 
     def _look_at(self, uid: str) -> None:
         self._queue.put_nowait(_LookAt(uid))
+
+    def _probe_failed(self, uid: str, container: str, kind: str) -> None:
+        pod = self._pods.get(uid)
+        if pod is not None:
+            self.events.event(
+                pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe of container {container} failed"
+            )
+
+    def _pod_event(self, pod: pod_pb2.Pod, type: str, reason: str, message: str) -> None:
+        self.events.event(pod, type, reason, message)
 
     # -- running -----------------------------------------------------------------------------
 
@@ -159,6 +172,7 @@ class Kubelet:
                 host_ip=facts.ip,
                 clock=self._clock,
                 images=ImagePuller(self.runtime, self._clock),
+                events=self._pod_event,
             )
             async with asyncio.TaskGroup() as group:
                 workers = PodWorkers(syncer.sync_pod, syncer.terminate_pod, group.create_task)
@@ -167,6 +181,8 @@ class Kubelet:
                 run_forever(group, "kubelet status manager", self.status.run())
                 run_forever(group, "kubelet probe manager", self.probes.run())
                 run_forever(group, "kubelet node status", reporter.run())
+                run_forever(group, "kubelet node lease", NodeLease(self._client, self.node_name).run())
+                run_forever(group, "kubelet events", self.events.run())
                 run_forever(group, "kubelet resync", self._resync())
                 run_forever(group, "kubelet dispatch", self._dispatch(workers))
                 group.create_task(self._announce_ready(reporter))

@@ -10,7 +10,8 @@ Results, keyed by container instance id:
   consecutive successes and back after failureThreshold consecutive failures.
 - liveness: healthy until failureThreshold consecutive failures; then the instance is marked
   unhealthy, its worker stops, and the next sync kills it (restart per restartPolicy).
-Every change calls `on_change(pod_uid)`, which only enqueues a sync of that pod.
+Every change calls `on_change(pod_uid)`, which only enqueues a sync of that pod; every failed
+probe calls `on_failure(pod_uid, container name, kind)` (the kubelet records Unhealthy).
 Defaults as Kubernetes': period 10 s, timeout 1 s, thresholds success 1 / failure 3.
 """
 
@@ -35,10 +36,12 @@ class ProbeManager:
         prober: Prober,
         on_change: Callable[[str], None],
         *,
+        on_failure: Callable[[str, str, str], None] = lambda uid, name, kind: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self._prober = prober
         self._on_change = on_change
+        self._on_failure = on_failure
         self._sleep = sleep
         self._workers: dict[WorkerKey, tuple[str, asyncio.Task[None]]] = {}  # -> pod uid, task
         self._ready: dict[str, bool] = {}
@@ -62,7 +65,7 @@ class ProbeManager:
     def sync(self, pod: pod_pb2.Pod, pod_ip: str, instances: Sequence[ContainerInfo]) -> None:
         uid = pod.metadata.uid
         specs = {c.name: c for c in pod.spec.containers}
-        wanted: dict[WorkerKey, tuple[pod_pb2.Probe, ProbeTarget]] = {}
+        wanted: dict[WorkerKey, tuple[str, pod_pb2.Probe, ProbeTarget]] = {}
         for instance in instances:
             spec = specs.get(instance.name)
             if spec is None or instance.state is not ContainerState.RUNNING:
@@ -71,23 +74,23 @@ class ProbeManager:
                 instance.id, pod_ip, {p.name: p.container_port for p in spec.ports if p.name}
             )
             if spec.HasField("readiness_probe"):
-                wanted[instance.id, READINESS] = spec.readiness_probe, target
+                wanted[instance.id, READINESS] = instance.name, spec.readiness_probe, target
             if spec.HasField("liveness_probe"):
-                wanted[instance.id, LIVENESS] = spec.liveness_probe, target
+                wanted[instance.id, LIVENESS] = instance.name, spec.liveness_probe, target
         for key in [k for k, (owner, _) in self._workers.items() if owner == uid and k not in wanted]:
             self._stop(key)
-        for key, (probe, target) in wanted.items():
+        for key, (name, probe, target) in wanted.items():
             if key not in self._workers:
-                self._start(uid, key, probe, target)
+                self._start(uid, name, key, probe, target)
 
     def forget(self, uid: str) -> None:
         for key in [k for k, (owner, _) in self._workers.items() if owner == uid]:
             self._stop(key)
 
-    def _start(self, uid: str, key: WorkerKey, probe: pod_pb2.Probe, target: ProbeTarget) -> None:
+    def _start(self, uid: str, name: str, key: WorkerKey, probe: pod_pb2.Probe, target: ProbeTarget) -> None:
         if self._group is None:
             raise RuntimeError("the probe manager is not running")
-        self._workers[key] = uid, self._group.create_task(self._work(uid, key, probe, target))
+        self._workers[key] = uid, self._group.create_task(self._work(uid, name, key, probe, target))
 
     def _stop(self, key: WorkerKey) -> None:
         _, task = self._workers.pop(key)
@@ -98,7 +101,9 @@ class ProbeManager:
         else:
             self._unhealthy.discard(container_id)
 
-    async def _work(self, uid: str, key: WorkerKey, probe: pod_pb2.Probe, target: ProbeTarget) -> None:
+    async def _work(
+        self, uid: str, name: str, key: WorkerKey, probe: pod_pb2.Probe, target: ProbeTarget
+    ) -> None:
         container_id, kind = key
         period = probe.period_seconds or DEFAULT_PERIOD
         to_succeed = probe.success_threshold or 1
@@ -108,6 +113,8 @@ class ProbeManager:
         while True:
             ok = await self._prober.probe(probe, target)
             successes, failures = (successes + 1, 0) if ok else (0, failures + 1)
+            if not ok:
+                self._on_failure(uid, name, kind)
             if kind == READINESS:
                 if successes >= to_succeed or failures >= to_fail:
                     self._set_ready(uid, container_id, ok)

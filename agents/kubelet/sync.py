@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from agents.kubelet.backoff import Backoff
 from agents.kubelet.images import ImagePuller
 from agents.kubelet.plan import (
+    CRASH_LOOP_BACK_OFF,
     PodActions,
     StartContainer,
     Waiting,
@@ -58,6 +59,11 @@ ORPHAN_GRACE_SECONDS = 1  # a pod gone from the API has no grace period left (Ku
 START_ERROR_EXIT_CODE = 128
 CREATE_CONTAINER_ERROR = "CreateContainerError"
 RUN_CONTAINER_ERROR = "RunContainerError"
+PodEvents = Callable[[pod_pb2.Pod, str, str, str], None]  # (pod, type, reason, message)
+
+
+def _no_events(pod: pod_pb2.Pod, type: str, reason: str, message: str) -> None:
+    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +85,7 @@ class PodSyncer:
         clock: Callable[[], float],
         images: ImagePuller | None = None,
         backoff: Backoff | None = None,
+        events: PodEvents = _no_events,
     ):
         self._runtime = runtime
         self._client = client
@@ -88,6 +95,7 @@ class PodSyncer:
         self._clock = clock
         self._images = images or ImagePuller(runtime, clock)
         self._backoff = backoff or Backoff()
+        self._events = events
         self._start_failures: dict[str, _StartFailure] = {}  # container instance id -> failure
 
     async def sync_pod(self, pod: pod_pb2.Pod) -> float | None:
@@ -105,6 +113,14 @@ class PodSyncer:
                 unhealthy=self._probes.unhealthy(),
             )
             waiting.update(actions.waiting)
+            for name, reason in actions.waiting.items():
+                if reason.reason == CRASH_LOOP_BACK_OFF:
+                    self._events(
+                        pod,
+                        "Warning",
+                        "BackOff",
+                        f"Back-off restarting failed container {name} in pod {pod.metadata.name}",
+                    )
             if actions.changes_world:
                 if actions.create_sandbox:  # tell the user we are on it before pulling images
                     self._report(pod, None, containers, waiting)
@@ -122,6 +138,9 @@ class PodSyncer:
         self._probes.forget(uid)
         sandboxes, containers = await self._observe(uid)
         running = [c for c in containers if c.state is ContainerState.RUNNING]
+        for container in running:
+            if pod is not None:
+                self._events(pod, "Normal", "Killing", f"Stopping container {container.name}")
         await asyncio.gather(*(self._runtime.stop_container(c.id, grace) for c in running))
         for sandbox in sandboxes:
             await self._runtime.remove_sandbox(sandbox.id, grace)
@@ -173,6 +192,12 @@ class PodSyncer:
         grace = grace_seconds(pod)
         for sandbox_id in actions.remove_sandboxes:
             await self._runtime.remove_sandbox(sandbox_id, grace)
+        for kill in actions.kill:
+            if kill.reason == "Unhealthy":
+                message = f"Container {kill.name} failed liveness probe, will be restarted"
+            else:
+                message = f"Stopping container {kill.name}"
+            self._events(pod, "Normal", "Killing", message)
         await asyncio.gather(*(self._runtime.stop_container(k.id, grace) for k in actions.kill))
         for container_id in actions.remove:
             await self._runtime.remove_container(container_id)
@@ -189,7 +214,11 @@ class PodSyncer:
 
     async def _start(self, pod: pod_pb2.Pod, sandbox: SandboxInfo, start: StartContainer) -> Waiting | None:
         spec = next(c for c in pod.spec.containers if c.name == start.name)
-        not_ready = await self._images.ensure(spec)
+
+        def note(type: str, reason: str, message: str) -> None:
+            self._events(pod, type, reason, message)
+
+        not_ready = await self._images.ensure(spec, note)
         if not_ready is not None:
             return not_ready
         container_id = start.reuse_id
@@ -201,7 +230,9 @@ class PodSyncer:
             except NameInUse:
                 return None  # made by an earlier attempt; the next sync sees and starts it
             except RuntimeFailure as err:
+                note("Warning", "Failed", f"Error: {err}")
                 return Waiting(CREATE_CONTAINER_ERROR, str(err))
+            note("Normal", "Created", f"Created container {start.name}")
         key = backoff_key(pod.metadata.uid, start.name)
         if start.backoff_since is not None:
             self._backoff.next(key, start.backoff_since)
@@ -210,7 +241,9 @@ class PodSyncer:
         except StartFailed as err:
             now = self._clock()
             self._start_failures[container_id] = _StartFailure(pod.metadata.uid, str(err), now)
+            note("Warning", "Failed", f"Error: {err}")
             return Waiting(RUN_CONTAINER_ERROR, str(err), retry_after=self._backoff.remaining(key, now, now))
+        note("Normal", "Started", f"Started container {start.name}")
         return None
 
     def _report(

@@ -30,3 +30,4 @@ NAMESPACE_SYSTEM = "kube-system"
 NAMESPACE_PUBLIC = "kube-public"
 NAMESPACE_NODE_LEASE = "kube-node-lease"
 SYSTEM_NAMESPACES = (NAMESPACE_DEFAULT, NAMESPACE_SYSTEM, NAMESPACE_PUBLIC, NAMESPACE_NODE_LEASE)
+NAMESPACE_FINALIZER = "kubernetes"  # in a Namespace's spec until the namespace controller emptied it

@@ -12,7 +12,6 @@ DEFAULT_SCHEDULER = "default-scheduler"
 DEFAULT_MAX_SURGE = DEFAULT_MAX_UNAVAILABLE = "25%"
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
-NAMESPACE_FINALIZER = "kubernetes"  # held until the namespace controller has emptied a namespace
 
 
 def image_tag(image: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Generic, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.api import resources
+from cluster.api import resources, wellknown
 from cluster.api.resources import T
 from cluster.apiserver import admission, defaults, validation
 from cluster.errors import FieldError
@@ -105,7 +105,7 @@ class NamespaceStrategy(Strategy[namespace_pb2.Namespace]):
     def prepare_for_create(self, obj: namespace_pb2.Namespace, now: Timestamp) -> None:
         super().prepare_for_create(obj, now)
         del obj.spec.finalizers[:]
-        obj.spec.finalizers.append(defaults.NAMESPACE_FINALIZER)
+        obj.spec.finalizers.append(wellknown.NAMESPACE_FINALIZER)
 
     def validate(self, obj: namespace_pb2.Namespace) -> list[FieldError]:
         return validation.namespace(obj)

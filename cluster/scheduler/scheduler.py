@@ -39,6 +39,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import conditions, resources
 from cluster.client.api import ApiClient
+from cluster.client.events import EventRecorder
 from cluster.client.informer import Informer
 from cluster.errors import ApiError, Conflict
 from cluster.scheduler.cache import Cache
@@ -117,9 +118,11 @@ class Scheduler:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        events: EventRecorder | None = None,
     ):
         config = config or SchedulerConfig()
         self._api = api
+        self._events = events
         self._config = config
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
@@ -145,6 +148,8 @@ class Scheduler:
         async with asyncio.TaskGroup() as tasks:
             run_forever(tasks, "scheduler node informer", self.nodes.run())
             run_forever(tasks, "scheduler pod informer", self.pods.run())
+            if self._events is not None:
+                run_forever(tasks, "scheduler events", self._events.run())
             await self.nodes.synced.wait()
             await self.pods.synced.wait()
             log.info(
@@ -164,6 +169,7 @@ class Scheduler:
         decision = decide(self.framework, state, pod, self.cache.nodes(), self._rng)
         if decision.status.rejected:
             log.info("pod %s unschedulable: %s", _name(pod), decision.status.message())
+            self._event(queued.pod, "Warning", "FailedScheduling", decision.status.message())
             self.queue.requeue_unschedulable(queued, decision.rejected_by)
             return self._condition_write(queued.pod, "Unschedulable", decision.status.message())
         if not decision.status.ok:
@@ -184,6 +190,7 @@ class Scheduler:
     async def _bind(self, queued: QueuedPod, state: CycleState, pod: PodInfo, node: str) -> None:
         status = await self.framework.run_bind(state, pod, node)
         if status.ok:
+            self._event(pod.pod, "Normal", "Scheduled", f"Successfully assigned {_name(pod)} to {node}")
             return
         log.info("pod %s: binding to %s failed: %s", _name(pod), node, status.message())
         self.framework.run_unreserve(state, pod, node)
@@ -226,6 +233,10 @@ class Scheduler:
             log.info(
                 "pod %s: could not record PodScheduled=False: %s: %s", _name(pod), type(err).__name__, err
             )
+
+    def _event(self, pod: pod_pb2.Pod, type: str, reason: str, message: str) -> None:
+        if self._events is not None:
+            self._events.event(pod, type, reason, message)
 
     def _cluster_event(self, event: ClusterEvent) -> None:
         moved = self.queue.move_all(self.framework.interested(event))
