@@ -18,7 +18,7 @@ import ray
 from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, NAMESPACE, live_hosts
 from cluster.bootstrap.host import ComponentHost
 from cluster.bootstrap.ray_node import STATE_FILE, LocalRayNode, apply_ray_env
-from cluster.bootstrap.settings import ComponentSpec, digest
+from cluster.bootstrap.settings import ComponentSpec
 
 Report = Callable[[str], None]  # one line of progress for the person waiting
 
@@ -57,7 +57,7 @@ def ensure_actor(spec: ComponentSpec, report: Report | None = None) -> Any:
     other ports) is replaced. Components keep nothing in memory that matters: the store's state
     is on disk, a kubelet adopts its containers, and clients find the new address through Ray.
     """
-    wanted = digest(spec.settings)
+    wanted = spec.digest()
     actor = get_actor(spec.name)
     if actor is not None:
         if ray.get(actor.digest.remote(), timeout=60) == wanted:
@@ -76,7 +76,7 @@ def ensure_actor(spec: ComponentSpec, report: Report | None = None) -> Any:
             num_cpus=0,
             resources={HOST_RESOURCE_PREFIX + spec.host: 0.001},
         )
-        .remote(spec.settings)
+        .remote(spec)
     )
 
 

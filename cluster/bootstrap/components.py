@@ -10,6 +10,8 @@ they find each other by actor name through Ray (discovery.py) and from then on t
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -19,6 +21,7 @@ from cluster.apiserver.server import ApiServer
 from cluster.bootstrap.discovery import advertised, ray_endpoints, ray_resolver
 from cluster.bootstrap.settings import (
     ApiServerSettings,
+    ControllerManagerSettings,
     HollowNodesSettings,
     KubeletSettings,
     SchedulerSettings,
@@ -26,6 +29,9 @@ from cluster.bootstrap.settings import (
     StoreSettings,
 )
 from cluster.client.api import ApiClient
+from cluster.client.events import EventRecorder
+from cluster.client.leaderelection import LeaderElectionConfig, LeaderElector
+from cluster.controllers.manager import ControllerManager
 from cluster.scheduler import Scheduler
 from cluster.store.server import StoreOptions, start_store_node
 from cluster.supervision import run_forever
@@ -82,16 +88,43 @@ class ApiServerComponent:
             await self._server.stop()
 
 
-class SchedulerComponent:
-    def __init__(self, settings: SchedulerSettings):
+class _LeaderElected:
+    """A component of which one replica works at a time: the holder of the Lease `lease_name`.
+    The others wait; a leader that loses its Lease fails (its host restarts it as a standby)."""
+
+    lease_name = ""
+
+    def __init__(self, settings: SchedulerSettings | ControllerManagerSettings):
         self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        self._host = socket.gethostname()
+        self.elector = LeaderElector(
+            self._client, LeaderElectionConfig(self.lease_name, identity=f"{self._host}_{os.getpid()}")
+        )
 
     async def run(self, ready: Ready) -> None:
         try:
             ready("")
-            await Scheduler(self._client).run()
+            await self.elector.run(self.lead)
         finally:
             await self._client.close()
+
+    async def lead(self) -> None:
+        raise NotImplementedError
+
+
+class SchedulerComponent(_LeaderElected):
+    lease_name = "kube-scheduler"
+
+    async def lead(self) -> None:
+        events = EventRecorder(self._client, "default-scheduler", self._host)
+        await Scheduler(self._client, events=events).run()
+
+
+class ControllerManagerComponent(_LeaderElected):
+    lease_name = "kube-controller-manager"
+
+    async def lead(self) -> None:
+        await ControllerManager(self._client, host=self._host).run()
 
 
 class KubeletComponent:
@@ -162,6 +195,8 @@ def build(settings: Settings) -> Component:
             return ApiServerComponent(settings)
         case SchedulerSettings():
             return SchedulerComponent(settings)
+        case ControllerManagerSettings():
+            return ControllerManagerComponent(settings)
         case KubeletSettings():
             return KubeletComponent(settings)
         case HollowNodesSettings():

@@ -36,6 +36,7 @@ def ensure_tokens(home: Path, hosts: list[str]) -> dict[str, auth.UserInfo]:
     wanted = [
         auth.UserInfo(ADMIN_USER, ADMIN_USER, frozenset({auth.ADMIN_GROUP})),
         auth.UserInfo(auth.SCHEDULER_USER, auth.SCHEDULER_USER),
+        auth.UserInfo(auth.CONTROLLER_MANAGER_USER, auth.CONTROLLER_MANAGER_USER),
         auth.UserInfo(KUBELET_CLIENT_USER, KUBELET_CLIENT_USER),
         *(auth.UserInfo(node_user(h), node_user(h), frozenset({auth.NODES_GROUP})) for h in hosts),
     ]

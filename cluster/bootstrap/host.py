@@ -24,7 +24,7 @@ from typing import Any
 
 from cluster import supervision
 from cluster.bootstrap.components import Component, Drains, build
-from cluster.bootstrap.settings import Settings, digest
+from cluster.bootstrap.settings import ComponentSpec, Settings
 
 log = logging.getLogger(__name__)
 PAUSE_AFTER_FAILED_START = 5.0  # seconds
@@ -48,18 +48,18 @@ class ComponentHost:
 
     def __init__(
         self,
-        settings: Settings,
+        spec: ComponentSpec,
         *,
         build: Callable[[Settings], Component] = build,
         exit: Callable[[int], Any] = os._exit,
         pause_after_failed_start: float = PAUSE_AFTER_FAILED_START,
     ):
-        self._kind = kind_of(settings)
+        self._kind = kind_of(spec.settings)
         logging.basicConfig(
             level=logging.INFO, format=f"%(asctime)s {self._kind} %(levelname)s %(name)s: %(message)s"
         )
-        self._digest = digest(settings)
-        self._component = build(settings)
+        self._digest = spec.digest()
+        self._component = build(spec.settings)
         self._exit = exit
         self._pause = pause_after_failed_start
         self._stopping = False

@@ -16,12 +16,14 @@ from cluster.bootstrap.ray_node import free_port
 from cluster.bootstrap.settings import (
     ApiServerSettings,
     ComponentSpec,
+    ControllerManagerSettings,
     KubeletSettings,
     SchedulerSettings,
     StoreSettings,
 )
 
 STORE_REPLICAS = 3
+ELECTED_REPLICAS = 2  # scheduler and controller manager: a leader and a standby, on different hosts
 STORE_PORT_STRIDES = (0, 20000, 30000)  # 2379, 22379, 32379: etcd's local three-member ports
 STORE_LAYOUT_FILE = "store-layout.json"
 
@@ -94,9 +96,15 @@ def plan(home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], ports: 
         ComponentSpec("apiserver", first, ApiServerSettings(
             store=tuple(peers), tokens=auth.format_token_file(tokens), kubelet_token=kubelet_client,
             host=bind, port=ports.apiserver)),
-        ComponentSpec("scheduler", first, SchedulerSettings(
-            token=credentials.token_of(tokens, auth.SCHEDULER_USER))),
     ]  # fmt: skip
+    for i in range(ELECTED_REPLICAS):
+        host = hosts[i % len(hosts)]
+        specs += [
+            ComponentSpec(f"scheduler-{i}", host, SchedulerSettings(
+                token=credentials.token_of(tokens, auth.SCHEDULER_USER))),
+            ComponentSpec(f"controller-manager-{i}", host, ControllerManagerSettings(
+                token=credentials.token_of(tokens, auth.CONTROLLER_MANAGER_USER))),
+        ]  # fmt: skip
     specs += [
         ComponentSpec(f"kubelet-{host}", host, KubeletSettings(
             node_name=host, token=credentials.token_of(tokens, credentials.node_user(host)),

@@ -1,8 +1,9 @@
 """What each component is started with: one frozen dataclass per kind of component.
 
-`raykube up` plans a `ComponentSpec` per actor (placement.py); the settings travel to the actor
-through Ray and are turned into a running component there (components.py). A settings object's
-digest identifies the configuration, so `up` can tell that a running actor is outdated.
+`raykube up` plans a `ComponentSpec` per actor (placement.py); the spec travels to the actor
+through Ray and its settings are turned into a running component there (components.py). A spec's
+digest identifies the configuration and placement, so `up` can tell that a running actor is
+outdated (other settings, or another host it should run on).
 """
 
 from __future__ import annotations
@@ -37,8 +38,18 @@ class ApiServerSettings:
 
 @dataclass(frozen=True)
 class SchedulerSettings:
+    """One replica of the scheduler; replicas elect a leader through a Lease."""
+
     token: str
     apiserver: str = "apiserver"  # the API server's actor name
+
+
+@dataclass(frozen=True)
+class ControllerManagerSettings:
+    """One replica of the controller manager; replicas elect a leader through a Lease."""
+
+    token: str
+    apiserver: str = "apiserver"
 
 
 @dataclass(frozen=True)
@@ -63,13 +74,14 @@ class HollowNodesSettings:
     apiserver: str = "apiserver"
 
 
-Settings = StoreSettings | ApiServerSettings | SchedulerSettings | KubeletSettings | HollowNodesSettings
-
-
-def digest(settings: Settings) -> str:
-    """Identifies a configuration: equal settings, equal digest (the kind counts too)."""
-    data = [type(settings).__name__, dataclasses.asdict(settings)]
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+Settings = (
+    StoreSettings
+    | ApiServerSettings
+    | SchedulerSettings
+    | ControllerManagerSettings
+    | KubeletSettings
+    | HollowNodesSettings
+)
 
 
 @dataclass(frozen=True)
@@ -79,3 +91,8 @@ class ComponentSpec:
     name: str
     host: str
     settings: Settings
+
+    def digest(self) -> str:
+        """Identifies the configuration and placement: equal specs, equal digest (the kind counts too)."""
+        data = [self.name, self.host, type(self.settings).__name__, dataclasses.asdict(self.settings)]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from cluster.api import codec, manifest, resources
+from cluster.api import codec, manifest, resources, wellknown
+from cluster.api.resources import T
 from cluster.cli import describe, jsonpath, printers
 from cluster.client.api import ApiClient
 from cluster.errors import AlreadyExists, BadRequest, Gone, Timeout
@@ -37,8 +39,13 @@ def read_manifests(source: str) -> list[resources.ApiObject]:
     return objects
 
 
-def _ref(obj: resources.ApiObject) -> str:
-    return f"{resources.of(obj).singular}/{obj.metadata.name}"
+def ref(resource: resources.Resource[Any], name: str) -> str:
+    """How kubectl names an object in its messages: pod/web, deployment.apps/web."""
+    group = f".{resource.group}" if resource.group else ""
+    return f"{resource.singular}{group}/{name}"
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 async def apply(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
@@ -46,29 +53,48 @@ async def apply(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> in
     for obj in objects:
         if resources.of(obj).namespaced and not obj.metadata.namespace:
             obj.metadata.namespace = args.namespace
+        obj.metadata.annotations[LAST_APPLIED] = json.dumps(codec.encode(obj), sort_keys=True)
     for obj in objects:  # server-side validation of everything before anything is stored
         with contextlib.suppress(AlreadyExists):
             await client.create(obj, dry_run=True)
     for obj in objects:
+        name = ref(resources.of(obj), obj.metadata.name)
         try:
             await client.create(obj)
-            print(f"{_ref(obj)} created", file=out)
+            print(f"{name} created", file=out)
         except AlreadyExists:
-            print(f"{_ref(obj)} {await _reapply(client, obj)}", file=out)
+            print(f"{name} {await _reapply(client, obj)}", file=out)
     return 0
 
 
+def _merged(
+    current: Mapping[str, str], applied: Mapping[str, str], before: Mapping[str, str]
+) -> dict[str, str]:
+    """kubectl's three-way rule for labels and annotations: what the manifest says wins, what the
+    previous manifest said and this one does not goes, what someone else set stays."""
+    kept = {k: v for k, v in current.items() if k not in before or k in applied}
+    return {**kept, **applied}
+
+
 async def _reapply(client: ApiClient, obj: Any) -> str:
-    """Update an existing object to the manifest; 'configured', or 'unchanged' if nothing changed."""
+    """Update an existing object to the manifest; 'configured', or 'unchanged' if nothing changed.
+
+    The manifest's fields replace the object's (the status and system metadata aside); labels and
+    annotations merge three ways against the manifest applied before (kept in LAST_APPLIED), so
+    what controllers set (a Deployment's revision) survives a re-apply."""
     resource = resources.of(obj)
     current: Any = await client.get(resource, obj.metadata.namespace, obj.metadata.name)
+    previous = json.loads(current.metadata.annotations.get(LAST_APPLIED, "{}")).get("metadata", {})
     desired = type(current)()
-    desired.CopyFrom(current)
-    desired.metadata.labels.clear()
-    desired.metadata.labels.update(obj.metadata.labels)
-    desired.metadata.annotations.clear()
-    desired.metadata.annotations.update(obj.metadata.annotations)
-    desired.spec.CopyFrom(obj.spec)
+    desired.CopyFrom(obj)
+    desired.metadata.CopyFrom(current.metadata)
+    if resource.has_status:
+        desired.status.CopyFrom(current.status)
+    for meta_field in ("labels", "annotations"):
+        merged = _merged(getattr(current.metadata, meta_field), getattr(obj.metadata, meta_field),
+                         previous.get(meta_field, {}))  # fmt: skip
+        getattr(desired.metadata, meta_field).clear()
+        getattr(desired.metadata, meta_field).update(merged)
     if resource is resources.PODS and not obj.spec.node_name:
         desired.spec.node_name = current.spec.node_name  # set by the scheduler, not by the manifest
     updated = await client.update(desired)
@@ -112,10 +138,33 @@ async def get(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+async def _owned(client: ApiClient, resource: resources.Resource[T], owner: Any) -> list[T]:
+    """The objects of `resource` that `owner` controls (in its namespace)."""
+    items, _ = await client.list(resource, owner.metadata.namespace)
+    uid = owner.metadata.uid
+    return [o for o in items if any(r.controller and r.uid == uid for r in o.metadata.owner_references)]  # type: ignore[misc]
+
+
 async def describe_(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
     resource = resources.by_name(args.resource)
-    obj: Any = await client.get(resource, args.namespace, args.name)
-    print(describe.describe_pod(obj) if resource is resources.PODS else describe.describe_node(obj), file=out)
+    namespace = args.namespace if resource.namespaced else ""
+    obj: Any = await client.get(resource, namespace, args.name)
+    if resource is resources.PODS:
+        text = describe.describe_pod(obj)
+    elif resource is resources.NODES:
+        text = describe.describe_node(obj)
+    elif resource is resources.NAMESPACES:
+        text = describe.describe_namespace(obj)
+    elif resource is resources.DEPLOYMENTS:
+        text = describe.describe_deployment(obj, await _owned(client, resources.REPLICASETS, obj))
+    elif resource is resources.REPLICASETS:
+        text = describe.describe_replica_set(obj, await _owned(client, resources.PODS, obj))
+    else:
+        hint = f"try `raykube get {resource.name} {args.name} -o yaml`"
+        raise BadRequest(f"describe is not supported for {resource.name}; {hint}")
+    events, _ = await client.list(resources.EVENTS, namespace or wellknown.NAMESPACE_DEFAULT,
+                                  field_selector=f"involvedObject.uid={obj.metadata.uid}")  # fmt: skip
+    print(f"{text}\n{describe.events_section(events, time.time())}", file=out)  # type: ignore[arg-type]
     return 0
 
 
@@ -186,10 +235,18 @@ async def delete(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> i
     else:
         raise BadRequest("you must provide a resource and names, or -f FILENAME")
     grace = delete_grace(args.grace_period, now=args.now, force=args.force)
+    policy = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}[args.cascade]
     terminating = []
     for resource, namespace, name in targets:  # delete everything first, then wait for all (as kubectl does)
-        obj, gone = await client.delete(resource, namespace, name, grace_period_seconds=grace)
-        print(f'{resource.singular} "{name}" deleted', file=out, flush=True)
+        namespace = namespace if resource.namespaced else ""
+        obj, gone = await client.delete(
+            resource, namespace, name, grace_period_seconds=grace, propagation_policy=policy
+        )
+        print(
+            f'{resource.singular}{"." + resource.group if resource.group else ""} "{name}" deleted',
+            file=out,
+            flush=True,
+        )
         if not gone:
             terminating.append((resource, namespace, name, obj.metadata.deletion_grace_period_seconds))
     if args.wait:

@@ -1,4 +1,4 @@
-"""`raykube describe`: kubectl's human-readable detail view of a pod or a node.
+"""`raykube describe`: kubectl's human-readable detail view of pods, nodes, workloads, namespaces.
 
 Built as sections of (key, value) pairs whose values align within each section, as kubectl does.
 """
@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.cli.printers import node_status_text, pod_status_text
-from raykube.v1 import node_pb2, pod_pb2
+from cluster.api.wellknown import REVISION
+from cluster.cli.printers import human_duration, node_status_text, pod_status_text, selector_text
+from raykube.v1 import apps_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
 
 Pair = tuple[str, str]
 
@@ -164,3 +165,115 @@ def describe_node(node: node_pb2.Node) -> str:
         ("Kubelet Version", info.kubelet_version),
     ], indent=2)  # fmt: skip
     return "\n".join(lines)
+
+
+def _conditions_table(rows: list[tuple[str, str, str]]) -> list[str]:
+    table = [("Type", "Status", "Reason"), ("----", "------", "------"), *rows]
+    width = max(len(r[0]) for r in table) + 3
+    return [f"  {t:<{width}}{s:<8}{r}".rstrip() for t, s, r in table]
+
+
+def _template(template: pod_pb2.PodTemplateSpec) -> list[str]:
+    lines = [
+        "Pod Template:",
+        *_section([("Labels", _labels(template.metadata.labels))], indent=2),
+        "  Containers:",
+    ]
+    for container in template.spec.containers:
+        lines += [f"  {line}" for line in _container(container, None)]
+    return lines
+
+
+def _head(meta: meta_pb2.ObjectMeta, *, namespaced: bool = True) -> list[tuple[str, str | list[str]]]:
+    pairs: list[tuple[str, str | list[str]]] = [("Name", meta.name)]
+    if namespaced:
+        pairs.append(("Namespace", meta.namespace))
+    pairs += [
+        ("CreationTimestamp", _time(meta.creation_timestamp)),
+        ("Labels", _labels(meta.labels)),
+        ("Annotations", _labels(meta.annotations)),
+    ]
+    controller = next((ref for ref in meta.owner_references if ref.controller), None)
+    if controller is not None:
+        pairs.append(("Controlled By", f"{controller.kind}/{controller.name}"))
+    return pairs
+
+
+def describe_deployment(d: apps_pb2.Deployment, sets: Iterable[apps_pb2.ReplicaSet]) -> str:
+    spec, status = d.spec, d.status
+    strategy: list[tuple[str, str | list[str]]] = [("StrategyType", spec.strategy.type)]
+    strategy.append(("MinReadySeconds", str(spec.min_ready_seconds)))
+    if spec.strategy.type == "RollingUpdate":
+        rolling = spec.strategy.rolling_update
+        strategy.append(
+            (
+                "RollingUpdateStrategy",
+                f"{rolling.max_unavailable} max unavailable, {rolling.max_surge} max surge",
+            )
+        )
+    replicas = (
+        f"{spec.replicas} desired | {status.updated_replicas} updated | {status.replicas} total | "
+        f"{status.available_replicas} available | {status.unavailable_replicas} unavailable"
+    )
+    lines = _section(
+        [*_head(d.metadata), ("Selector", selector_text(spec.selector)), ("Replicas", replicas), *strategy]
+    )
+    lines += _template(spec.template)
+    lines += ["Conditions:", *_conditions_table([(c.type, c.status, c.reason) for c in status.conditions])]
+    new_hash = d.metadata.annotations.get(REVISION, "")
+    owned = list(sets)
+    new = [rs for rs in owned if rs.metadata.annotations.get(REVISION) == new_hash]
+    old = [rs for rs in owned if rs not in new and (rs.spec.replicas or rs.status.replicas)]
+
+    def shown(items: list[apps_pb2.ReplicaSet]) -> str:
+        return ", ".join(f"{rs.metadata.name} ({rs.status.replicas}/{rs.spec.replicas} replicas created)"
+                         for rs in items) or "<none>"  # fmt: skip
+
+    lines += _section([("OldReplicaSets", shown(old)), ("NewReplicaSet", shown(new))])
+    return "\n".join(lines)
+
+
+def describe_replica_set(rs: apps_pb2.ReplicaSet, pods: Iterable[pod_pb2.Pod]) -> str:
+    phases = [p.status.phase for p in pods]
+    counts = {phase: phases.count(phase) for phase in ("Running", "Pending", "Succeeded", "Failed")}
+    lines = _section([
+        *_head(rs.metadata),
+        ("Selector", selector_text(rs.spec.selector)),
+        ("Replicas", f"{rs.status.replicas} current / {rs.spec.replicas} desired"),
+        ("Pods Status", f"{counts['Running']} Running / {counts['Pending']} Waiting / "
+                        f"{counts['Succeeded']} Succeeded / {counts['Failed']} Failed"),
+    ])  # fmt: skip
+    lines += _template(rs.spec.template)
+    if rs.status.conditions:
+        lines += [
+            "Conditions:",
+            *_conditions_table([(c.type, c.status, c.reason) for c in rs.status.conditions]),
+        ]
+    return "\n".join(lines)
+
+
+def describe_namespace(namespace: namespace_pb2.Namespace) -> str:
+    lines = _section(
+        [*_head(namespace.metadata, namespaced=False), ("Status", namespace.status.phase or "Active")]
+    )
+    return "\n".join([*lines, "", "No resource quota.", "", "No LimitRange resource."])
+
+
+def _event_age(event: event_pb2.Event, now: float) -> str:
+    last = event.last_timestamp if event.HasField("last_timestamp") else event.metadata.creation_timestamp
+    age = human_duration(now - last.seconds)
+    if event.count > 1 and event.HasField("first_timestamp"):
+        return f"{age} (x{event.count} over {human_duration(now - event.first_timestamp.seconds)})"
+    return age
+
+
+def events_section(events: Iterable[event_pb2.Event], now: float) -> str:
+    """kubectl's Events table, oldest first: Type, Reason, Age, From, Message."""
+    ordered = sorted(events, key=lambda e: (e.last_timestamp.seconds, e.metadata.creation_timestamp.seconds))
+    if not ordered:
+        return "Events:  <none>"
+    rows = [("Type", "Reason", "Age", "From", "Message"), ("----", "------", "----", "----", "-------")]
+    rows += [(e.type, e.reason, _event_age(e, now), e.source.component, e.message) for e in ordered]
+    widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
+    lines = ["  " + "".join(f"{v:<{w}}" for v, w in zip(r[:4], widths, strict=True)) + r[4] for r in rows]
+    return "\n".join(["Events:", *lines])

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import IO
 
-from cluster.cli import commands
+from cluster.cli import commands, rollout
 from cluster.client import config as client_config
 from cluster.client.api import ApiClient
 from cluster.errors import ApiError, Invalid
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     get = api_command("get", "list objects, or show one", commands.get)
-    get.add_argument("resource", help="pods|pod|po, nodes|node|no")
+    get.add_argument("resource", help="pods, nodes, deployments, replicasets, namespaces, events, leases")
     get.add_argument("name", nargs="?", default="")
     get.add_argument("-o", "--output", default="", help="wide|yaml|json|name|jsonpath=TEMPLATE")
     get.add_argument("-l", "--selector", default="", help="label selector, e.g. app=web,tier!=db")
@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument(
         "--timeout", type=_duration, default=0.0, help="how long to wait (default: grace + 60s)"
     )
+    delete.add_argument(
+        "--cascade",
+        choices=("background", "foreground", "orphan"),
+        default="background",
+        help="what happens to dependents (a Deployment's ReplicaSets, their pods): deleted in the "
+        "background (default), before the object (foreground), or kept (orphan)",
+    )
 
     logs = api_command("logs", "print a container's logs", commands.logs)
     logs.add_argument("pod")
@@ -134,6 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="condition=Ready, jsonpath='{.status.phase}'=Running, or delete",
     )
     wait.add_argument("--timeout", type=_duration, default=30.0, help="e.g. 30s, 2m")
+
+    scale = api_command("scale", "set the replicas of a deployment or replicaset", rollout.scale)
+    scale.add_argument("target", help="RESOURCE/NAME, e.g. deployment/web")
+    scale.add_argument("name", nargs="?", default="")
+    scale.add_argument("--replicas", type=int, required=True)
+
+    roll = api_command("rollout", "manage a deployment's rollout", rollout.rollout)
+    roll.add_argument("action", choices=("status", "history", "undo", "restart", "pause", "resume"))
+    roll.add_argument("target", help="deployment/NAME")
+    roll.add_argument("name", nargs="?", default="")
+    roll.add_argument("--to-revision", type=int, default=0, help="undo: the revision to go back to")
+    roll.add_argument("-w", "--watch", action=argparse.BooleanOptionalAction, default=True,
+                      help="status: wait until the rollout is done (default)")  # fmt: skip
+    roll.add_argument("--timeout", type=_duration, default=0.0, help="status: give up after this long")
 
     api_command("whoami", "show who the API server thinks you are", commands.whoami)
     return parser

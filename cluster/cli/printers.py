@@ -6,14 +6,14 @@ Pure functions from objects (and "now") to text, so every column rule is unit-te
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
 
-from cluster.api import codec, conditions, resources
+from cluster.api import codec, conditions, labels, resources
 from cluster.cli import jsonpath
-from raykube.v1 import node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, coordination_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
 
 OUTPUT_FORMATS = ("wide", "yaml", "json", "name", "jsonpath=TEMPLATE")
 
@@ -114,13 +114,62 @@ def node_row(node: node_pb2.Node, now: float, wide: bool) -> list[str]:
     return row
 
 
-HEADERS = {
-    "pods": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"]),
+def _containers(spec: pod_pb2.PodSpec) -> list[str]:
+    return [",".join(c.name for c in spec.containers), ",".join(c.image for c in spec.containers)]
+
+
+def selector_text(selector: meta_pb2.LabelSelector) -> str:
+    try:
+        return str(labels.from_label_selector(selector)) or "<none>"
+    except labels.SelectorError:
+        return "<invalid>"
+
+
+def deployment_row(d: apps_pb2.Deployment, now: float, wide: bool) -> list[str]:
+    s = d.status
+    row = [d.metadata.name, f"{s.ready_replicas}/{d.spec.replicas}", str(s.updated_replicas),
+           str(s.available_replicas), age(d, now)]  # fmt: skip
+    return [*row, *_containers(d.spec.template.spec), selector_text(d.spec.selector)] if wide else row
+
+
+def replica_set_row(rs: apps_pb2.ReplicaSet, now: float, wide: bool) -> list[str]:
+    s = rs.status
+    row = [rs.metadata.name, str(rs.spec.replicas), str(s.replicas), str(s.ready_replicas), age(rs, now)]
+    return [*row, *_containers(rs.spec.template.spec), selector_text(rs.spec.selector)] if wide else row
+
+
+def namespace_row(namespace: namespace_pb2.Namespace, now: float, wide: bool) -> list[str]:
+    return [namespace.metadata.name, namespace.status.phase or "Active", age(namespace, now)]
+
+
+def event_row(event: event_pb2.Event, now: float, wide: bool) -> list[str]:
+    involved = event.involved_object
+    last = event.last_timestamp if event.HasField("last_timestamp") else event.metadata.creation_timestamp
+    return [human_duration(now - last.seconds), event.type, event.reason,
+            f"{involved.kind.lower()}/{involved.name}", event.message]  # fmt: skip
+
+
+def lease_row(lease: coordination_pb2.Lease, now: float, wide: bool) -> list[str]:
+    return [lease.metadata.name, lease.spec.holder_identity or "<none>", age(lease, now)]
+
+
+Row = Callable[[Any, float, bool], list[str]]
+# resource -> (columns, more columns with -o wide, the row of one object)
+TABLES: dict[str, tuple[list[str], list[str], Row]] = {
+    "pods": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"], pod_row),
     "nodes": (
         ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
         ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+        node_row,
     ),
-}
+    "deployments": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
+                    deployment_row),
+    "replicasets": (["NAME", "DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
+                    replica_set_row),
+    "namespaces": (["NAME", "STATUS", "AGE"], [], namespace_row),
+    "events": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], event_row),
+    "leases": (["NAME", "HOLDER", "AGE"], [], lease_row),
+}  # fmt: skip
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
@@ -139,12 +188,11 @@ def render_table(
     wide: bool,
     namespace_column: bool = False,
 ) -> str:
-    base, extra = HEADERS[resource.name]
+    base, extra, row_of = TABLES[resource.name]
     header = (["NAMESPACE"] if namespace_column else []) + base + (extra if wide else [])
     rows: list[list[str]] = [header]
     for obj in objects:
-        row = pod_row(obj, now, wide) if resource is resources.PODS else node_row(obj, now, wide)
-        rows.append(([obj.metadata.namespace] if namespace_column else []) + row)
+        rows.append(([obj.metadata.namespace] if namespace_column else []) + row_of(obj, now, wide))
     return table(rows)
 
 

@@ -14,10 +14,10 @@ import pytest
 
 from cluster.bootstrap.components import Component, Ready
 from cluster.bootstrap.host import ComponentFailed, ComponentHost
-from cluster.bootstrap.settings import SchedulerSettings, Settings
+from cluster.bootstrap.settings import ComponentSpec, SchedulerSettings, Settings
 from cluster.supervision import run_forever
 
-SETTINGS = SchedulerSettings(token="t")
+SPEC = ComponentSpec("scheduler-0", "host-a", SchedulerSettings(token="t"))
 
 
 class Loops:
@@ -59,7 +59,7 @@ class Exits:
 
 def host_of(component: Loops, exits: Exits) -> ComponentHost:
     builder: Callable[[Settings], Component] = lambda _: component  # noqa: E731
-    return ComponentHost(SETTINGS, build=builder, exit=exits, pause_after_failed_start=0.01)
+    return ComponentHost(SPEC, build=builder, exit=exits, pause_after_failed_start=0.01)
 
 
 def test_a_crash_in_a_loop_is_logged_with_its_traceback_and_the_host_exits(

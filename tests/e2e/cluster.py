@@ -80,8 +80,10 @@ class Cluster:
     def down(self) -> str:
         return self.raykube("down", "--purge").stdout
 
-    def get(self, kind: str, name: str) -> dict[str, Any]:
-        obj: dict[str, Any] = json.loads(self.raykube("get", kind, name, "-o", "json").stdout)
+    def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
+        obj: dict[str, Any] = json.loads(
+            self.raykube("get", kind, name, "-n", namespace, "-o", "json").stdout
+        )
         return obj
 
     def apply(self, manifest: str) -> str:

@@ -19,7 +19,7 @@ def placement(table: str) -> dict[str, tuple[str, str]]:
     rows = [
         line.split()
         for line in table.splitlines()
-        if re.match(r"(store-|apiserver|scheduler|kubelet-)", line)
+        if re.match(r"(store-|apiserver|scheduler-|controller-manager-|kubelet-)", line)
     ]
     return {row[0]: (row[2], row[3]) for row in rows}
 
@@ -33,7 +33,10 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
             "store-1",
             "store-2",
             "apiserver",
-            "scheduler",
+            "scheduler-0",
+            "scheduler-1",
+            "controller-manager-0",
+            "controller-manager-1",
             f"kubelet-{cluster.node}",
         }
         again = cluster.up()

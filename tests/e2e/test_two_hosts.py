@@ -1,34 +1,47 @@
-"""A second host (a second Ray node with its own host:<name> resource) gets its own kubelet and pods.
+"""Two hosts: a second Ray node with its own host:<name> resource gets its own kubelet and pods;
+Deployments live across both; losing the second host gets its pods replaced on the first.
 
 The second "host" joins with `raykube join` from a RAYKUBE_HOME of its own: a Ray node on this
-machine joining the test's cluster on loopback, as PLATFORM.md suggests for simulating hosts; both kubelets drive the same Podman, each seeing only
-the containers labelled with its node.
+machine joining the test's cluster on loopback, as PLATFORM.md suggests for simulating hosts;
+both kubelets drive the same Podman, each seeing only the containers labelled with its node.
+The tests share one cluster and run in file order; the host-loss test comes last.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import re
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.e2e.cluster import Cluster, pod_manifest
+from cluster.api import conditions, resources
+from cluster.client import config as client_config
+from cluster.client.api import ApiClient
+from raykube.v1 import pod_pb2
+from tests.e2e.cluster import Cluster, pod_manifest, podman
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def second_host(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def second(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The second machine: its own RAYKUBE_HOME, from which it joins the cluster."""
     name = f"{cluster.node}-b"
-    second = Cluster(tmp_path_factory.mktemp("second-home"), name)  # the second machine's own RAYKUBE_HOME
+    second = Cluster(tmp_path_factory.mktemp("second-home"), name)
     head = (cluster.home / "ray-address").read_text().strip()
     assert "joined the cluster" in second.raykube("join", head, f"--node-name={name}").stdout
     try:
-        placed = cluster.up()  # up again on the first host: only the new host's kubelet is missing
+        placed = cluster.up()  # up again on the first host: the new host's kubelet, standbys moved there
         assert f"kubelet-{name}" in placed
-        yield name
+        yield second
     finally:
         deleted = cluster.raykube(
             "delete", "pod", "--now", "pinned", *(f"spread-{i}" for i in range(4)), check=False
@@ -36,6 +49,11 @@ def second_host(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         assert "left the cluster" in second.raykube("leave").stdout
         assert deleted.returncode == 0, deleted.stderr
         assert cluster.containers(node=name) == [], "the second host's kubelet removed its pods' containers"
+
+
+@pytest.fixture(scope="module")
+def second_host(second: Cluster) -> str:
+    return second.node
 
 
 def test_both_hosts_are_ready_nodes(cluster: Cluster, second_host: str) -> None:
@@ -67,3 +85,170 @@ def test_pods_spread_across_hosts(cluster: Cluster, second_host: str) -> None:
         for i in range(4)
     )
     assert set(placed) == {cluster.node, second_host}, placed
+
+
+def web(replicas: int, message: str = "v1", extra: str = "") -> str:
+    """A Deployment of busybox web servers that answer `message`, ready once they answer."""
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+{extra}  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: main
+        image: localhost/busybox:1.35
+        command: ["/bin/sh", "-c"]
+        args: ["mkdir -p /www && echo {message} > /www/index.html && httpd -f -p 8080 -h /www & trap 'exit 0' TERM; wait"]
+        resources: {{requests: {{cpu: 100m, memory: 16Mi}}}}
+        readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
+"""
+
+
+def web_pods(cluster: Cluster) -> list[dict[str, Any]]:
+    pods: list[dict[str, Any]] = json.loads(
+        cluster.raykube("get", "pods", "-l", "app=web", "-o", "json").stdout
+    )["items"]
+    return [p for p in pods if "deletionTimestamp" not in p["metadata"]]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def rolled_out(cluster: Cluster, replicas: int) -> list[dict[str, Any]]:
+    cluster.raykube("rollout", "status", "deployment/web", "--timeout=120s", timeout=150)
+
+    def all_ready() -> list[dict[str, Any]] | None:
+        pods = web_pods(cluster)
+        return pods if len(pods) == replicas and all(map(ready, pods)) else None
+
+    return eventually(all_ready, timeout=60, what=f"{replicas} ready pods")
+
+
+def _ready_live(pod: Any) -> bool:
+    return not pod.metadata.HasField("deletion_timestamp") and conditions.is_true(
+        pod.status.conditions, "Ready"
+    )
+
+
+class ReadyWatch:
+    """Counts the ready, not terminating pods of app=web over time, through a watch, on its own thread."""
+
+    def __init__(self, cluster: Cluster):
+        self._config = client_config.load(cluster.home)
+        self.counts: list[int] = []
+        self._loop = asyncio.new_event_loop()
+        self._task = self._loop.create_task(self._watch())
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # how stop() ends it
+            self._loop.run_until_complete(self._task)
+
+    async def _watch(self) -> None:
+        async with ApiClient(self._config.server, self._config.token) as client:
+            listed, version = await client.list(resources.PODS, "default", label_selector="app=web")
+            ready_now = {p.metadata.name: _ready_live(p) for p in listed if isinstance(p, pod_pb2.Pod)}
+            self.counts.append(sum(ready_now.values()))
+            async for kind, pod in client.watch(resources.PODS, "default", resource_version=version,
+                                                label_selector="app=web"):  # fmt: skip
+                ready_now[pod.metadata.name] = kind != "DELETED" and _ready_live(pod)
+                self.counts.append(sum(ready_now.values()))
+
+    def stop(self) -> list[int]:
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
+        self._loop.close()
+        return self.counts
+
+
+def test_a_deployment_heals_scales_rolls_out_without_dropping_below_its_minimum_and_rolls_back(
+    cluster: Cluster, second_host: str
+) -> None:
+    cluster.apply(web(3))
+    pods = rolled_out(cluster, 3)
+
+    victim = pods[0]
+    [container] = cluster.containers(**{"pod-uid": victim["metadata"]["uid"], "container-name": "main"})
+    podman("kill", container["Id"])  # the kubelet restarts it in place
+    eventually(lambda: cluster.get("pod", victim["metadata"]["name"])["status"]["containerStatuses"][0]["restartCount"] >= 1,
+               timeout=60, what="the killed container restarted")  # fmt: skip
+
+    cluster.raykube("delete", "pod", pods[1]["metadata"]["name"])  # the ReplicaSet replaces it
+    replaced = rolled_out(cluster, 3)
+    assert pods[1]["metadata"]["name"] not in {p["metadata"]["name"] for p in replaced}
+
+    cluster.raykube("scale", "deployment/web", "--replicas=5")
+    assert {p["spec"]["nodeName"] for p in rolled_out(cluster, 5)} == {cluster.node, second_host}
+    cluster.raykube("scale", "deployment/web", "--replicas=3")
+    rolled_out(cluster, 3)
+
+    watch = ReadyWatch(cluster)
+    time.sleep(1)
+    cluster.apply(web(3, message="v2"))  # maxUnavailable 25% of 3 is 0: never fewer than 3 ready
+    rolled_out(cluster, 3)
+    counts = watch.stop()
+    assert counts and min(counts) >= 3, f"ready pods during the rollout: {counts}"
+    history = cluster.raykube("rollout", "history", "deployment/web").stdout
+    assert re.search(r"^1\s", history, re.M) and re.search(r"^2\s", history, re.M)
+
+    assert "rolled back" in cluster.raykube("rollout", "undo", "deployment/web").stdout
+    back = rolled_out(cluster, 3)
+    assert all("echo v1 " in p["spec"]["containers"][0]["args"][0] for p in back)
+
+    cluster.raykube("delete", "deployment", "web")
+    eventually(lambda: not json.loads(cluster.raykube("get", "rs", "-o", "json").stdout)["items"]
+               and not json.loads(cluster.raykube("get", "pods", "-l", "app=web", "-o", "json").stdout)["items"],
+               timeout=60, what="no ReplicaSet and no pod left")  # fmt: skip
+
+
+def node_ready(cluster: Cluster, node: str) -> str:
+    ready_condition = [c for c in cluster.get("node", node)["status"]["conditions"] if c["type"] == "Ready"]
+    return str(ready_condition[0]["status"]) if ready_condition else ""
+
+
+def test_losing_a_host_replaces_its_pods_and_it_comes_back(cluster: Cluster, second: Cluster) -> None:
+    b = second.node
+    cluster.apply(web(4))
+    pods = rolled_out(cluster, 4)
+    lost = {p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == b}
+    assert lost, "some pods run on the second host"
+
+    started = time.monotonic()
+    assert "left the cluster" in second.raykube("leave").stdout  # its Ray node, and the kubelet, stop
+    eventually(lambda: node_ready(cluster, b) == "Unknown", timeout=60, interval=0.5, what="NodeNotReady")
+    not_ready = time.monotonic() - started
+    events = cluster.raykube("get", "events", "--field-selector", "reason=NodeNotReady").stdout
+    assert f"node/{b}" in events
+
+    def replaced() -> bool:
+        now = web_pods(cluster)
+        return len(now) == 4 and all(ready(p) and p["spec"]["nodeName"] == cluster.node for p in now)
+
+    eventually(replaced, timeout=90, interval=0.5, what="the lost pods replaced on the first host")
+    running_again = time.monotonic() - started
+    print(
+        f"\nhost loss: NodeNotReady after {not_ready:.1f}s, its pods Running elsewhere after {running_again:.1f}s"
+    )
+    assert running_again < 60
+    taints = {t["key"] for t in cluster.get("node", b)["spec"].get("taints", [])}
+    assert taints == {"node.kubernetes.io/unreachable"}
+
+    head = (cluster.home / "ray-address").read_text().strip()
+    assert "joined the cluster" in second.raykube("join", head, f"--node-name={b}").stdout
+    cluster.up()
+    eventually(lambda: node_ready(cluster, b) == "True" and not cluster.get("node", b)["spec"].get("taints"),
+               timeout=90, what="the host Ready again, untainted")  # fmt: skip
+    # Its kubelet finishes the evicted pods: their containers go, and no pod runs twice.
+    eventually(lambda: not any(cluster.containers(**{"pod-name": name}) for name in lost), timeout=60,
+               what="the evicted pods' containers removed")  # fmt: skip
+    uids = [p["metadata"]["uid"] for p in web_pods(cluster)]
+    assert all(len(cluster.containers(**{"pod-uid": uid, "container-name": "main"})) == 1 for uid in uids)
+    cluster.raykube("delete", "deployment", "web", "--cascade=foreground")
