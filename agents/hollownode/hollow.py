@@ -78,21 +78,16 @@ class HollowNodes:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
-            for name in self._names:
+            for i, name in enumerate(self._names):
                 run_forever(tasks, f"hollow node {name}", self._node(name))
-            run_forever(tasks, "hollow node leases", self._heartbeats())
+                offset = RENEW_PERIOD * i / len(self._names)  # spread the renewals over the period
+                run_forever(tasks, f"hollow node {name} lease", self._heartbeat(name, offset))
 
-    async def _heartbeats(self) -> None:
-        """Renew every node's Lease once per period, spread over it, as their kubelets would."""
-        leases = [NodeLease(self._client, name) for name in self._names]
-        step = RENEW_PERIOD / max(len(leases), 1)
-        while True:
-            for lease in leases:
-                try:
-                    await lease.renew()
-                except ApiError as err:
-                    log.info("hollow node lease not renewed: %s", err)
-                await asyncio.sleep(step)
+    async def _heartbeat(self, name: str, offset: float) -> None:
+        """Renew the node's Lease every period, as its kubelet would (each on its own, so a slow
+        API server delays one renewal, not all of them in turn)."""
+        await asyncio.sleep(offset)
+        await NodeLease(self._client, name).run()
 
     async def _register(self, name: str) -> None:
         node = hollow_node(name, self._capacity, Timestamp(seconds=int(time.time())))
