@@ -17,8 +17,13 @@ Layout (one idea per module):
     sync.py            sync_pod and terminate_pod: carry the plan out against the runtime
     pod_workers.py     one worker per pod, keeping only the newest desired state
     node_status.py     Node registration and heartbeat
+    node_lease.py      the node's heartbeat Lease in kube-node-lease, renewed every 10 s
+    leftovers.py       `raykube down`'s safety net: a node's containers its kubelet could not remove
     server.py          the Kubelet gRPC service (container logs)
     kubelet.py         the Kubelet: wires it all into one loop with its own TaskGroup
+
+Events (Pulling, Pulled, Created, Started, Killing, BackOff, Unhealthy, Failed) go through one
+seam of the pod syncer, image puller and probe manager to the client's EventRecorder.
 
 No Ray in here: a Ray actor wraps the Kubelet elsewhere.
 """

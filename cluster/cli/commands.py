@@ -39,12 +39,6 @@ def read_manifests(source: str) -> list[resources.ApiObject]:
     return objects
 
 
-def ref(resource: resources.Resource[Any], name: str) -> str:
-    """How kubectl names an object in its messages: pod/web, deployment.apps/web."""
-    group = f".{resource.group}" if resource.group else ""
-    return f"{resource.singular}{group}/{name}"
-
-
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -58,7 +52,7 @@ async def apply(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> in
         with contextlib.suppress(AlreadyExists):
             await client.create(obj, dry_run=True)
     for obj in objects:
-        name = ref(resources.of(obj), obj.metadata.name)
+        name = printers.ref(resources.of(obj), obj.metadata.name)
         try:
             await client.create(obj)
             print(f"{name} created", file=out)
@@ -106,22 +100,28 @@ async def _reapply(client: ApiClient, obj: Any) -> str:
 
 
 async def get(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
-    resource = resources.by_name(args.resource)
-    namespace = "" if args.all_namespaces or not resource.namespaced else args.namespace
+    kinds = [resources.by_name(kind) for kind in args.resource.split(",") if kind]
+    if len(kinds) > 1 and (args.name or args.watch):
+        raise BadRequest("a name or --watch needs one resource type, not a list")
     now = time.time()
     if args.name:
-        obj = await client.get(resource, namespace or args.namespace, args.name)
-        print(printers.render(resource, [obj], args.output, now, single=True), file=out)
+        obj = await client.get(kinds[0], args.namespace, args.name)
+        print(printers.render(kinds[0], [obj], args.output, now, single=True), file=out)
         return 0
-    items, version = await client.list(
-        resource, namespace, label_selector=args.selector, field_selector=args.field_selector
-    )
-    items.sort(key=lambda o: (o.metadata.namespace, o.metadata.name))
-    text = printers.render(resource, items, args.output, now, namespace_column=args.all_namespaces)
-    if text:
-        print(text, file=out)
-    elif args.output in ("", "wide") and not args.watch:
-        where = f" in {namespace} namespace" if namespace else ""
+    shown = 0
+    for resource in kinds:
+        namespace = "" if args.all_namespaces or not resource.namespaced else args.namespace
+        items, version = await client.list(
+            resource, namespace, label_selector=args.selector, field_selector=args.field_selector
+        )
+        items.sort(key=lambda o: (o.metadata.namespace, o.metadata.name))
+        text = printers.render(resource, items, args.output, now, namespace_column=args.all_namespaces,
+                               kind_in_name=len(kinds) > 1)  # fmt: skip
+        if text:
+            print(("\n" if shown else "") + text, file=out)
+            shown += 1
+    if not shown and args.output in ("", "wide") and not args.watch:
+        where = f" in {args.namespace} namespace" if not args.all_namespaces and kinds[0].namespaced else ""
         print(f"No resources found{where}.", file=sys.stderr)
     if args.watch:
         async for _kind, obj in client.watch(

@@ -172,6 +172,12 @@ TABLES: dict[str, tuple[list[str], list[str], Row]] = {
 }  # fmt: skip
 
 
+def ref(resource: resources.Resource[Any], name: str) -> str:
+    """How kubectl names an object in its messages: pod/web, deployment.apps/web."""
+    group = f".{resource.group}" if resource.group else ""
+    return f"{resource.singular}{group}/{name}"
+
+
 def table(rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns separated by three spaces, as kubectl prints them."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -187,12 +193,17 @@ def render_table(
     *,
     wide: bool,
     namespace_column: bool = False,
+    kind_in_name: bool = False,
 ) -> str:
+    """A table with kubectl's columns; `kind_in_name`: names as deployment.apps/web (several kinds shown)."""
     base, extra, row_of = TABLES[resource.name]
     header = (["NAMESPACE"] if namespace_column else []) + base + (extra if wide else [])
     rows: list[list[str]] = [header]
     for obj in objects:
-        rows.append(([obj.metadata.namespace] if namespace_column else []) + row_of(obj, now, wide))
+        row = row_of(obj, now, wide)
+        if kind_in_name:
+            row[0] = ref(resource, row[0])
+        rows.append(([obj.metadata.namespace] if namespace_column else []) + row)
     return table(rows)
 
 
@@ -210,14 +221,16 @@ def render(
     *,
     single: bool = False,
     namespace_column: bool = False,
+    kind_in_name: bool = False,
 ) -> str:
     """Objects in the -o format asked for ("" or "wide" for a table)."""
     if output in ("", "wide"):
         if not objects:
             return ""
-        return render_table(resource, objects, now, wide=output == "wide", namespace_column=namespace_column)
+        return render_table(resource, objects, now, wide=output == "wide", namespace_column=namespace_column,
+                            kind_in_name=kind_in_name)  # fmt: skip
     if output == "name":
-        return "\n".join(f"{resource.singular}/{o.metadata.name}" for o in objects)
+        return "\n".join(ref(resource, o.metadata.name) for o in objects)
     if output == "yaml":
         return yaml.safe_dump(as_dict(objects, single), sort_keys=False).rstrip()
     if output == "json":

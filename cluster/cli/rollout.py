@@ -15,8 +15,7 @@ from typing import IO, Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import conditions, resources, wellknown
-from cluster.cli.commands import ref
-from cluster.cli.printers import table
+from cluster.cli.printers import ref, table
 from cluster.client.api import ApiClient
 from cluster.controllers.deployment.rollout import revision_of, without_hash
 from cluster.errors import BadRequest, Gone, Timeout

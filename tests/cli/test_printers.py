@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cluster.api import codec, resources
-from cluster.cli import jsonpath, printers
-from raykube.v1 import pod_pb2
+from cluster.cli import describe, jsonpath, printers
+from cluster.cli.rollout import rollout_message
+from raykube.v1 import apps_pb2, event_pb2, pod_pb2
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,67 @@ def test_jsonpath() -> None:
     assert jsonpath.render("{.missing}", data) == ""
     with pytest.raises(jsonpath.JsonPathError):
         jsonpath.render("{.items[?(@.a)]}", data)
+
+
+def test_workload_tables_and_names() -> None:
+    d = codec.decode({"metadata": {"name": "web", "creationTimestamp": "2026-11-25T00:00:00Z"},
+                      "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                               "template": {"spec": {"containers": [{"name": "c", "image": "busybox:1.35"}]}}},
+                      "status": {"replicas": 4, "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 3}},
+                     apps_pb2.Deployment)  # fmt: skip
+    now = d.metadata.creation_timestamp.seconds + 120
+    assert printers.render(resources.DEPLOYMENTS, [d], "wide", now).splitlines() == [
+        "NAME   READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS   IMAGES         SELECTOR",
+        "web    3/3     2            3           2m    c            busybox:1.35   app=web",
+    ]
+    assert (
+        printers.render(resources.DEPLOYMENTS, [d], "", now, kind_in_name=True)
+        .splitlines()[1]
+        .startswith("deployment.apps/web   3/3")
+    )
+    assert printers.render(resources.DEPLOYMENTS, [d], "name", now) == "deployment.apps/web"
+    event = codec.decode({"metadata": {"name": "e"}, "type": "Warning", "reason": "BackOff",
+                          "involvedObject": {"kind": "Pod", "name": "web-1"}, "message": "Back-off restarting",
+                          "lastTimestamp": "2026-11-25T00:00:00Z"}, event_pb2.Event)  # fmt: skip
+    assert printers.render(resources.EVENTS, [event], "", now).splitlines()[1].split(None, 4) == [
+        "2m",
+        "Warning",
+        "BackOff",
+        "pod/web-1",
+        "Back-off restarting",
+    ]
+
+
+def test_the_events_section_counts_repeats_like_kubectl() -> None:
+    event = codec.decode({"type": "Normal", "reason": "Pulled", "count": 3, "message": "present",
+                          "source": {"component": "kubelet"}, "firstTimestamp": "2026-11-25T00:00:00Z",
+                          "lastTimestamp": "2026-11-25T00:02:00Z"}, event_pb2.Event)  # fmt: skip
+    now = event.last_timestamp.seconds + 10
+    assert describe.events_section([event], now).splitlines() == [
+        "Events:",
+        "  Type    Reason  Age                  From     Message",
+        "  ----    ------  ----                 ----     -------",
+        "  Normal  Pulled  10s (x3 over 2m10s)  kubelet  present",
+    ]
+    assert describe.events_section([], now) == "Events:  <none>"
+
+
+@pytest.mark.parametrize(
+    ("generation", "status", "expected"),
+    [
+        (2, {"observedGeneration": 1}, "Waiting for deployment spec update to be observed..."),
+        (1, {"observedGeneration": 1, "updatedReplicas": 1, "replicas": 3},
+         'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...'),
+        (1, {"observedGeneration": 1, "updatedReplicas": 3, "replicas": 4},
+         'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...'),
+        (1, {"observedGeneration": 1, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 2},
+         'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...'),
+        (1, {"observedGeneration": 1, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 3},
+         'deployment "web" successfully rolled out'),
+    ],
+)  # fmt: skip
+def test_rollout_status_says_what_kubectl_says(generation: int, status: dict, expected: str) -> None:
+    d = codec.decode({"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": 3}, "status": status},
+                     apps_pb2.Deployment)  # fmt: skip
+    message, done = rollout_message(d)
+    assert message == expected and done == expected.endswith("rolled out")

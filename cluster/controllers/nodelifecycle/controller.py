@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import conditions, resources, wellknown
+from cluster.api.taints import tolerates
 from cluster.client.api import ApiClient
 from cluster.client.events import NORMAL, EventRecorder
 from cluster.controllers.informers import SharedInformers
@@ -63,19 +64,13 @@ def desired_taints(node: node_pb2.Node, *, no_execute: bool) -> set[tuple[str, s
 
 
 def toleration_seconds(pod: pod_pb2.Pod, taint: node_pb2.Taint) -> float | None:
-    """How long `pod` tolerates a NoExecute `taint`: 0 (not at all), seconds, or None (forever)."""
-    best: float | None = 0.0
-    for toleration in pod.spec.tolerations:
-        if toleration.effect not in ("", "NoExecute"):
-            continue
-        if toleration.key and toleration.key != taint.key:
-            continue
-        if toleration.operator == "Equal" and toleration.key and toleration.value != taint.value:
-            continue
-        if not toleration.HasField("toleration_seconds"):
-            return None
-        best = max(best or 0.0, float(max(toleration.toleration_seconds, 0)))
-    return best
+    """How long `pod` tolerates a NoExecute `taint`: 0 (not at all), seconds (the shortest of its
+    matching tolerations' limits), or None (for ever: no matching toleration sets a limit)."""
+    limits = [t.toleration_seconds for t in pod.spec.tolerations if tolerates(t, taint)
+              and t.HasField("toleration_seconds")]  # fmt: skip
+    if not any(tolerates(t, taint) for t in pod.spec.tolerations):
+        return 0.0
+    return float(max(min(limits), 0)) if limits else None
 
 
 class NodeLifecycleController:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cluster.api.taints import tolerated
 from cluster.scheduler.framework import (
     SKIP,
     SUCCESS,
@@ -19,7 +20,6 @@ from cluster.scheduler.framework import (
     Status,
     unresolvable,
 )
-from cluster.scheduler.plugins.tainttoleration import tolerated
 from raykube.v1 import node_pb2
 
 NAME = "NodeUnschedulable"

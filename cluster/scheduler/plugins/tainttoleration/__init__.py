@@ -1,10 +1,8 @@
-"""Taints and tolerations (filter on NoSchedule/NoExecute, score on PreferNoSchedule)."""
+"""TaintToleration: a node's NoSchedule/NoExecute taints keep out pods that do not tolerate them."""
 
 from cluster.scheduler.plugins.tainttoleration.taint_toleration import (
     TaintToleration,
-    tolerated,
-    tolerates,
     untolerated_taint_reason,
 )
 
-__all__ = ["TaintToleration", "tolerated", "tolerates", "untolerated_taint_reason"]
+__all__ = ["TaintToleration", "untolerated_taint_reason"]

@@ -9,8 +9,9 @@ only tolerations with effect PreferNoSchedule or empty count, as in Kubernetes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
+from cluster.api.taints import tolerated
 from cluster.scheduler.framework import (
     SKIP,
     SUCCESS,
@@ -27,22 +28,6 @@ from raykube.v1 import node_pb2, pod_pb2
 
 NAME = "TaintToleration"
 _PREFER_TOLERATIONS = StateKey[list[pod_pb2.Toleration]](f"{NAME}/preScore")
-
-
-def tolerates(toleration: pod_pb2.Toleration, taint: node_pb2.Taint) -> bool:
-    """Kubernetes' Toleration.ToleratesTaint: effect, key, then value by operator."""
-    if toleration.effect and toleration.effect != taint.effect:
-        return False
-    if toleration.key and toleration.key != taint.key:
-        return False
-    operator = toleration.operator or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and toleration.value == taint.value
-
-
-def tolerated(tolerations: Iterable[pod_pb2.Toleration], taint: node_pb2.Taint) -> bool:
-    return any(tolerates(t, taint) for t in tolerations)
 
 
 def untolerated_taint_reason(taint: node_pb2.Taint) -> str:
