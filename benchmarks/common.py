@@ -8,6 +8,7 @@ and .png; every number is also printed, with ratios against a baseline measured 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import statistics
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -67,6 +68,14 @@ def save(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def publish(name: str, result: dict[str, Any], plot: Callable[[dict[str, Any], Path], None]) -> None:
+    """Save `result` as benchmarks/results/<name>.json and its plot as <name>.png, and say where."""
+    path = save(name, result)
+    picture = RESULTS / f"{name}.png"
+    plot(result, picture)
+    print(f"\nsaved {path} and {picture}")
+
+
 class TemporaryCluster:
     """A local raykube cluster in a temporary home, brought up and torn down with the real CLI."""
 
@@ -100,3 +109,37 @@ class TemporaryCluster:
         print("tearing the cluster down ...", flush=True)
         self.raykube("down", "--purge", check=False)
         self._tmp.cleanup()
+
+
+Measure = Callable[[ApiClient], Awaitable[dict[str, Any]]]  # a benchmark, given an admin client
+HOLLOW_CAPACITY = {"cpu": "32", "memory": "128Gi", "pods": "110"}
+
+
+def measure_on_client(cluster: TemporaryCluster, measure: Measure) -> dict[str, Any]:
+    """Run `measure` with an admin client of `cluster`, on an event loop of its own."""
+
+    async def run() -> dict[str, Any]:
+        async with cluster.client() as client:
+            return await measure(client)
+
+    return asyncio.run(run())
+
+
+def with_hollow_nodes(name: str, groups: dict[str, tuple[str, int]], measure: Measure) -> dict[str, Any]:
+    """A throwaway cluster plus hollow-node actors (actor name -> (node name prefix, count)), all
+    nodes of the same capacity; `measure` runs against it."""
+    import ray
+
+    from cluster.bootstrap.actors import connect_ray, ensure_actor
+    from cluster.bootstrap.settings import ComponentSpec, HollowNodesSettings
+
+    with TemporaryCluster(name) as cluster:
+        connect_ray(cluster.home)
+        try:
+            for actor, (prefix, count) in groups.items():
+                settings = HollowNodesSettings(token=cluster.config.token, prefix=prefix, count=count,
+                                               capacity=HOLLOW_CAPACITY)  # fmt: skip
+                ensure_actor(ComponentSpec(actor, cluster.node_name, settings))
+            return measure_on_client(cluster, measure)
+        finally:
+            ray.shutdown()

@@ -23,15 +23,12 @@ from typing import Any
 
 import ray
 
-from benchmarks.common import RESULTS, TemporaryCluster, print_table, save, summary
+from benchmarks.common import print_table, publish, summary, with_hollow_nodes
 from benchmarks.scheduling import bench_pod, create_all, delete_all, wait_for_nodes
 from cluster.api import codec, conditions, resources
-from cluster.bootstrap.actors import connect_ray, ensure_actor, get_actor
-from cluster.bootstrap.settings import ComponentSpec, HollowNodesSettings
+from cluster.bootstrap.actors import get_actor
 from cluster.client.api import ApiClient
 from raykube.v1 import apps_pb2, pod_pb2
-
-CAPACITY = {"cpu": "32", "memory": "128Gi", "pods": "110"}
 
 
 def bench_deployment(replicas: int) -> apps_pb2.Deployment:
@@ -231,24 +228,10 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    with TemporaryCluster("deployment") as cluster:
-        connect_ray(cluster.home)
-        for name, prefix, count in (("hollow-nodes", "hollow", args.nodes), ("hollow-doomed", "doomed", 1)):
-            settings = HollowNodesSettings(
-                token=cluster.config.token, prefix=prefix, count=count, capacity=CAPACITY
-            )
-            ensure_actor(ComponentSpec(name, cluster.node_name, settings))
-
-        async def run() -> dict[str, Any]:
-            async with cluster.client() as client:
-                return await measure(client, args)
-
-        result = asyncio.run(run())
-        ray.shutdown()
+    groups = {"hollow-nodes": ("hollow", args.nodes), "hollow-doomed": ("doomed", 1)}
+    result = with_hollow_nodes("deployment", groups, lambda client: measure(client, args))
     report(result)
-    path = save("deployment", result)
-    plot(result, RESULTS / "deployment.png")
-    print(f"\nsaved {path} and {RESULTS / 'deployment.png'}")
+    publish("deployment", result, plot)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
-from benchmarks.common import RESULTS, TemporaryCluster, print_table, save, summary
+from benchmarks.common import TemporaryCluster, measure_on_client, print_table, publish, summary
 from cluster.api import codec, resources
 from cluster.client.api import ApiClient
 from raykube.v1 import pod_pb2
@@ -134,12 +134,7 @@ def main() -> None:
     print(f"baseline: {args.pods} x podman run --rm {IMAGE} true ...", flush=True)
     baseline = podman_run_seconds(args.pods)
     with TemporaryCluster("podstart") as cluster:
-
-        async def run() -> dict[str, Any]:
-            async with cluster.client() as client:
-                return await measure(client, args.pods)
-
-        measured = asyncio.run(run())
+        measured = measure_on_client(cluster, lambda client: measure(client, args.pods))
     span = measured.pop("burst_all_running_seconds")
     samples = {**measured, "podman_run": baseline}
     stats = {key: summary(values) for key, values in samples.items()}
@@ -168,9 +163,7 @@ def main() -> None:
          f"{span:.2f}",
          f"{span / sum(baseline):.2f} (total)"],
     ])  # fmt: skip
-    path = save("pod_start", result)
-    plot(result, RESULTS / "pod_start.png")
-    print(f"\nsaved {path} and {RESULTS / 'pod_start.png'}")
+    publish("pod_start", result, plot)
 
 
 if __name__ == "__main__":

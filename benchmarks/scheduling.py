@@ -19,13 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ray
-
 from agents.hollownode.hollow import HOLLOW_LABEL
-from benchmarks.common import RESULTS, TemporaryCluster, print_table, save, summary
+from benchmarks.common import print_table, publish, summary, with_hollow_nodes
 from cluster.api import codec, resources
-from cluster.bootstrap.actors import connect_ray, ensure_actor
-from cluster.bootstrap.settings import ComponentSpec, HollowNodesSettings
 from cluster.client.api import ApiClient
 from raykube.v1 import pod_pb2
 
@@ -192,22 +188,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    with TemporaryCluster("scheduling") as cluster:
-        connect_ray(cluster.home)
-        hollow = HollowNodesSettings(token=cluster.config.token, prefix="hollow", count=args.nodes,
-                                     capacity={"cpu": "32", "memory": "128Gi", "pods": "110"})  # fmt: skip
-        ensure_actor(ComponentSpec("hollow-nodes", cluster.node_name, hollow))
-
-        async def run() -> dict[str, Any]:
-            async with cluster.client() as client:
-                return await measure(client, args)
-
-        result = asyncio.run(run())
-        ray.shutdown()
+    result = with_hollow_nodes("scheduling", {"hollow-nodes": ("hollow", args.nodes)},
+                               lambda client: measure(client, args))  # fmt: skip
     report(result)
-    path = save("scheduling", result)
-    plot(result, RESULTS / "scheduling.png")
-    print(f"\nsaved {path} and {RESULTS / 'scheduling.png'}")
+    publish("scheduling", result, plot)
 
 
 if __name__ == "__main__":

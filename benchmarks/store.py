@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.clusters import EtcdCluster, RaykubeStoreCluster
-from benchmarks.common import RESULTS, print_table, save, summary
+from benchmarks.common import print_table, publish, summary
 from benchmarks.store_load import LoadSpec, run_load
 
 LOAD_PROCESSES = 2
@@ -109,9 +109,7 @@ def main() -> None:
                      f"{ours['latency_p50_ms']:.1f} / {ours['latency_p99_ms']:.1f}"])  # fmt: skip
     print()
     print_table(rows)
-    path = save("store", result)
-    plot(result, RESULTS / "store.png")
-    print(f"\nsaved {path} and {RESULTS / 'store.png'}")
+    publish("store", result, plot)
 
 
 if __name__ == "__main__":
