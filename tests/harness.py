@@ -48,10 +48,10 @@ class ControlPlane:
 
 
 @contextlib.asynccontextmanager
-async def control_plane(data_dir: Path, **api_options: float) -> AsyncIterator[ControlPlane]:
+async def control_plane(data_dir: Path, **api_options: Any) -> AsyncIterator[ControlPlane]:
     store = await start_store_node(data_dir / "store", "127.0.0.1", 0)
     store_address = f"{store.address[0]}:{store.address[1]}"
-    api = ApiServer(store_address, TOKENS, **api_options)  # type: ignore[arg-type]
+    api = ApiServer(store_address, TOKENS, **api_options)
     address = await api.start()
     try:
         yield ControlPlane(address, store_address, api)

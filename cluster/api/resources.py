@@ -5,7 +5,8 @@ a Strategy in the API server. Objects live in the store at `/registry/<resource>
 (cluster-scoped resources omit the namespace), like kube-apiserver's etcd layout.
 
 API groups as in Kubernetes: the core group ("", apiVersion `v1`: pods, nodes, namespaces, events),
-`apps/v1` (replicasets, deployments) and `coordination.k8s.io/v1` (leases).
+`apps/v1` (replicasets, deployments), `coordination.k8s.io/v1` (leases) and `discovery.k8s.io/v1`
+(endpointslices); services and endpoints are core.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.message import Message
 
 from cluster.errors import BadRequest, NotFound
-from raykube.v1 import api_pb2, apps_pb2, coordination_pb2, event_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import (
+    api_pb2,
+    apps_pb2,
+    coordination_pb2,
+    discovery_pb2,
+    event_pb2,
+    namespace_pb2,
+    node_pb2,
+    pod_pb2,
+    service_pb2,
+)
 
 # Every typed object the API serves; each has api_version, kind and metadata.
 ApiObject = (
@@ -28,6 +39,9 @@ ApiObject = (
     | apps_pb2.Deployment
     | event_pb2.Event
     | coordination_pb2.Lease
+    | service_pb2.Service
+    | service_pb2.Endpoints
+    | discovery_pb2.EndpointSlice
 )
 # One of them, the same throughout a signature (code generic over kinds is checked for each kind).
 T = TypeVar(
@@ -39,6 +53,9 @@ T = TypeVar(
     apps_pb2.Deployment,
     event_pb2.Event,
     coordination_pb2.Lease,
+    service_pb2.Service,
+    service_pb2.Endpoints,
+    discovery_pb2.EndpointSlice,
 )
 REGISTRY_PREFIX = "/registry/"
 
@@ -138,6 +155,14 @@ def _event_fields(event: event_pb2.Event) -> dict[str, str]:
     }
 
 
+def _service_fields(service: service_pb2.Service) -> dict[str, str]:
+    return {
+        **_meta_fields(service),
+        "spec.clusterIP": service.spec.cluster_ip,
+        "spec.type": service.spec.type,
+    }
+
+
 PODS = Resource("pods", "pod", "Pod", "", "v1", True, pod_pb2.Pod, "pod", _pod_fields, ("po",),
                 indexed_field="spec.nodeName")  # fmt: skip
 NODES = Resource("nodes", "node", "Node", "", "v1", False, node_pb2.Node, "node", _node_fields, ("no",))
@@ -152,7 +177,15 @@ DEPLOYMENTS = Resource("deployments", "deployment", "Deployment", "apps", "v1", 
                        "deployment", _meta_fields, ("deploy",))  # fmt: skip
 LEASES = Resource("leases", "lease", "Lease", "coordination.k8s.io", "v1", True, coordination_pb2.Lease,
                   "lease", _meta_fields)  # fmt: skip
-ALL: tuple[Resource[Any], ...] = (PODS, NODES, NAMESPACES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES)
+SERVICES = Resource("services", "service", "Service", "", "v1", True, service_pb2.Service, "service",
+                    _service_fields, ("svc",))  # fmt: skip
+ENDPOINTS = Resource("endpoints", "endpoints", "Endpoints", "", "v1", True, service_pb2.Endpoints,
+                     "endpoints", _meta_fields, ("ep",))  # fmt: skip
+ENDPOINTSLICES = Resource("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", True,
+                          discovery_pb2.EndpointSlice, "endpoint_slice", _meta_fields)  # fmt: skip
+ALL: tuple[Resource[Any], ...] = (
+    PODS, NODES, NAMESPACES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES, SERVICES, ENDPOINTS, ENDPOINTSLICES
+)  # fmt: skip
 _BY_ALIAS = {alias: r for r in ALL for alias in r.aliases}
 _BY_KIND = {r.kind: r for r in ALL}
 _BY_ONEOF = {r.oneof: r for r in ALL}

@@ -5,7 +5,7 @@ Runs before validation, so validation sees the object as it will be stored.
 
 from __future__ import annotations
 
-from raykube.v1 import apps_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, namespace_pb2, node_pb2, pod_pb2, service_pb2
 
 DEFAULT_GRACE_PERIOD_SECONDS = 30
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -111,3 +111,27 @@ def default_deployment(deployment: apps_pb2.Deployment) -> None:
     if not spec.HasField("progress_deadline_seconds"):
         spec.progress_deadline_seconds = DEFAULT_PROGRESS_DEADLINE_SECONDS
     default_pod_spec(spec.template.spec)
+
+
+DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800
+
+
+def default_service(service: service_pb2.Service) -> None:
+    spec = service.spec
+    spec.type = spec.type or "ClusterIP"
+    spec.session_affinity = spec.session_affinity or "None"
+    if spec.session_affinity == "ClientIP" and not spec.session_affinity_config.client_ip.HasField(
+        "timeout_seconds"
+    ):
+        spec.session_affinity_config.client_ip.timeout_seconds = DEFAULT_AFFINITY_TIMEOUT_SECONDS
+    spec.internal_traffic_policy = spec.internal_traffic_policy or "Cluster"
+    if spec.type == "NodePort":
+        spec.external_traffic_policy = spec.external_traffic_policy or "Cluster"
+    else:
+        spec.ClearField("external_traffic_policy")
+    if not spec.ip_families:
+        spec.ip_families.append("IPv4")
+    spec.ip_family_policy = spec.ip_family_policy or "SingleStack"
+    for port in spec.ports:
+        port.protocol = port.protocol or "TCP"
+        port.target_port = port.target_port or str(port.port)

@@ -36,6 +36,14 @@ class KeyExists(StorageError):
     pass
 
 
+class ClaimTaken(StorageError):
+    """A claim key (an allocated ClusterIP or NodePort) exists already: the value is taken."""
+
+    def __init__(self, key: str):
+        super().__init__(f"{key} is taken")
+        self.key = key
+
+
 class RevisionMismatch(StorageError):
     """The key moved on (or is gone) since the caller read it; `current` is what is there now."""
 
@@ -72,6 +80,26 @@ class Event:
     revision: int
     value: bytes | None
     prev: bytes | None
+
+
+def _absent(key: bytes) -> rpc_pb2.Compare:
+    return rpc_pb2.Compare(
+        key=key, target=rpc_pb2.Compare.CREATE, result=rpc_pb2.Compare.EQUAL, create_revision=0
+    )
+
+
+def _unchanged(key: bytes, revision: int) -> rpc_pb2.Compare:
+    return rpc_pb2.Compare(
+        key=key, target=rpc_pb2.Compare.MOD, result=rpc_pb2.Compare.EQUAL, mod_revision=revision
+    )
+
+
+def _put(key: bytes, value: bytes, lease: int = 0) -> rpc_pb2.RequestOp:
+    return rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=value, lease=lease))
+
+
+def _delete(key: str) -> rpc_pb2.RequestOp:
+    return rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=key.encode()))
 
 
 def _kv(kv: kv_pb2.KeyValue) -> KeyValue:
@@ -195,54 +223,63 @@ class EtcdStorage:
         )
         return response.ID
 
-    async def create(self, key: str, value: bytes, lease: int = 0) -> int:
-        """Store `value` at `key` if absent (with `lease`, if any); the new revision, else KeyExists."""
+    async def create(self, key: str, value: bytes, lease: int = 0, claims: Sequence[str] = ()) -> int:
+        """Store `value` at `key` (with `lease`, if any) and create every claim key (holding `key`),
+        all only if all are absent; the new revision. KeyExists for `key`, ClaimTaken for a claim."""
         raw = key.encode()
-        request = rpc_pb2.TxnRequest(
-            compare=[
-                rpc_pb2.Compare(
-                    key=raw, target=rpc_pb2.Compare.CREATE, result=rpc_pb2.Compare.EQUAL, create_revision=0
-                )
-            ],
-            success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=raw, value=value, lease=lease))],
-        )
+        compares = [_absent(raw), *(_absent(c.encode()) for c in claims)]
+        puts = [_put(raw, value, lease), *(_put(c.encode(), raw) for c in claims)]
+        response = await self._txn(compares, puts, [key, *claims])
+        return response.header.revision
+
+    async def update(
+        self,
+        key: str,
+        value: bytes,
+        expected_revision: int,
+        lease: int = 0,
+        claims: Sequence[str] = (),
+        releases: Sequence[str] = (),
+    ) -> int:
+        """Replace `key` if its mod revision is still `expected_revision` (else RevisionMismatch),
+        creating the `claims` (which must be absent: else ClaimTaken) and deleting the `releases`."""
+        raw = key.encode()
+        compares = [_unchanged(raw, expected_revision), *(_absent(c.encode()) for c in claims)]
+        ops = [_put(raw, value, lease), *(_put(c.encode(), raw) for c in claims), *map(_delete, releases)]
+        response = await self._txn(compares, ops, [key, *claims], expected_revision)
+        return response.header.revision
+
+    async def delete(self, key: str, expected_revision: int, releases: Sequence[str] = ()) -> int:
+        """Delete `key` (and the `releases`) if its mod revision is still `expected_revision`; else
+        RevisionMismatch."""
+        raw = key.encode()
+        ops = [_delete(key), *map(_delete, releases)]
+        response = await self._txn([_unchanged(raw, expected_revision)], ops, [key], expected_revision)
+        return response.header.revision
+
+    async def _txn(
+        self,
+        compares: list[rpc_pb2.Compare],
+        ops: list[rpc_pb2.RequestOp],
+        checked: list[str],
+        expected: int = 0,
+    ) -> rpc_pb2.TxnResponse:
+        """Run a transaction; when a compare fails, say which of the `checked` keys made it fail:
+        the first (the object: KeyExists, or RevisionMismatch when `expected`) or a claim (ClaimTaken)."""
+        reads = [rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=k.encode())) for k in checked]
+        request = rpc_pb2.TxnRequest(compare=compares, success=ops, failure=reads)
         response: rpc_pb2.TxnResponse = await self._kv_call("Txn", request)
-        if not response.succeeded:
-            raise KeyExists(key)
-        return response.header.revision
-
-    async def update(self, key: str, value: bytes, expected_revision: int, lease: int = 0) -> int:
-        """Replace `key` if its mod revision is still `expected_revision`; else RevisionMismatch."""
-        raw = key.encode()
-        put = rpc_pb2.PutRequest(key=raw, value=value, lease=lease)
-        response = await self._conditional(raw, expected_revision, rpc_pb2.RequestOp(request_put=put))
-        return response.header.revision
-
-    async def delete(self, key: str, expected_revision: int) -> int:
-        """Delete `key` if its mod revision is still `expected_revision`; else RevisionMismatch."""
-        raw = key.encode()
-        response = await self._conditional(
-            raw,
-            expected_revision,
-            rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=raw)),
-        )
-        return response.header.revision
-
-    async def _conditional(self, key: bytes, expected: int, op: rpc_pb2.RequestOp) -> rpc_pb2.TxnResponse:
-        request = rpc_pb2.TxnRequest(
-            compare=[
-                rpc_pb2.Compare(
-                    key=key, target=rpc_pb2.Compare.MOD, result=rpc_pb2.Compare.EQUAL, mod_revision=expected
-                )
-            ],
-            success=[op],
-            failure=[rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key))],
-        )
-        response: rpc_pb2.TxnResponse = await self._kv_call("Txn", request)
-        if not response.succeeded:
-            kvs = response.responses[0].response_range.kvs
-            raise RevisionMismatch(_kv(kvs[0]) if kvs else None)
-        return response
+        if response.succeeded:
+            return response
+        found = [r.response_range.kvs for r in response.responses]
+        if expected:
+            current = _kv(found[0][0]) if found[0] else None
+            if current is None or current.mod_revision != expected:
+                raise RevisionMismatch(current)
+        elif found[0]:
+            raise KeyExists(checked[0])
+        taken = next((k for k, kvs in zip(checked[1:], found[1:], strict=True) if kvs), checked[0])
+        raise ClaimTaken(taken)
 
     async def compact(self, revision: int) -> None:
         await self._kv_call("Compact", rpc_pb2.CompactionRequest(revision=revision))

@@ -13,13 +13,12 @@ per-resource WatchCache. The registry also compacts the store periodically, keep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
@@ -29,8 +28,17 @@ from cluster.api import conditions, names, resources, wellknown
 from cluster.api import fields as field_selectors
 from cluster.api import labels as label_selectors
 from cluster.api.resources import ApiObject, Resource, T
-from cluster.apiserver.etcd import EtcdStorage, KeyExists, KeyValue, RevisionMismatch, StorageError, TTLLeases
-from cluster.apiserver.strategies import Strategy, strategy_for
+from cluster.apiserver.allocation import ServiceNetwork
+from cluster.apiserver.etcd import (
+    ClaimTaken,
+    EtcdStorage,
+    KeyExists,
+    KeyValue,
+    RevisionMismatch,
+    StorageError,
+    TTLLeases,
+)
+from cluster.apiserver.strategies import Strategies, Strategy
 from cluster.apiserver.watchcache import WatchCache
 from cluster.errors import (
     AlreadyExists,
@@ -45,7 +53,7 @@ from cluster.errors import (
     not_supported,
 )
 from cluster.supervision import run_forever
-from raykube.v1 import meta_pb2, namespace_pb2, pod_pb2
+from raykube.v1 import meta_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -133,6 +141,24 @@ def _deletion_due(strategy: Strategy[T], obj: T) -> bool:
     )  # fmt: skip
 
 
+_ALLOCATION_ATTEMPTS = 8
+
+
+def _refuse_if_requested(
+    resource: Resource[Any], obj: ApiObject, claims: dict[str, str], requested: dict[str, str], taken: str
+) -> None:
+    """A claim was taken: if the client asked for that value, refuse (422, naming the field)."""
+    if taken in requested:
+        field = requested[taken]
+        value = taken.rsplit("/", 1)[-1]
+        detail = (
+            "provided IP is already allocated"
+            if "clusterips" in taken
+            else "provided port is already allocated"
+        )
+        raise Invalid.for_object(resource.kind, obj.metadata.name, [invalid(field, value, detail)])
+
+
 def _check_type_meta(resource: Resource[Any], obj: ApiObject) -> None:
     """The apiVersion and kind an object carries, when it carries them, must be its resource's."""
     errors = []
@@ -161,8 +187,17 @@ def _precondition_failure(
 class Registry:
     """Create/get/list/update/delete/watch for every resource, over one etcd client."""
 
-    def __init__(self, storage: EtcdStorage, *, clock: Clock = time.time, compact_every: float = 300.0):
+    def __init__(
+        self,
+        storage: EtcdStorage,
+        *,
+        clock: Clock = time.time,
+        compact_every: float = 300.0,
+        network: ServiceNetwork | None = None,
+    ):
         self._storage = storage
+        self.network = network or ServiceNetwork()
+        self._strategies = Strategies(self.network)
         self._ttl_leases = TTLLeases(storage)
         self._clock = clock
         self._compact_every = compact_every
@@ -255,14 +290,6 @@ class Registry:
         if errors:
             raise Invalid.for_object(strategy.resource.kind, obj.metadata.name, errors)
 
-    async def ensure_namespaces(self, names: Iterable[str] = wellknown.SYSTEM_NAMESPACES) -> None:
-        """Create the namespaces every cluster has, where missing (kube-apiserver's system namespaces)."""
-        for name in names:
-            namespace = namespace_pb2.Namespace()
-            namespace.metadata.name = name
-            with contextlib.suppress(AlreadyExists):
-                await self.create(namespace)
-
     async def _check_namespace(self, resource: Resource[Any], namespace: str) -> None:
         """Objects go only into namespaces that exist and are not terminating (NamespaceLifecycle)."""
         if not resource.namespaced:
@@ -291,7 +318,7 @@ class Registry:
 
     async def create(self, obj: T, *, dry_run: bool = False) -> T:
         resource: Resource[T] = resources.of(obj)
-        strategy = strategy_for(resource)
+        strategy = self._strategies[resource]
         meta = obj.metadata
         if meta.resource_version:
             raise BadRequest("resourceVersion should not be set on objects to be created")
@@ -309,19 +336,33 @@ class Registry:
         meta.ClearField("deletion_grace_period_seconds")
         strategy.prepare_for_create(obj, now)
         strategy.default(obj)
+        requested = strategy.claims(obj)  # values the client asked for: taken means refused, not retried
+        strategy.allocate(obj, None)
         self._admit(strategy, obj, strategy.validate(obj))
         await self._check_namespace(resource, meta.namespace)
         if dry_run:
             return obj
         key = resource.key(meta.namespace, meta.name)
-        try:
-            revision = await self._guard(self._storage.create(key, _encode(obj), await self._lease(strategy)))
-        except KeyExists:
-            raise AlreadyExists(
-                f'{resource.name} "{meta.name}" already exists', kind=resource.kind, name=meta.name
-            ) from None
-        meta.resource_version = str(revision)
-        return obj
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            claims = strategy.claims(obj)
+            try:
+                lease = await self._lease(strategy)
+                revision = await self._guard(
+                    self._storage.create(key, _encode(obj), lease, claims=list(claims))
+                )
+            except KeyExists:
+                raise AlreadyExists(
+                    f'{resource.name} "{meta.name}" already exists', kind=resource.kind, name=meta.name
+                ) from None
+            except ClaimTaken as taken:
+                _refuse_if_requested(resource, obj, claims, requested, taken.key)
+                directory = taken.key.rsplit("/", 1)[0] + "/"
+                held, _ = await self._guard(self._storage.list_prefix(directory))
+                strategy.reallocate(obj, claims[taken.key], {kv.key for kv in held})  # picked here: another
+                continue
+            meta.resource_version = str(revision)
+            return obj
+        raise Unavailable(f"could not allocate for {resource.kind} {meta.name}: the range is (nearly) full")
 
     async def _current(self, resource: Resource[T], namespace: str, name: str, fresh: bool) -> tuple[T, int]:
         """The object and its mod revision: the watch cache's copy, or (`fresh`) the store's."""
@@ -352,7 +393,7 @@ class Registry:
         deleted instead of written: that is how removing the last finalizer completes a deletion.
         """
         key = resource.key(namespace, name)
-        strategy = strategy_for(resource)
+        strategy = self._strategies[resource]
         fresh = False
         while True:
             current, revision = await self._current(resource, namespace, name, fresh)
@@ -366,15 +407,19 @@ class Registry:
             outcome = change(current)
             if outcome is not DELETE and _deletion_due(strategy, outcome):
                 outcome = DELETE
+            held = strategy.claims(original)
             try:
                 if outcome is DELETE:
-                    revision = await self._guard(self._storage.delete(key, revision))
+                    revision = await self._guard(self._storage.delete(key, revision, releases=list(held)))
                     original.metadata.resource_version = str(revision)
                     return original, True
                 if outcome == original:
                     return original, False  # nothing changed: no write, the resourceVersion stays
                 lease = await self._lease(strategy)
-                revision = await self._guard(self._storage.update(key, _encode(outcome), revision, lease))
+                wanted = strategy.claims(outcome)
+                claims, releases = [c for c in wanted if c not in held], [c for c in held if c not in wanted]
+                write = self._storage.update(key, _encode(outcome), revision, lease, claims, releases)
+                revision = await self._guard(write)
             except RevisionMismatch:
                 if fresh and resource_version:
                     raise _conflict(resource, name, _STALE) from None
@@ -390,19 +435,31 @@ class Registry:
         update applies to whatever is current, retrying on races (last writer wins).
         """
         resource: Resource[T] = resources.of(obj)
-        strategy = strategy_for(resource)
+        strategy = self._strategies[resource]
         _check_type_meta(resource, obj)
         meta = obj.metadata
         if not resource.namespaced:
             meta.ClearField("namespace")
+        requested = strategy.claims(obj)
 
         def change(old: T) -> T:
             return self._merge(strategy, obj, old, status=status)
 
-        written, _ = await self._guaranteed_update(
-            resource, meta.namespace, meta.name, change, uid=meta.uid, resource_version=meta.resource_version
-        )
-        return written
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            try:
+                written, _ = await self._guaranteed_update(
+                    resource,
+                    meta.namespace,
+                    meta.name,
+                    change,
+                    uid=meta.uid,
+                    resource_version=meta.resource_version,
+                )
+            except ClaimTaken as taken:  # a value picked by `change` was taken meanwhile: it picks again
+                _refuse_if_requested(resource, obj, strategy.claims(obj), requested, taken.key)
+                continue
+            return written
+        raise Unavailable(f"could not allocate for {resource.kind} {meta.name}: the range is (nearly) full")
 
     def _merge(self, strategy: Strategy[T], obj: T, old: T, *, status: bool) -> T:
         """The object to store: the client's changes, on top of what the client may not change
@@ -421,6 +478,7 @@ class Registry:
         if resource.has_status:
             _copy_field(new, old, "status")
         strategy.default(new)
+        strategy.allocate(new, old)
         if _spec(new) != _spec(old):
             new.metadata.generation = old.metadata.generation + 1
         self._admit(strategy, new, strategy.validate_update(new, old))
@@ -451,7 +509,7 @@ class Registry:
                 f'unsupported propagationPolicy "{propagation_policy}": one of '
                 + ", ".join(wellknown.PROPAGATION_POLICIES)
             )
-        strategy = strategy_for(resource)
+        strategy = self._strategies[resource]
         finalizer = _POLICY_FINALIZERS.get(propagation_policy)
 
         def change(obj: T) -> T | Delete:
@@ -505,7 +563,7 @@ class Registry:
         """Await a storage call; an unreachable store is the client's 503, not a crash."""
         try:
             return await operation
-        except (KeyExists, RevisionMismatch):
+        except (KeyExists, RevisionMismatch, ClaimTaken):
             raise
         except StorageError as err:
             raise Unavailable(str(err)) from err

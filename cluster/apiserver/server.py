@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 
 import grpc
 
+from cluster.apiserver.allocation import ServiceNetwork
 from cluster.apiserver.auth import Authorizer, TokenAuthenticator, UserInfo
 from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.service import ApiService
+from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import CHANNEL_OPTIONS
 from cluster.errors import Unavailable
 from raykube.v1 import api_pb2_grpc
@@ -40,9 +42,10 @@ class ApiServer:
         kubelet_token: str = "",
         compact_every: float = 300.0,
         bookmark_every: float = 5.0,
+        network: ServiceNetwork | None = None,
     ):
         self._storage = EtcdStorage(store)
-        self.registry = Registry(self._storage, compact_every=compact_every)
+        self.registry = Registry(self._storage, compact_every=compact_every, network=network)
         self._service = ApiService(
             self.registry,
             TokenAuthenticator(tokens),
@@ -63,18 +66,19 @@ class ApiServer:
         await server.start()
         self._server = server
         self._background = asyncio.create_task(self.registry.run(), name="apiserver-registry")
-        await self._bootstrap()
         self.address = f"{self._advertise}:{port}"
+        await self._bootstrap()
         log.info("API server serving on %s", self.address)
         return self.address
 
     async def _bootstrap(self) -> None:
-        """The system namespaces exist before the server says it is ready (retried while the store
-        is out of reach, as it may be while a cluster starts)."""
+        """The system namespaces and Services exist before the server says it is ready (retried
+        while the store is out of reach, as it may be while a cluster starts)."""
         delay = 0.2
         while True:
             try:
-                await self.registry.ensure_namespaces()
+                host, _, port = self.address.rpartition(":")
+                await ensure_system_objects(self.registry, host, int(port))
                 return
             except Unavailable as err:
                 if self._background is not None and self._background.done():

@@ -12,9 +12,19 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import resources, wellknown
 from cluster.api.resources import T
-from cluster.apiserver import admission, defaults, validation
+from cluster.apiserver import admission, allocation, defaults, validation
+from cluster.apiserver.allocation import Allocator, ServiceNetwork
 from cluster.errors import FieldError
-from raykube.v1 import apps_pb2, coordination_pb2, event_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import (
+    apps_pb2,
+    coordination_pb2,
+    discovery_pb2,
+    event_pb2,
+    namespace_pb2,
+    node_pb2,
+    pod_pb2,
+    service_pb2,
+)
 
 EVENT_TTL_SECONDS = 3600  # Events expire an hour after their last write (kube-apiserver's --event-ttl)
 
@@ -52,6 +62,19 @@ class Strategy(Generic[T]):
 
     def prepare_for_delete(self, obj: T) -> None:
         """Mark an object that starts terminating (a namespace's phase)."""
+
+    def allocate(self, obj: T, kept: T | None) -> None:
+        """Fill in what is allocated from a shared range (a Service's ClusterIP, NodePorts);
+        `kept`: the stored object, on an update, whose allocations carry over."""
+
+    def claims(self, obj: T) -> dict[str, str]:
+        """Claim keys for what `obj` holds from a shared range -> the field holding each value."""
+        return {}
+
+    def reallocate(self, obj: T, field: str, taken: set[str]) -> None:
+        """A value `allocate` picked for `field` was taken meanwhile: pick another (its claim key
+        not among the `taken` ones)."""
+        raise NotImplementedError(f"{self.resource.kind} allocates nothing")
 
 
 class PodStrategy(Strategy[pod_pb2.Pod]):
@@ -164,19 +187,59 @@ class LeaseStrategy(Strategy[coordination_pb2.Lease]):
         return validation.lease(obj)
 
 
-_STRATEGIES: dict[str, Strategy[Any]] = {
-    s.resource.name: s
-    for s in (
-        PodStrategy(),
-        NodeStrategy(),
-        NamespaceStrategy(),
-        ReplicaSetStrategy(),
-        DeploymentStrategy(),
-        EventStrategy(),
-        LeaseStrategy(),
-    )
-}
+class ServiceStrategy(Strategy[service_pb2.Service]):
+    resource = resources.SERVICES
+
+    def __init__(self, network: ServiceNetwork):
+        self.network = network
+        self._allocator = Allocator(network)
+
+    def default(self, obj: service_pb2.Service) -> None:
+        defaults.default_service(obj)
+
+    def validate(self, obj: service_pb2.Service) -> list[FieldError]:
+        return validation.service(obj, self.network)
+
+    def validate_update(self, new: service_pb2.Service, old: service_pb2.Service) -> list[FieldError]:
+        return validation.service_update(new, old, self.network)
+
+    def allocate(self, obj: service_pb2.Service, kept: service_pb2.Service | None) -> None:
+        self._allocator.fill(obj, kept)
+
+    def claims(self, obj: service_pb2.Service) -> dict[str, str]:
+        return allocation.claims(obj)
+
+    def reallocate(self, obj: service_pb2.Service, field: str, taken: set[str]) -> None:
+        self._allocator.pick_again(obj, field, taken)
 
 
-def strategy_for(resource: resources.Resource[T]) -> Strategy[T]:
-    return cast(Strategy[T], _STRATEGIES[resource.name])
+class EndpointsStrategy(Strategy[service_pb2.Endpoints]):
+    resource = resources.ENDPOINTS
+
+    def validate(self, obj: service_pb2.Endpoints) -> list[FieldError]:
+        return validation.endpoints(obj)
+
+
+class EndpointSliceStrategy(Strategy[discovery_pb2.EndpointSlice]):
+    resource = resources.ENDPOINTSLICES
+
+    def validate(self, obj: discovery_pb2.EndpointSlice) -> list[FieldError]:
+        return validation.endpoint_slice(obj)
+
+
+class Strategies:
+    """One strategy per resource, configured for this API server (its Service network)."""
+
+    def __init__(self, network: ServiceNetwork):
+        made: list[Strategy[Any]] = [
+            PodStrategy(), NodeStrategy(), NamespaceStrategy(), ReplicaSetStrategy(), DeploymentStrategy(),
+            EventStrategy(), LeaseStrategy(), ServiceStrategy(network), EndpointsStrategy(),
+            EndpointSliceStrategy(),
+        ]  # fmt: skip
+        self._by_name = {s.resource.name: s for s in made}
+        missing = {r.name for r in resources.ALL} - set(self._by_name)
+        if missing:
+            raise TypeError(f"no strategy for {sorted(missing)}")
+
+    def __getitem__(self, resource: resources.Resource[T]) -> Strategy[T]:
+        return cast(Strategy[T], self._by_name[resource.name])

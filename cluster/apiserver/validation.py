@@ -6,12 +6,24 @@ user everything to fix. Runs after defaulting. Nothing here touches the store.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 
 from cluster.api import labels as label_selectors
 from cluster.api import names, quantity
+from cluster.apiserver.allocation import NONE, ServiceNetwork
 from cluster.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
-from raykube.v1 import apps_pb2, coordination_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import (
+    apps_pb2,
+    coordination_pb2,
+    discovery_pb2,
+    event_pb2,
+    meta_pb2,
+    namespace_pb2,
+    node_pb2,
+    pod_pb2,
+    service_pb2,
+)
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -544,4 +556,116 @@ def lease(obj: coordination_pb2.Lease) -> list[FieldError]:
             invalid("spec.leaseDurationSeconds", spec.lease_duration_seconds, "must be greater than 0")
         )
     errors += _non_negative(spec.lease_transitions, "spec.leaseTransitions")
+    return errors
+
+
+SERVICE_TYPES = ("ClusterIP", "NodePort")
+SESSION_AFFINITIES = ("None", "ClientIP")
+TRAFFIC_POLICIES = ("Cluster",)
+SERVICE_PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+def _service_target_port(value: str, path: str) -> list[FieldError]:
+    if value.isdigit():
+        return _port_number(int(value), path)
+    if not value or len(value) > 15 or names.dns1123_label(value) or not any(c.isalpha() for c in value):
+        rule = "must contain only lowercase alphanumerics and '-', at least one letter, at most 15 characters"
+        return [invalid(path, value, f"{rule} (an IANA service name)")]
+    return []
+
+
+def service(obj: service_pb2.Service, network: ServiceNetwork) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=True)
+    spec = obj.spec
+    if spec.type not in SERVICE_TYPES:
+        errors.append(not_supported("spec.type", spec.type, SERVICE_TYPES))
+    headless = spec.cluster_ip == NONE
+    if headless and spec.type != "ClusterIP":
+        errors.append(invalid("spec.clusterIP", NONE, "may not be set to 'None' for NodePort services"))
+    elif spec.cluster_ip and not headless and not network.contains(spec.cluster_ip):
+        detail = f"provided IP is not in the valid range. The range of valid IPs is {network.cidr}"
+        errors.append(invalid("spec.clusterIP", spec.cluster_ip, detail))
+    if not spec.ports and not headless:
+        errors.append(required("spec.ports"))
+    seen_names: set[str] = set()
+    seen_ports: set[tuple[int, str]] = set()
+    for i, port in enumerate(spec.ports):
+        path = f"spec.ports[{i}]"
+        if len(spec.ports) > 1 and not port.name:
+            errors.append(required(f"{path}.name"))
+        elif port.name:
+            errors += _problems(f"{path}.name", port.name, names.dns1123_label(port.name))
+            if port.name in seen_names:
+                errors.append(duplicate(f"{path}.name", port.name))
+            seen_names.add(port.name)
+        errors += _port_number(port.port, f"{path}.port")
+        if port.protocol not in SERVICE_PROTOCOLS:
+            errors.append(not_supported(f"{path}.protocol", port.protocol, SERVICE_PROTOCOLS))
+        if (port.port, port.protocol) in seen_ports:
+            errors.append(duplicate(path, f"{port.port}/{port.protocol}"))
+        seen_ports.add((port.port, port.protocol))
+        errors += _service_target_port(port.target_port, f"{path}.targetPort")
+        if port.node_port and spec.type != "NodePort":
+            errors.append(forbidden(f"{path}.nodePort", f"may not be used when `type` is '{spec.type}'"))
+        elif port.node_port and port.node_port not in network.node_ports:
+            valid = f"{network.node_ports.start}-{network.node_ports.stop - 1}"
+            detail = f"provided port is not in the valid range. The range of valid ports is {valid}"
+            errors.append(invalid(f"{path}.nodePort", port.node_port, detail))
+    errors += labels(spec.selector, "spec.selector")
+    if spec.session_affinity not in SESSION_AFFINITIES:
+        errors.append(not_supported("spec.sessionAffinity", spec.session_affinity, SESSION_AFFINITIES))
+    timeout = spec.session_affinity_config.client_ip.timeout_seconds
+    if spec.session_affinity == "ClientIP" and not 0 < timeout <= 86400:
+        errors.append(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", timeout,
+                              "must be greater than 0 and less than 86400"))  # fmt: skip
+    if spec.internal_traffic_policy not in TRAFFIC_POLICIES:
+        errors.append(
+            not_supported("spec.internalTrafficPolicy", spec.internal_traffic_policy, TRAFFIC_POLICIES)
+        )
+    return errors
+
+
+def service_update(
+    new: service_pb2.Service, old: service_pb2.Service, network: ServiceNetwork
+) -> list[FieldError]:
+    errors = service(new, network)
+    if old.spec.cluster_ip and new.spec.cluster_ip != old.spec.cluster_ip:
+        errors.append(invalid("spec.clusterIP", new.spec.cluster_ip, "field is immutable"))
+    return errors
+
+
+def _ip(value: str, path: str) -> list[FieldError]:
+    try:
+        ipaddress.IPv4Address(value)
+    except ipaddress.AddressValueError:
+        return [invalid(path, value, "must be a valid IPv4 address")]
+    return []
+
+
+def endpoints(obj: service_pb2.Endpoints) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=True)
+    for i, subset in enumerate(obj.subsets):
+        for field, json_name in (("addresses", "addresses"), ("not_ready_addresses", "notReadyAddresses")):
+            for j, address in enumerate(getattr(subset, field)):
+                errors += _ip(address.ip, f"subsets[{i}].{json_name}[{j}].ip")
+        for j, port in enumerate(subset.ports):
+            errors += _port_number(port.port, f"subsets[{i}].ports[{j}].port")
+    return errors
+
+
+def endpoint_slice(obj: discovery_pb2.EndpointSlice) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=True)
+    if obj.address_type not in ("IPv4", "IPv6", "FQDN"):
+        errors.append(not_supported("addressType", obj.address_type, ("IPv4", "IPv6", "FQDN")))
+    if len(obj.endpoints) > 1000:
+        errors.append(FieldError("endpoints", "Too many: must have at most 1000 items", "FieldValueTooMany"))
+    for i, endpoint in enumerate(obj.endpoints):
+        if not endpoint.addresses:
+            errors.append(required(f"endpoints[{i}].addresses"))
+        if obj.address_type == "IPv4":
+            for j, address in enumerate(endpoint.addresses):
+                errors += _ip(address, f"endpoints[{i}].addresses[{j}]")
+    for i, port in enumerate(obj.ports):
+        if port.HasField("port"):
+            errors += _port_number(port.port, f"ports[{i}].port")
     return errors

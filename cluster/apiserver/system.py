@@ -1,0 +1,80 @@
+"""The objects every cluster has, made by the API server when it starts (kube-apiserver's bootstrap).
+
+- the namespaces default, kube-system, kube-public and kube-node-lease;
+- the `kubernetes` Service in default (the range's first ClusterIP, port 443) with Endpoints and an
+  EndpointSlice pointing at this API server;
+- the `kube-dns` Service in kube-system (the range's tenth ClusterIP, port 53 UDP and TCP): no pods
+  behind it; each host's proxy answers it with its own DNS responder.
+Existing objects are kept (a restarted API server changes nothing); the `kubernetes` endpoints
+follow the API server's address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+
+from cluster.api import wellknown
+from cluster.api.resources import T
+from cluster.apiserver.registry import Registry
+from cluster.errors import AlreadyExists
+from raykube.v1 import discovery_pb2, namespace_pb2, service_pb2
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+
+
+async def ensure_system_objects(registry: Registry, api_host: str, api_port: int) -> None:
+    for name in wellknown.SYSTEM_NAMESPACES:
+        namespace = namespace_pb2.Namespace()
+        namespace.metadata.name = name
+        with contextlib.suppress(AlreadyExists):
+            await registry.create(namespace)
+    network = registry.network
+    kubernetes = service_pb2.Service()
+    kubernetes.metadata.name, kubernetes.metadata.namespace = "kubernetes", wellknown.NAMESPACE_DEFAULT
+    kubernetes.metadata.labels.update({"component": "apiserver", "provider": "kubernetes"})
+    kubernetes.spec.cluster_ip = network.kubernetes_ip
+    kubernetes.spec.ports.add(name="https", port=443, target_port=str(api_port), protocol="TCP")
+    dns = service_pb2.Service()
+    dns.metadata.name, dns.metadata.namespace = "kube-dns", wellknown.NAMESPACE_SYSTEM
+    dns.metadata.labels["k8s-app"] = "kube-dns"
+    dns.spec.cluster_ip = network.dns_ip
+    dns.spec.ports.add(name="dns", port=53, protocol="UDP")
+    dns.spec.ports.add(name="dns-tcp", port=53, protocol="TCP")
+    for service in (kubernetes, dns):
+        with contextlib.suppress(AlreadyExists):
+            await registry.create(service)
+    if _is_ipv4(api_host):
+        await _point_kubernetes_at(registry, api_host, api_port)
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ipaddress.AddressValueError:
+        return False
+    return True
+
+
+async def _point_kubernetes_at(registry: Registry, host: str, port: int) -> None:
+    endpoints = service_pb2.Endpoints()
+    endpoints.metadata.name, endpoints.metadata.namespace = "kubernetes", wellknown.NAMESPACE_DEFAULT
+    subset = endpoints.subsets.add()
+    subset.addresses.add(ip=host)
+    subset.ports.add(name="https", port=port, protocol="TCP")
+    slice_ = discovery_pb2.EndpointSlice(address_type="IPv4")
+    slice_.metadata.name, slice_.metadata.namespace = "kubernetes", wellknown.NAMESPACE_DEFAULT
+    slice_.metadata.labels.update({SERVICE_NAME_LABEL: "kubernetes", MANAGED_BY_LABEL: "raykube-apiserver"})
+    endpoint = slice_.endpoints.add(addresses=[host])
+    endpoint.conditions.ready = True
+    slice_.ports.add(name="https", port=port, protocol="TCP")
+    await _create_or_replace(registry, endpoints)
+    await _create_or_replace(registry, slice_)
+
+
+async def _create_or_replace(registry: Registry, obj: T) -> None:
+    try:
+        await registry.create(obj)
+    except AlreadyExists:
+        await registry.update(obj)  # no resourceVersion: whatever is there, this API server's address now
