@@ -115,7 +115,7 @@ ROLES: dict[str, tuple[Rule, ...]] = {
     ),
     "system:kube-controller-manager": (
         _rule(READ, "*"),
-        _rule(WRITE, "pods replicasets deployments namespaces events leases nodes"),
+        _rule(WRITE, "pods replicasets deployments namespaces events leases nodes endpoints endpointslices"),
         _rule("update", "replicasets/status deployments/status namespaces/status nodes/status pods/status"),
     ),
     "system:node": (

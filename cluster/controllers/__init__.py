@@ -7,6 +7,7 @@
     replicaset/          keeps spec.replicas pods of a template (expectations, deletion ranking)
     deployment/          rolls templates out through ReplicaSets (RollingUpdate, Recreate, revisions)
     garbagecollector/    dependents go with their owners (Background, Foreground, Orphan)
+    endpointslice/       a Service's ready and not-ready pods as EndpointSlices and Endpoints
     namespace/           empties a terminating namespace, then releases it
     nodelifecycle/       nodes that stop reporting: Unknown, taints, evictions
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
 from cluster.controllers.deployment.controller import DeploymentController
+from cluster.controllers.endpointslice.controller import EndpointSliceController
 from cluster.controllers.garbagecollector.collector import GarbageCollector
 from cluster.controllers.informers import SharedInformers
 from cluster.controllers.namespace.controller import NamespaceController
@@ -47,12 +48,14 @@ class ControllerManager:
         self.replicasets = ReplicaSetController(client, self.informers, recorder("replicaset-controller"))
         self.deployments = DeploymentController(client, self.informers, recorder("deployment-controller"))
         self.garbage_collector = GarbageCollector(client, self.informers)
+        self.endpoint_slices = EndpointSliceController(client, self.informers)
         self.namespaces = NamespaceController(client, self.informers)
         self.nodes = NodeLifecycleController(
             client, self.informers, recorder("node-controller"), config.node_lifecycle
         )
         self.controllers: list[Runs] = [
-            self.replicasets, self.deployments, self.garbage_collector, self.namespaces, self.nodes
+            self.replicasets, self.deployments, self.garbage_collector, self.namespaces, self.nodes,
+            self.endpoint_slices,
         ]  # fmt: skip
 
     async def run(self) -> None:

@@ -1,6 +1,7 @@
 """The garbage collector: dependents go with their owners (ownerReferences), as Kubernetes' does.
 
-Tracked kinds: pods, replicasets and deployments (every kind that owns or is owned here). A work
+Tracked kinds: pods, replicasets, deployments, services, endpoints and endpointslices (every kind
+that owns or is owned here). A work
 item is one object; processing it:
   - an object being deleted with the `orphan` finalizer (propagationPolicy Orphan): its
     dependents lose their ownerReference to it, then the finalizer goes (and so the object);
@@ -28,7 +29,10 @@ from cluster.errors import BadRequest, Conflict, NotFound
 from raykube.v1 import meta_pb2
 
 log = logging.getLogger(__name__)
-TRACKED: tuple[resources.Resource[Any], ...] = (resources.PODS, resources.REPLICASETS, resources.DEPLOYMENTS)
+TRACKED: tuple[resources.Resource[Any], ...] = (
+    resources.PODS, resources.REPLICASETS, resources.DEPLOYMENTS,
+    resources.SERVICES, resources.ENDPOINTS, resources.ENDPOINTSLICES,
+)  # fmt: skip
 _BY_KIND = {r.kind: r for r in TRACKED}
 
 
