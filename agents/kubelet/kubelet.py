@@ -34,6 +34,7 @@ from agents.kubelet.podman import PodmanRuntime
 from agents.kubelet.probe_manager import ProbeManager
 from agents.kubelet.probes import Prober
 from agents.kubelet.runtime import ContainerState, Runtime
+from agents.kubelet.runtime_config import ClusterDns
 from agents.kubelet.server import KubeletService, start_server
 from agents.kubelet.status_manager import StatusManager
 from agents.kubelet.sync import PodSyncer
@@ -77,7 +78,8 @@ class Kubelet:
     in which case the kubelet makes and owns a PodmanRuntime. `listen` is where the Kubelet gRPC
     service (logs) binds; port 0 picks one, reported as `port` and in the Node's daemonEndpoints.
     `node_ip` is the InternalIP to register (default: the host's primary IPv4); `api_token`, if
-    given, is the bearer token the API server must present when it calls this kubelet.
+    given, is the bearer token the API server must present when it calls this kubelet; `dns`,
+    where pods resolve names (the cluster's DNS and search path; None: the runtime's default).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class Kubelet:
         *,
         node_ip: str | None = None,
         api_token: str = "",
+        dns: ClusterDns | None = None,
         relist_period: float = 1.0,
         resync_period: float = 10.0,
         heartbeat_period: float = 10.0,
@@ -101,6 +104,7 @@ class Kubelet:
         self._listen = listen
         self._node_ip = node_ip
         self._api_token = api_token
+        self._dns = dns
         self._resync_period = resync_period
         self._heartbeat_period = heartbeat_period
         self._clock = clock
@@ -173,6 +177,7 @@ class Kubelet:
                 clock=self._clock,
                 images=ImagePuller(self.runtime, self._clock),
                 events=self._pod_event,
+                dns=self._dns,
             )
             async with asyncio.TaskGroup() as group:
                 workers = PodWorkers(syncer.sync_pod, syncer.terminate_pod, group.create_task)

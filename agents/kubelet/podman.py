@@ -241,6 +241,7 @@ class PodmanRuntime:
                 }
                 for p in config.port_mappings
             ],
+            **_dns(config.dns),
         )
         try:
             pod.start()
@@ -368,11 +369,25 @@ class PodmanRuntime:
         """Run `command` in the container. On timeout the exec is abandoned, not killed (Podman has no
         API for that); its thread returns when the command ends. Podman keeps each API exec session
         (and its conmon) for ~5 minutes, which also makes removing that container ~3 s slower."""
-        async with asyncio.timeout(timeout):
-            code, output = await self._run_slow(self._container(container_id).exec_run, list(command))
-        return ExecResult(exit_code=int(code if code is not None else -1), output=output or b"")
+        container = self._container(container_id)
+        async with asyncio.timeout(timeout):  # demuxed: the raw stream carries 8-byte frame headers
+            code, (stdout, stderr) = await self._run_slow(container.exec_run, list(command), demux=True)
+        return ExecResult(
+            exit_code=int(code if code is not None else -1), output=(stdout or b"") + (stderr or b"")
+        )
 
     def logs(
         self, container_id: str, *, tail: int | None = None, follow: bool = False
     ) -> AsyncIterator[bytes]:
         return container_logs(self._socket_path, container_id, tail=tail, follow=follow)
+
+
+def _dns(dns: rt.DnsConfig | None) -> dict[str, list[str]]:
+    """A pod's resolver settings, as Podman's pod spec takes them (its infra container's resolv.conf)."""
+    if dns is None:
+        return {}
+    return {
+        "dns_server": list(dns.servers),
+        "dns_search": list(dns.searches),
+        "dns_option": list(dns.options),
+    }

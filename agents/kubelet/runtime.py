@@ -93,6 +93,16 @@ class SandboxConfig:
     hostname: str
     attempt: int = 0  # a pod whose sandbox died gets a new one, next to the old
     port_mappings: tuple[PortMapping, ...] = ()
+    dns: DnsConfig | None = None  # None: the runtime's default resolver configuration
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """A pod's /etc/resolv.conf: the cluster's DNS, its search path, ndots (Kubernetes' ClusterFirst)."""
+
+    servers: tuple[str, ...]
+    searches: tuple[str, ...]
+    options: tuple[str, ...] = ("ndots:5",)
 
 
 @dataclass(frozen=True)

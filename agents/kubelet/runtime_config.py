@@ -8,7 +8,9 @@ period is the pod's terminationGracePeriodSeconds (default 30 s), or the shorter
 
 from __future__ import annotations
 
-from agents.kubelet.runtime import ContainerConfig, PodRef, PortMapping, SandboxConfig
+from dataclasses import dataclass
+
+from agents.kubelet.runtime import ContainerConfig, DnsConfig, PodRef, PortMapping, SandboxConfig
 from cluster.api import quantity
 from raykube.v1 import pod_pb2
 
@@ -28,14 +30,27 @@ def grace_seconds(pod: pod_pb2.Pod) -> int:
     return DEFAULT_GRACE_SECONDS
 
 
-def sandbox_config(pod: pod_pb2.Pod, attempt: int) -> SandboxConfig:
+@dataclass(frozen=True)
+class ClusterDns:
+    """Where the cluster's names are answered, for the pods' resolvers (kubelet --cluster-dns)."""
+
+    server: str  # the kube-dns ClusterIP
+    domain: str = "cluster.local"
+
+    def for_pod(self, pod: pod_pb2.Pod) -> DnsConfig:
+        namespace, domain = pod.metadata.namespace, self.domain
+        return DnsConfig((self.server,), (f"{namespace}.svc.{domain}", f"svc.{domain}", domain))
+
+
+def sandbox_config(pod: pod_pb2.Pod, attempt: int, dns: ClusterDns | None = None) -> SandboxConfig:
     ports = tuple(
         PortMapping(p.container_port, p.host_port, (p.protocol or "TCP").lower(), p.host_ip)
         for c in pod.spec.containers
         for p in c.ports
         if p.host_port
     )
-    return SandboxConfig(pod_ref(pod), pod.spec.hostname or pod.metadata.name, attempt, ports)
+    resolv = dns.for_pod(pod) if dns is not None and not pod.spec.host_network else None
+    return SandboxConfig(pod_ref(pod), pod.spec.hostname or pod.metadata.name, attempt, ports, resolv)
 
 
 def container_config(pod: pod_pb2.Pod, spec: pod_pb2.Container, restart_count: int) -> ContainerConfig:

@@ -48,7 +48,7 @@ from agents.kubelet.runtime import (
     SandboxInfo,
     StartFailed,
 )
-from agents.kubelet.runtime_config import container_config, grace_seconds, sandbox_config
+from agents.kubelet.runtime_config import ClusterDns, container_config, grace_seconds, sandbox_config
 from agents.kubelet.status_manager import StatusManager
 from cluster.api.resources import PODS
 from cluster.client.api import ApiClient
@@ -86,6 +86,7 @@ class PodSyncer:
         images: ImagePuller | None = None,
         backoff: Backoff | None = None,
         events: PodEvents = _no_events,
+        dns: ClusterDns | None = None,
     ):
         self._runtime = runtime
         self._client = client
@@ -96,6 +97,7 @@ class PodSyncer:
         self._images = images or ImagePuller(runtime, clock)
         self._backoff = backoff or Backoff()
         self._events = events
+        self._dns = dns
         self._start_failures: dict[str, _StartFailure] = {}  # container instance id -> failure
 
     async def sync_pod(self, pod: pod_pb2.Pod) -> float | None:
@@ -202,7 +204,7 @@ class PodSyncer:
         for container_id in actions.remove:
             await self._runtime.remove_container(container_id)
         if actions.create_sandbox:
-            sandbox = await self._runtime.run_sandbox(sandbox_config(pod, actions.sandbox_attempt))
+            sandbox = await self._runtime.run_sandbox(sandbox_config(pod, actions.sandbox_attempt, self._dns))
         if sandbox is None:
             return {}
         waiting: dict[str, Waiting] = {}

@@ -30,6 +30,7 @@ from agents.kubelet.runtime import (
     LABEL_RESTART_COUNT,
     ContainerConfig,
     ContainerState,
+    DnsConfig,
     ImagePullFailed,
     ObjectMissing,
     PodRef,
@@ -143,6 +144,22 @@ def test_host_port_is_published_on_the_sandbox(podman_node: str, node_name: str,
                 return False
 
         await eventually(answers)
+
+    run_on(podman_node, node_name, scenario)
+
+
+def test_pods_resolve_with_the_cluster_dns(podman_node: str, node_name: str, busybox_image: str) -> None:
+    dns = DnsConfig(("10.96.0.10",), ("default.svc.cluster.local", "svc.cluster.local", "cluster.local"))
+
+    async def scenario(runtime: PodmanRuntime) -> None:
+        sandbox = await runtime.run_sandbox(SandboxConfig(POD, "web", 0, (), dns))
+        container_id = await runtime.create_container(sandbox.id, shell(busybox_image, "sleep 30"))
+        await runtime.start_container(container_id)
+        resolv = (await runtime.exec(container_id, ["cat", "/etc/resolv.conf"], 5)).output.decode()
+        lines = [line.split() for line in resolv.splitlines()]
+        assert [line[1:] for line in lines if line[:1] == ["nameserver"]] == [["10.96.0.10"]]
+        assert ["search", *dns.searches] in lines
+        assert ["options", "ndots:5"] in lines
 
     run_on(podman_node, node_name, scenario)
 

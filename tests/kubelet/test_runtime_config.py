@@ -6,7 +6,8 @@ import pytest
 
 from agents.kubelet.images import pull_policy
 from agents.kubelet.podman import container_name, cpu_quota, create_kwargs, registry_is_loopback
-from agents.kubelet.runtime_config import container_config, grace_seconds, sandbox_config
+from agents.kubelet.runtime import DnsConfig
+from agents.kubelet.runtime_config import ClusterDns, container_config, grace_seconds, sandbox_config
 from raykube.v1 import pod_pb2
 from tests.kubelet.pods import container, make_pod, terminating
 
@@ -95,3 +96,15 @@ def test_insecure_pulls_only_from_loopback_registries(image: str, loopback: bool
 )
 def test_default_pull_policy(image: str, explicit: str, policy: str) -> None:
     assert pull_policy(container(image=image, image_pull_policy=explicit)) == policy
+
+
+def test_pods_resolve_through_the_cluster_dns_with_their_namespace_first() -> None:
+    dns = ClusterDns("10.96.0.10", "cluster.local")
+    pod = make_pod()
+    pod.metadata.namespace = "shop"
+    assert sandbox_config(pod, 0, dns).dns == DnsConfig(
+        ("10.96.0.10",), ("shop.svc.cluster.local", "svc.cluster.local", "cluster.local"), ("ndots:5",)
+    )
+    assert sandbox_config(pod, 0).dns is None  # no cluster DNS configured: the runtime's default
+    pod.spec.host_network = True
+    assert sandbox_config(pod, 0, dns).dns is None  # the host's own resolver, as dnsPolicy Default
