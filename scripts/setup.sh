@@ -2,7 +2,7 @@
 # Set up raykube on a Debian 12 machine, as root; safe to run again (it only does what is missing):
 #   1. system packages: podman + runc (the container runtime), busybox-static (the local test image),
 #      docker-registry (a real local registry for pull tests), etcd-server/etcd-client (a real etcd
-#      to compare against), python3-venv;
+#      to compare against), nftables and its Python bindings (the service proxy), python3-venv;
 #   2. a virtualenv in .venv with raykube installed (editable) and its dev tools;
 #   3. the generated protobuf code (python -m cluster.codegen);
 #   4. the local busybox image the examples run (scripts/busybox-image.sh).
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(podman runc catatonit busybox-static docker-registry etcd-server etcd-client
-          python3 python3-venv iproute2 nftables curl ca-certificates)
+          python3 python3-venv iproute2 nftables python3-nftables curl ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -39,6 +39,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "setup: installing raykube into .venv (ray, grpcio, podman-py, ...)"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Debian's libnftables bindings (pure Python over ctypes) into the venv, and nothing else of Debian's.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
 .venv/bin/python -m cluster.codegen
 scripts/busybox-image.sh
 echo "setup: done"

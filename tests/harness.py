@@ -20,6 +20,7 @@ from cluster.apiserver.auth import (
     CONTROLLER_MANAGER_USER,
     NODE_USER_PREFIX,
     NODES_GROUP,
+    PROXY_USER,
     SCHEDULER_USER,
     UserInfo,
 )
@@ -32,6 +33,7 @@ TOKENS = {
     "admin-token": UserInfo("admin", "admin", frozenset({ADMIN_GROUP})),
     "scheduler-token": UserInfo(SCHEDULER_USER, SCHEDULER_USER),
     "controller-manager-token": UserInfo(CONTROLLER_MANAGER_USER, CONTROLLER_MANAGER_USER),
+    "proxy-token": UserInfo(PROXY_USER, PROXY_USER),
     "node-1-token": UserInfo(NODE_USER_PREFIX + "node-1", "", frozenset({NODES_GROUP})),
     "nobody-token": UserInfo("nobody"),
 }
