@@ -95,7 +95,7 @@ class TemporaryCluster:
         print(f"bringing up a local cluster in {self.home} ...", flush=True)
         started = time.monotonic()
         self.raykube("up", "--ray-port=0", "--apiserver-port=0", "--store-port=0", "--kubelet-port=0",
-                     f"--node-name={self.node_name}")  # fmt: skip
+                     "--dns-port=0", f"--node-name={self.node_name}")  # fmt: skip
         print(f"cluster up in {time.monotonic() - started:.1f}s", flush=True)
         self.config = client_config.load(self.home)
         return self

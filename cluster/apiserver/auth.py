@@ -27,6 +27,7 @@ NODES_GROUP = "system:nodes"
 NODE_USER_PREFIX = "system:node:"
 SCHEDULER_USER = "system:kube-scheduler"
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+PROXY_USER = "system:kube-proxy"
 AUTHENTICATED_GROUP = "system:authenticated"
 
 
@@ -125,6 +126,10 @@ ROLES: dict[str, tuple[Rule, ...]] = {
         _rule("delete", "pods"),
         _rule(f"{READ} create update", "leases events"),
     ),
+    "system:node-proxier": (
+        _rule(READ, "services endpoints endpointslices nodes"),
+        _rule("create update", "events"),
+    ),
     "system:basic-user": (_rule("create", "selfsubjectreviews"),),
 }
 GROUP_ROLES = {
@@ -135,6 +140,7 @@ GROUP_ROLES = {
 USER_ROLES = {
     SCHEDULER_USER: "system:kube-scheduler",
     CONTROLLER_MANAGER_USER: "system:kube-controller-manager",
+    PROXY_USER: "system:node-proxier",
 }
 
 

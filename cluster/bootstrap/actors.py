@@ -89,23 +89,25 @@ def _wait_until_gone(name: str, timeout: float = 30.0) -> None:
 
 
 def stop_actors(report: Report) -> None:
-    """Drain each kubelet whose host is still up (its containers go), then kill every actor."""
+    """Drain each kubelet and proxy whose host is still up (containers and Service rules go), then
+    kill every actor."""
     names = [
         a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
     ]
     alive = set(live_hosts())
     draining: dict[str, Any] = {}
     for name in names:
-        if not name.startswith("kubelet-"):
+        kind, _, host = name.partition("-")
+        if kind not in ("kubelet", "proxy"):
             continue
-        if name.removeprefix("kubelet-") in alive:
+        if host in alive:
             draining[name] = ray.get_actor(name, namespace=NAMESPACE).stop.remote(drain=True)
         else:
-            report(f"  {name}: its host is gone; its containers are removed below if they are here")
+            report(f"  {name}: its host is gone; what it left is removed below if it is here")
     for name, ref in draining.items():
         try:
             ray.get(ref, timeout=120)
-            report(f"  {name}: containers removed")
+            report(f"  {name}: {'containers' if name.startswith('kubelet-') else 'Service rules'} removed")
         except (ray.exceptions.RayError, TimeoutError) as err:
             report(f"  {name}: draining failed ({type(err).__name__}); removing its containers directly")
     for name in names:

@@ -10,12 +10,14 @@ they find each other by actor name through Ray (discovery.py) and from then on t
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from cluster.apiserver.allocation import ServiceNetwork
 from cluster.apiserver.auth import parse_token_file
 from cluster.apiserver.server import ApiServer
 from cluster.bootstrap.discovery import advertised, ray_endpoints, ray_resolver
@@ -24,6 +26,7 @@ from cluster.bootstrap.settings import (
     ControllerManagerSettings,
     HollowNodesSettings,
     KubeletSettings,
+    ProxySettings,
     SchedulerSettings,
     Settings,
     StoreSettings,
@@ -78,6 +81,7 @@ class ApiServerComponent:
             port=settings.port,
             advertise_host=advertised(settings.host),
             kubelet_token=settings.kubelet_token,
+            network=ServiceNetwork(ipaddress.IPv4Network(settings.service_cidr)),
         )
 
     async def run(self, ready: Ready) -> None:
@@ -133,10 +137,12 @@ class KubeletComponent:
     def __init__(self, settings: KubeletSettings):
         from agents.kubelet.kubelet import Kubelet
         from agents.kubelet.podman_service import PodmanService
+        from agents.kubelet.runtime_config import ClusterDns
 
         self._advertise = advertised(settings.host)
         self._podman = PodmanService(Path(settings.run_dir) / "podman.sock")
         self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        dns = ClusterDns(settings.cluster_dns, settings.cluster_domain) if settings.cluster_dns else None
         self.kubelet = Kubelet(
             settings.node_name,
             self._client,
@@ -144,6 +150,7 @@ class KubeletComponent:
             f"{settings.host}:{settings.port}",
             node_ip=self._advertise,
             api_token=settings.kubelet_token,
+            dns=dns,
         )
         self._remove_pods = False
 
@@ -165,6 +172,38 @@ class KubeletComponent:
 
         (Stopped without draining, it leaves its pods running for the next kubelet to adopt.)"""
         self._remove_pods = True
+
+
+class ProxyComponent:
+    """The service proxy of one host (nftables rules, DNS responder); draining removes its table."""
+
+    def __init__(self, settings: ProxySettings):
+        from agents.proxy.proxy import ProxyConfig
+
+        self._settings = settings
+        self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        self._config = ProxyConfig(
+            dns_ip=settings.dns_ip, dns_port=settings.dns_port, domain=settings.cluster_domain
+        )
+        self._remove_rules = False
+
+    async def run(self, ready: Ready) -> None:
+        from agents.proxy.nft import Nftables
+        from agents.proxy.proxy import Proxy
+
+        proxy = Proxy(self._client, Nftables(), self._config)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                run_forever(tasks, "proxy", proxy.run())
+                ready("")
+        finally:
+            if self._remove_rules:
+                await proxy.remove()
+            await self._client.close()
+
+    def drain(self) -> None:
+        """`raykube down`: remove this host's Service rules when the proxy stops."""
+        self._remove_rules = True
 
 
 class HollowNodesComponent:
@@ -199,5 +238,7 @@ def build(settings: Settings) -> Component:
             return ControllerManagerComponent(settings)
         case KubeletSettings():
             return KubeletComponent(settings)
+        case ProxySettings():
+            return ProxyComponent(settings)
         case HollowNodesSettings():
             return HollowNodesComponent(settings)

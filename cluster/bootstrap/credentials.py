@@ -37,6 +37,7 @@ def ensure_tokens(home: Path, hosts: list[str]) -> dict[str, auth.UserInfo]:
         auth.UserInfo(ADMIN_USER, ADMIN_USER, frozenset({auth.ADMIN_GROUP})),
         auth.UserInfo(auth.SCHEDULER_USER, auth.SCHEDULER_USER),
         auth.UserInfo(auth.CONTROLLER_MANAGER_USER, auth.CONTROLLER_MANAGER_USER),
+        auth.UserInfo(auth.PROXY_USER, auth.PROXY_USER),
         auth.UserInfo(KUBELET_CLIENT_USER, KUBELET_CLIENT_USER),
         *(auth.UserInfo(node_user(h), node_user(h), frozenset({auth.NODES_GROUP})) for h in hosts),
     ]

@@ -4,9 +4,10 @@ up: start (or join) a Ray cluster, find its hosts, plan the components (placemen
 each planned actor exists with its settings (actors.py), wait for each to serve, and write the
 client config. Running it again starts only what is missing or changed.
 
-down: drains every kubelet (its containers go), kills the actors, stops the local Ray head (if
-`up` started it) by its own PID and session, and removes what is left of this cluster's
-containers in the local Podman as a safety net. `purge` also deletes the store's data.
+down: drains every kubelet and proxy (containers and Service rules go), kills the actors, stops
+the local Ray head (if `up` started it) by its own PID and session, and removes what is left of
+this cluster's containers and Service rules on this machine as a safety net. `purge` also deletes
+the store's data.
 
 State kept in RAYKUBE_HOME: config.json (client), cluster.json (Ray address, hosts, whether we
 own the Ray head), tokens.csv (the API server's token file), data/ (store), run/ (sockets).
@@ -27,6 +28,8 @@ from pathlib import Path
 import ray
 
 from agents.kubelet.leftovers import remove_leftovers
+from agents.proxy.nft import Nftables
+from agents.proxy.ruleset import TABLE
 from cluster.bootstrap import credentials
 from cluster.bootstrap.actors import Report, connect_ray, ensure_actor, init_ray, stop_actors
 from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, live_hosts
@@ -159,6 +162,8 @@ def down(home: Path, report: Report, *, purge: bool = False) -> None:
         report("Ray: stopping the local head node ...")
         head.stop()
     remove_leftovers(state.get("hosts", []), report)
+    if state.get("hosts") and Nftables().delete_table():
+        report(f"  removed the Service rules left behind (nftables table {TABLE['name']})")
     client_config.config_path(home).unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     if purge:

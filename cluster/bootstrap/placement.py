@@ -5,11 +5,13 @@ Pure but for the store's layout, which is decided once and kept with the store's
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cluster.apiserver import auth
+from cluster.apiserver.allocation import ServiceNetwork
 from cluster.bootstrap import credentials
 from cluster.bootstrap.discovery import live_hosts
 from cluster.bootstrap.ray_node import free_port
@@ -18,6 +20,7 @@ from cluster.bootstrap.settings import (
     ComponentSpec,
     ControllerManagerSettings,
     KubeletSettings,
+    ProxySettings,
     SchedulerSettings,
     StoreSettings,
 )
@@ -26,6 +29,7 @@ STORE_REPLICAS = 3
 ELECTED_REPLICAS = 2  # scheduler and controller manager: a leader and a standby, on different hosts
 STORE_PORT_STRIDES = (0, 20000, 30000)  # 2379, 22379, 32379: etcd's local three-member ports
 STORE_LAYOUT_FILE = "store-layout.json"
+NETWORK_FILE = "network.json"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Ports:
     apiserver: int = 6443
     store: int = 2379
     kubelet: int = 10250
+    dns: int = 10053  # each host's DNS responder, behind the kube-dns ClusterIP
+    service_cidr: str = "10.96.0.0/12"
 
     @property
     def loopback(self) -> bool:
@@ -79,12 +85,36 @@ def store_layout(home: Path, hosts: list[str], ports: Ports) -> list[StoreMember
     return layout
 
 
+@dataclass(frozen=True)
+class Network:
+    """The cluster's Service network, decided once (ClusterIPs are allocated from it) and kept."""
+
+    service_cidr: str
+    dns_port: int
+
+    @property
+    def dns_ip(self) -> str:
+        return ServiceNetwork(ipaddress.IPv4Network(self.service_cidr)).dns_ip
+
+
+def network_layout(home: Path, ports: Ports) -> Network:
+    """The Service range and the DNS port (a free one for port 0), saved next to the store's data."""
+    path = home / "data" / NETWORK_FILE
+    if path.exists():
+        return Network(**json.loads(path.read_text()))
+    network = Network(ports.service_cidr, ports.dns or free_port("0.0.0.0"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(network), indent=2))
+    return network
+
+
 def plan(home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], ports: Ports) -> list[ComponentSpec]:
     """Which actors the cluster needs, on which hosts, and how each is configured."""
     first = hosts[0]
     bind = ports.bind_address
     kubelet_client = credentials.token_of(tokens, credentials.KUBELET_CLIENT_USER)
     layout = store_layout(home, hosts, ports)
+    network = network_layout(home, ports)
     peers = {member.name: member.peer_address for member in layout}
     specs = [
         ComponentSpec(member.name, member.host, StoreSettings(
@@ -95,7 +125,7 @@ def plan(home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], ports: 
     specs += [
         ComponentSpec("apiserver", first, ApiServerSettings(
             store=tuple(peers), tokens=auth.format_token_file(tokens), kubelet_token=kubelet_client,
-            host=bind, port=ports.apiserver)),
+            host=bind, port=ports.apiserver, service_cidr=network.service_cidr)),
     ]  # fmt: skip
     for i in range(ELECTED_REPLICAS):
         host = hosts[i % len(hosts)]
@@ -105,10 +135,14 @@ def plan(home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], ports: 
             ComponentSpec(f"controller-manager-{i}", host, ControllerManagerSettings(
                 token=credentials.token_of(tokens, auth.CONTROLLER_MANAGER_USER))),
         ]  # fmt: skip
-    specs += [
-        ComponentSpec(f"kubelet-{host}", host, KubeletSettings(
-            node_name=host, token=credentials.token_of(tokens, credentials.node_user(host)),
-            kubelet_token=kubelet_client, host=bind, port=ports.kubelet, run_dir=str(home / "run" / host)))
-        for host in hosts
-    ]  # fmt: skip
+    for host in hosts:
+        specs += [
+            ComponentSpec(f"kubelet-{host}", host, KubeletSettings(
+                node_name=host, token=credentials.token_of(tokens, credentials.node_user(host)),
+                kubelet_token=kubelet_client, host=bind, port=ports.kubelet, run_dir=str(home / "run" / host),
+                cluster_dns=network.dns_ip)),
+            ComponentSpec(f"proxy-{host}", host, ProxySettings(
+                token=credentials.token_of(tokens, auth.PROXY_USER), dns_ip=network.dns_ip,
+                dns_port=network.dns_port)),
+        ]  # fmt: skip
     return specs

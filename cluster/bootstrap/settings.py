@@ -34,6 +34,7 @@ class ApiServerSettings:
     kubelet_token: str  # presented to kubelets when proxying logs
     host: str
     port: int
+    service_cidr: str = "10.96.0.0/12"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,19 @@ class KubeletSettings:
     host: str
     port: int
     run_dir: str  # the Podman API socket lives here
+    cluster_dns: str = ""  # the kube-dns ClusterIP pods resolve names through ("": the runtime's default)
+    cluster_domain: str = "cluster.local"
+    apiserver: str = "apiserver"
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """The service proxy of one host: nftables rules for Services, and a DNS responder."""
+
+    token: str
+    dns_ip: str  # the kube-dns ClusterIP, redirected to this host's responder
+    dns_port: int  # where the responder listens on this host
+    cluster_domain: str = "cluster.local"
     apiserver: str = "apiserver"
 
 
@@ -80,6 +94,7 @@ Settings = (
     | SchedulerSettings
     | ControllerManagerSettings
     | KubeletSettings
+    | ProxySettings
     | HollowNodesSettings
 )
 

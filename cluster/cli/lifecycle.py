@@ -30,6 +30,8 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
         apiserver=args.apiserver_port,
         store=args.store_port,
         kubelet=args.kubelet_port,
+        dns=args.dns_port,
+        service_cidr=args.service_cidr,
     )
     try:
         result = lifecycle.up(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
 from typing import IO
@@ -27,6 +28,17 @@ def _duration(text: str) -> float:
         return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30s, 2m)") from None
+
+
+def _service_cidr(text: str) -> str:
+    """An IPv4 range of 16 to 2^20 addresses (Kubernetes' bounds; kube-dns takes its tenth)."""
+    try:
+        network = ipaddress.IPv4Network(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid service CIDR {text!r}: {err}") from None
+    if not 12 <= network.prefixlen <= 28:
+        raise argparse.ArgumentTypeError(f"service CIDR {text!r}: the prefix must be /12 to /28")
+    return str(network)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--store-port", type=int, default=2379, help="etcd client port of the store (0: any free port)"
     )
     up.add_argument("--kubelet-port", type=int, default=10250, help="kubelet gRPC port (0: any free port)")
+    up.add_argument(
+        "--dns-port",
+        type=int,
+        default=10053,
+        help="each host's DNS responder, behind kube-dns (0: any free port)",
+    )
+    up.add_argument(
+        "--service-cidr",
+        type=_service_cidr,
+        default="10.96.0.0/12",
+        help="the Services' virtual IPs (kept after the first up)",
+    )
     up.add_argument(
         "--bind-address",
         default="127.0.0.1",

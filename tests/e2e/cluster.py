@@ -60,7 +60,7 @@ class Cluster:
         """`raykube up` on free ports; a fixed `apiserver_port` keeps the CLI's config valid when the
         API server restarts (with port 0 every start picks another)."""
         out = self.raykube("up", "--ray-port=0", f"--apiserver-port={apiserver_port}", "--store-port=0",
-                           "--kubelet-port=0", f"--node-name={self.node}").stdout  # fmt: skip
+                           "--kubelet-port=0", "--dns-port=0", f"--node-name={self.node}").stdout  # fmt: skip
         self.head_pid = int((self.home / "ray.pid").read_text())
         return out
 
