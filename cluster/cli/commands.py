@@ -20,7 +20,8 @@ from cluster.api import codec, manifest, resources, wellknown
 from cluster.api.resources import T
 from cluster.cli import describe, jsonpath, printers
 from cluster.client.api import ApiClient
-from cluster.errors import AlreadyExists, BadRequest, Gone, Timeout
+from cluster.errors import AlreadyExists, BadRequest, Gone, NotFound, Timeout
+from raykube.v1 import service_pb2
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -159,6 +160,12 @@ async def describe_(client: ApiClient, args: argparse.Namespace, out: IO[str]) -
         text = describe.describe_deployment(obj, await _owned(client, resources.REPLICASETS, obj))
     elif resource is resources.REPLICASETS:
         text = describe.describe_replica_set(obj, await _owned(client, resources.PODS, obj))
+    elif resource is resources.SERVICES:
+        try:
+            endpoints: Any = await client.get(resources.ENDPOINTS, namespace, args.name)
+        except NotFound:
+            endpoints = None
+        text = describe.describe_service(obj, endpoints)
     else:
         hint = f"try `raykube get {resource.name} {args.name} -o yaml`"
         raise BadRequest(f"describe is not supported for {resource.name}; {hint}")
@@ -312,4 +319,30 @@ async def whoami(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> i
         ),
         file=out,
     )
+    return 0
+
+
+async def expose(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
+    """A Service for a Deployment's (or ReplicaSet's) pods, selecting what its selector selects."""
+    kind, _, name = args.target.partition("/")
+    name = name or args.name
+    resource = resources.by_name(kind)
+    if resource not in (resources.DEPLOYMENTS, resources.REPLICASETS) or not name:
+        raise BadRequest("expose needs deployment/NAME or replicaset/NAME")
+    workload: Any = await client.get(resource, args.namespace, name)
+    selector = workload.spec.selector
+    if selector.match_expressions or not selector.match_labels:
+        raise BadRequest(
+            f"couldn't retrieve selectors via --selector flag or introspection: {name} selects by expressions"
+        )
+    service = service_pb2.Service()
+    service.metadata.name, service.metadata.namespace = args.service_name or name, args.namespace
+    service.metadata.labels.update(workload.metadata.labels)
+    service.spec.selector.update(selector.match_labels)
+    service.spec.type = args.type
+    service.spec.ports.add(
+        port=args.port, target_port=str(args.target_port or args.port), protocol=args.protocol
+    )
+    await client.create(service)
+    print(f"service/{service.metadata.name} exposed", file=out)
     return 0

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api.wellknown import REVISION
 from cluster.cli.printers import human_duration, node_status_text, pod_status_text, selector_text
-from raykube.v1 import apps_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import apps_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2, service_pb2
 
 Pair = tuple[str, str]
 
@@ -277,3 +277,33 @@ def events_section(events: Iterable[event_pb2.Event], now: float) -> str:
     widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
     lines = ["  " + "".join(f"{v:<{w}}" for v, w in zip(r[:4], widths, strict=True)) + r[4] for r in rows]
     return "\n".join(["Events:", *lines])
+
+
+def describe_service(service: service_pb2.Service, endpoints: service_pb2.Endpoints | None) -> str:
+    spec = service.spec
+    addresses = [f"{a.ip}:{p.port}" for s in (endpoints.subsets if endpoints else []) for a in s.addresses
+                 for p in s.ports]  # fmt: skip
+    pairs: list[tuple[str, str | list[str]]] = [
+        ("Name", service.metadata.name),
+        ("Namespace", service.metadata.namespace),
+        ("Labels", _labels(service.metadata.labels)),
+        ("Annotations", _labels(service.metadata.annotations)),
+        ("Selector", ",".join(f"{k}={v}" for k, v in sorted(spec.selector.items())) or "<none>"),
+        ("Type", spec.type),
+        ("IP Family Policy", spec.ip_family_policy or "SingleStack"),
+        ("IP Families", ",".join(spec.ip_families) or "IPv4"),
+        ("IP", spec.cluster_ip or "<none>"),
+        ("IPs", ",".join(spec.cluster_ips) or "<none>"),
+    ]
+    for port in spec.ports:
+        name = port.name or "<unset>"
+        pairs.append(("Port", f"{name}  {port.port}/{port.protocol}"))
+        target = port.target_port or str(port.port)
+        pairs.append(("TargetPort", f"{target}/{port.protocol}"))
+        if port.node_port:
+            pairs.append(("NodePort", f"{name}  {port.node_port}/{port.protocol}"))
+    pairs.append(("Endpoints", ",".join(addresses) or "<none>"))
+    pairs.append(("Session Affinity", spec.session_affinity or "None"))
+    if spec.type == "NodePort":
+        pairs.append(("External Traffic Policy", spec.external_traffic_policy or "Cluster"))
+    return "\n".join(_section(pairs))

@@ -107,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     get = api_command("get", "list objects, or show one", commands.get)
-    get.add_argument("resource", help="pods, nodes, deployments, replicasets, namespaces, events, leases")
+    get.add_argument(
+        "resource",
+        help="pods, nodes, deployments, replicasets, services, endpoints, "
+        "endpointslices, namespaces, events, leases (or several: deploy,rs,pods)",
+    )
     get.add_argument("name", nargs="?", default="")
     get.add_argument("-o", "--output", default="", help="wide|yaml|json|name|jsonpath=TEMPLATE")
     get.add_argument("-l", "--selector", default="", help="label selector, e.g. app=web,tier!=db")
@@ -179,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("-w", "--watch", action=argparse.BooleanOptionalAction, default=True,
                       help="status: wait until the rollout is done (default)")  # fmt: skip
     roll.add_argument("--timeout", type=_duration, default=0.0, help="status: give up after this long")
+
+    expose = api_command("expose", "make a Service for a deployment's pods", commands.expose)
+    expose.add_argument("target", help="deployment/NAME (or replicaset/NAME)")
+    expose.add_argument("name", nargs="?", default="")
+    expose.add_argument("--port", type=int, required=True, help="the Service's port")
+    expose.add_argument(
+        "--target-port", default="", help="the pods' port: a number or a port name (default: --port)"
+    )
+    expose.add_argument("--type", choices=("ClusterIP", "NodePort"), default="ClusterIP")
+    expose.add_argument("--protocol", choices=("TCP", "UDP", "SCTP"), default="TCP")
+    expose.add_argument(
+        "--name", dest="service_name", default="", help="the Service's name (default: the target's)"
+    )
 
     api_command("whoami", "show who the API server thinks you are", commands.whoami)
     return parser

@@ -13,7 +13,17 @@ import yaml
 
 from cluster.api import codec, conditions, labels, resources
 from cluster.cli import jsonpath
-from raykube.v1 import apps_pb2, coordination_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import (
+    apps_pb2,
+    coordination_pb2,
+    discovery_pb2,
+    event_pb2,
+    meta_pb2,
+    namespace_pb2,
+    node_pb2,
+    pod_pb2,
+    service_pb2,
+)
 
 OUTPUT_FORMATS = ("wide", "yaml", "json", "name", "jsonpath=TEMPLATE")
 
@@ -153,6 +163,47 @@ def lease_row(lease: coordination_pb2.Lease, now: float, wide: bool) -> list[str
     return [lease.metadata.name, lease.spec.holder_identity or "<none>", age(lease, now)]
 
 
+def service_ports_text(service: service_pb2.Service) -> str:
+    """kubectl's PORT(S): 80/TCP, or 80:30080/TCP for a NodePort."""
+    return (
+        ",".join(
+            f"{p.port}{':' + str(p.node_port) if p.node_port else ''}/{p.protocol or 'TCP'}"
+            for p in service.spec.ports
+        )
+        or "<none>"
+    )
+
+
+def service_row(service: service_pb2.Service, now: float, wide: bool) -> list[str]:
+    spec = service.spec
+    row = [service.metadata.name, spec.type or "ClusterIP", spec.cluster_ip or "<none>", "<none>",
+           service_ports_text(service), age(service, now)]  # fmt: skip
+    return [*row, ",".join(f"{k}={v}" for k, v in sorted(spec.selector.items())) or "<none>"] if wide else row
+
+
+def _addresses(pairs: list[str], shown: int = 3) -> str:
+    """kubectl's ENDPOINTS column: the first three, then how many more."""
+    if not pairs:
+        return "<none>"
+    more = f" + {len(pairs) - shown} more..." if len(pairs) > shown else ""
+    return ",".join(pairs[:shown]) + more
+
+
+def endpoints_row(endpoints: service_pb2.Endpoints, now: float, wide: bool) -> list[str]:
+    pairs: list[str] = []
+    for subset in endpoints.subsets:
+        for address in subset.addresses:
+            pairs += [f"{address.ip}:{p.port}" for p in subset.ports] or [address.ip]
+    return [endpoints.metadata.name, _addresses(pairs), age(endpoints, now)]
+
+
+def endpoint_slice_row(endpoint_slice: discovery_pb2.EndpointSlice, now: float, wide: bool) -> list[str]:
+    ports = ",".join(str(p.port) for p in endpoint_slice.ports) or "<unset>"
+    addresses = [a for e in endpoint_slice.endpoints for a in e.addresses]
+    return [endpoint_slice.metadata.name, endpoint_slice.address_type, ports, _addresses(addresses),
+            age(endpoint_slice, now)]  # fmt: skip
+
+
 Row = Callable[[Any, float, bool], list[str]]
 # resource -> (columns, more columns with -o wide, the row of one object)
 TABLES: dict[str, tuple[list[str], list[str], Row]] = {
@@ -169,6 +220,9 @@ TABLES: dict[str, tuple[list[str], list[str], Row]] = {
     "namespaces": (["NAME", "STATUS", "AGE"], [], namespace_row),
     "events": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], event_row),
     "leases": (["NAME", "HOLDER", "AGE"], [], lease_row),
+    "services": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"], service_row),
+    "endpoints": (["NAME", "ENDPOINTS", "AGE"], [], endpoints_row),
+    "endpointslices": (["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [], endpoint_slice_row),
 }  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import pytest
 from cluster.api import resources
 from cluster.cli.main import main
 from cluster.client import config
+from raykube.v1 import pod_pb2
 from tests.harness import ControlPlaneThread
 
 POD = """\
@@ -108,6 +110,13 @@ def test_usage_errors_and_missing_config(
     with pytest.raises(SystemExit) as caught:
         main(["frobnicate"])
     assert caught.value.code == 2
+    for cidr, complaint in (
+        ("10.0.0.0/8", "the prefix must be /12 to /28"),
+        ("10.96.0.1/12", "host bits set"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["up", f"--service-cidr={cidr}"])
+        assert complaint in capsys.readouterr().err
 
 
 def test_wait_and_whoami(
@@ -134,6 +143,7 @@ def test_wait_sees_changes_made_after_it_started(
         time.sleep(0.5)  # it has listed and watches now
         assert not ready.done()
         pod = cluster.run(lambda: client.get(resources.PODS, "default", "example-pod"))
+        assert isinstance(pod, pod_pb2.Pod)
         pod.status.conditions.add(type="Ready", status="True")
         cluster.run(lambda: client.update_status(pod))
         assert ready.result(timeout=10) == 0
@@ -166,3 +176,44 @@ def test_names_may_follow_flags_as_with_kubectl(
     assert cli(capsys, "delete", "pod", "--now", "a", "b") == (0, 'pod "a" deleted\npod "b" deleted\n', "")
     with pytest.raises(SystemExit):
         main(["get", "pods", "--nonsense"])
+
+
+def test_expose_get_and_describe_a_service(
+    cluster: ControlPlaneThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployment = str(Path(__file__).parents[2] / "examples" / "deployment.yaml")
+    assert cli(capsys, "apply", "-f", deployment)[0] == 0
+    assert cli(capsys, "expose", "deployment/web", "--port=80", "--target-port=http", "--type=NodePort") == (
+        0,
+        "service/web exposed\n",
+        "",
+    )
+    code, out, _ = cli(capsys, "get", "svc", "web", "-o", "wide")
+    _, row = out.splitlines()
+    name, kind, cluster_ip, external, ports, _, selector = row.split()
+    assert (name, kind, external, selector) == ("web", "NodePort", "<none>", "app=web")
+    assert cluster_ip.startswith("10.") and re.fullmatch(r"80:3\d{4}/TCP", ports)
+    code, out, _ = cli(capsys, "describe", "service", "web")
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and line[0] != " ")
+    fields = {key: value.strip() for key, value in fields.items()}
+    assert (code, fields["IP"], fields["Selector"], fields["TargetPort"]) == (
+        0,
+        cluster_ip,
+        "app=web",
+        "http/TCP",
+    )
+    assert (fields["Endpoints"], fields["NodePort"]) == ("<none>", f"<unset>  {ports[3:8]}/TCP")
+    assert (
+        cli(capsys, "expose", "deployment", "web", "--port=80", "--name=web2")[1] == "service/web2 exposed\n"
+    )
+    code, _, err = cli(capsys, "expose", "deployment/web", "--port=80")
+    assert (code, err) == (1, 'Error from server (AlreadyExists): services "web" already exists\n')
+    code, _, err = cli(capsys, "expose", "pod/web", "--port=80")
+    assert (code, err) == (
+        1,
+        "Error from server (BadRequest): expose needs deployment/NAME or replicaset/NAME\n",
+    )
+    code, _, err = cli(capsys, "expose", "deployment/missing", "--port=80")
+    assert code == 1 and "NotFound" in err
+    code, _, err = cli(capsys, "expose", "deployment/web", "--port=70000", "--name=bad")
+    assert code == 1 and "spec.ports[0].port" in err

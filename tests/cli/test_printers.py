@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cluster.api import codec, resources
 from cluster.cli import describe, jsonpath, printers
 from cluster.cli.rollout import rollout_message
-from raykube.v1 import apps_pb2, event_pb2, pod_pb2
+from raykube.v1 import apps_pb2, discovery_pb2, event_pb2, pod_pb2, service_pb2
 
 
 @pytest.mark.parametrize(
@@ -20,7 +22,7 @@ def test_human_duration(seconds: int, text: str) -> None:
 
 
 def pod(status: dict, deleting: bool = False) -> pod_pb2.Pod:
-    doc = {"metadata": {"name": "p", "creationTimestamp": "2026-11-25T00:00:00Z"},
+    doc: dict[str, Any] = {"metadata": {"name": "p", "creationTimestamp": "2026-11-25T00:00:00Z"},
            "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"}, "status": status}  # fmt: skip
     if deleting:
         doc["metadata"]["deletionTimestamp"] = "2026-11-25T00:01:00Z"
@@ -120,6 +122,32 @@ def test_workload_tables_and_names() -> None:
         "pod/web-1",
         "Back-off restarting",
     ]
+
+
+def test_service_tables_show_ports_and_endpoints_like_kubectl() -> None:
+    svc = codec.decode({"metadata": {"name": "web", "creationTimestamp": "2026-11-25T00:00:00Z"},
+                        "spec": {"type": "NodePort", "clusterIP": "10.96.5.5", "selector": {"app": "web"},
+                                 "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"},
+                                           {"port": 53, "protocol": "UDP"}]}}, service_pb2.Service)  # fmt: skip
+    now = svc.metadata.creation_timestamp.seconds + 120
+    assert printers.render(resources.SERVICES, [svc], "wide", now).splitlines() == [
+        "NAME   TYPE       CLUSTER-IP   EXTERNAL-IP   PORT(S)               AGE   SELECTOR",
+        "web    NodePort   10.96.5.5    <none>        80:30080/TCP,53/UDP   2m    app=web",
+    ]
+    endpoints = codec.decode({"metadata": {"name": "web"}, "subsets": [
+        {"addresses": [{"ip": f"10.88.0.{i}"} for i in range(1, 6)], "ports": [{"port": 8080}]}]},
+        service_pb2.Endpoints)  # fmt: skip
+    assert (
+        printers.render(resources.ENDPOINTS, [endpoints], "", now)
+        .splitlines()[1]
+        .split(None, 1)[1]
+        .startswith("10.88.0.1:8080,10.88.0.2:8080,10.88.0.3:8080 + 2 more...")
+    )
+    empty = codec.decode({"metadata": {"name": "web-1"}, "addressType": "IPv4", "ports": [{"port": 8080}]},
+                         discovery_pb2.EndpointSlice)  # fmt: skip
+    assert printers.render(resources.ENDPOINTSLICES, [empty], "", now).splitlines()[1].split()[:4] == [
+        "web-1", "IPv4", "8080", "<none>"
+    ]  # fmt: skip
 
 
 def test_the_events_section_counts_repeats_like_kubectl() -> None:

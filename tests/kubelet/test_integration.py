@@ -80,7 +80,7 @@ def test_pod_lifecycle_on_real_podman(
 ) -> None:
     async def scenario() -> None:
         async with (
-            control_plane(tmp_path, kubelet_token=KUBELET_TOKEN) as plane,  # type: ignore[arg-type]
+            control_plane(tmp_path, kubelet_token=KUBELET_TOKEN) as plane,
             plane.client() as admin,
             plane.client() as kubelet_client,
         ):
