@@ -5,8 +5,9 @@ dirty; one sync loop renders the whole ruleset from the informers' caches (rules
 it in one nftables transaction when it differs from what was last applied, at most every
 `min_interval` seconds (a burst of endpoint changes costs one transaction). A restarted proxy
 first lists what the table holds, then replaces it in one transaction once its informers have
-synced: rules in force stay in force meanwhile. The DNS records (dns.py) come from the same caches.
-`remove()` deletes the table (`raykube down`).
+synced: rules in force stay in force meanwhile. A refused transaction (the table changed under
+us: simulated hosts on one machine share it) is rendered again from a fresh listing, once. The
+DNS records (dns.py) come from the same caches. `remove()` deletes the table (`raykube down`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from agents.proxy import ruleset
 from agents.proxy.dns import DnsResponder
-from agents.proxy.nft import Backend
+from agents.proxy.nft import Backend, NftError
 from cluster.api import resources
 from cluster.client.api import ApiClient
 from cluster.client.informer import Informer
@@ -79,9 +80,16 @@ class Proxy:
         ports = ruleset.service_ports(services, slices)
         if ports == self._applied:
             return
-        commands = ruleset.render(ports, self._existing, (self.config.dns_ip, self.config.dns_port))
+        dns = (self.config.dns_ip, self.config.dns_port)
+        commands = ruleset.render(ports, self._existing, dns)
         started = time.monotonic()
-        await asyncio.to_thread(self._backend.apply, commands)
+        try:
+            await asyncio.to_thread(self._backend.apply, commands)
+        except NftError as refused:  # the table changed under us (another proxy of this machine): re-read it
+            log.warning("proxy: %s; reading the table again", refused)
+            self._existing = await asyncio.to_thread(self._backend.existing)
+            commands = ruleset.render(ports, self._existing, dns)
+            await asyncio.to_thread(self._backend.apply, commands)  # refused again: fail loudly
         self.sync_seconds.append(time.monotonic() - started)
         self._applied, self._existing = ports, _after(commands)
         self.synced.set()
