@@ -74,7 +74,9 @@ async def _point_kubernetes_at(registry: Registry, host: str, port: int) -> None
 
 
 async def _create_or_replace(registry: Registry, obj: T) -> None:
+    fresh = type(obj)()
+    fresh.CopyFrom(obj)  # create fills in the uid and the like: keep `obj` bare for the update
     try:
-        await registry.create(obj)
+        await registry.create(fresh)
     except AlreadyExists:
         await registry.update(obj)  # no resourceVersion: whatever is there, this API server's address now

@@ -13,6 +13,7 @@ import pytest
 
 from cluster.api import manifest, resources
 from cluster.apiserver.allocation import ServiceNetwork
+from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import ApiClient
 from cluster.errors import Invalid
 from raykube.v1 import service_pb2
@@ -47,6 +48,10 @@ def test_the_system_services_exist(tmp_path: Path) -> None:
         endpoints = await admin.get(resources.ENDPOINTS, "default", "kubernetes")
         host, port = plane.address.rsplit(":", 1)
         assert (endpoints.subsets[0].addresses[0].ip, endpoints.subsets[0].ports[0].port) == (host, int(port))
+        await ensure_system_objects(plane.api.registry, "127.0.0.1", 16443)  # restarted on another port
+        endpoints = await admin.get(resources.ENDPOINTS, "default", "kubernetes")
+        endpoint_slice = await admin.get(resources.ENDPOINTSLICES, "default", "kubernetes")
+        assert (endpoints.subsets[0].ports[0].port, endpoint_slice.ports[0].port) == (16443, 16443)
 
     run(tmp_path, scenario)
 
