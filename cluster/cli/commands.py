@@ -143,7 +143,7 @@ async def _owned(client: ApiClient, resource: resources.Resource[T], owner: Any)
     """The objects of `resource` that `owner` controls (in its namespace)."""
     items, _ = await client.list(resource, owner.metadata.namespace)
     uid = owner.metadata.uid
-    return [o for o in items if any(r.controller and r.uid == uid for r in o.metadata.owner_references)]  # type: ignore[misc]
+    return [o for o in items if any(r.controller and r.uid == uid for r in o.metadata.owner_references)]
 
 
 async def describe_(client: ApiClient, args: argparse.Namespace, out: IO[str]) -> int:
@@ -171,7 +171,7 @@ async def describe_(client: ApiClient, args: argparse.Namespace, out: IO[str]) -
         raise BadRequest(f"describe is not supported for {resource.name}; {hint}")
     events, _ = await client.list(resources.EVENTS, namespace or wellknown.NAMESPACE_DEFAULT,
                                   field_selector=f"involvedObject.uid={obj.metadata.uid}")  # fmt: skip
-    print(f"{text}\n{describe.events_section(events, time.time())}", file=out)  # type: ignore[arg-type]
+    print(f"{text}\n{describe.events_section(events, time.time())}", file=out)
     return 0
 
 

@@ -16,6 +16,7 @@ import grpc
 from google.protobuf.message import Message
 
 from cluster.api import resources
+from cluster.api.resources import T as Kind  # one kind, the same throughout a signature
 from cluster.errors import ApiError, Conflict, Unavailable, from_rpc_error
 from raykube.v1 import api_pb2, api_pb2_grpc
 
@@ -95,19 +96,20 @@ class ApiClient:
         )
         return _typed(response.object, obj)
 
-    async def get(self, resource: resources.Resource, namespace: str, name: str) -> resources.ApiObject:
+    async def get(self, resource: resources.Resource[Kind], namespace: str, name: str) -> Kind:
         ref = api_pb2.ObjectRef(resource=resource.name, namespace=namespace, name=name)
         response = await self._call("Get", api_pb2.GetRequest(ref=ref))
-        return resources.unwrap(response.object)[1]
+        obj: Kind = resources.unwrap(response.object)[1]
+        return obj
 
     async def list(
         self,
-        resource: resources.Resource,
+        resource: resources.Resource[Kind],
         namespace: str = "",
         *,
         label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[list[resources.ApiObject], str]:
+    ) -> tuple[list[Kind], str]:
         """The matching objects and the resourceVersion to watch from."""
         request = api_pb2.ListRequest(
             resource=resource.name,

@@ -73,7 +73,7 @@ def test_slices_follow_the_pods_and_go_with_their_service(tmp_path: Path) -> Non
         items, _ = await admin.list(
             resources.ENDPOINTSLICES, "default", label_selector=f"{SERVICE_NAME_LABEL}=web"
         )
-        return sorted((e.addresses[0], e.conditions.ready) for s in items for e in s.endpoints)  # type: ignore[union-attr]
+        return sorted((e.addresses[0], e.conditions.ready) for s in items for e in s.endpoints)
 
     async def scenario() -> None:
         async with workload_cluster(tmp_path) as admin:
