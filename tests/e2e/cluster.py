@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.kubelet.podman_service import CONTAINERS_CONF
+from agents.proxy.ruleset import TABLE
 from cluster.bootstrap.ray_node import session_processes
 from tests.polling import eventually
 
@@ -101,7 +102,8 @@ class Cluster:
         return found
 
     def leftovers(self) -> dict[str, list[Any]]:
-        """Whatever of this cluster still exists: containers, pods, processes of its Ray session or Podman."""
+        """Whatever of this cluster still exists: containers, pods, processes of its Ray session or
+        Podman, its Service rules."""
         own_podman = [p for p in _processes() if "podman" in p[1] and str(self.home) in p[1]]
         return {
             "containers": self.containers(node=self.node),
@@ -109,6 +111,7 @@ class Cluster:
                                or "[]"),
             "ray processes": session_processes(self.head_pid) if self.head_pid else [],
             "podman services": own_podman,
+            "nftables tables": [t for t in _nft("list", "tables").splitlines() if t.endswith(f" {TABLE['name']}")],
         }  # fmt: skip
 
 
@@ -125,6 +128,10 @@ def restarted(actor: Any, old_pid: int, timeout: float = 90) -> int:
         return pid if pid != old_pid else None
 
     return eventually(new_pid, timeout=timeout, what="the component to come back in a new process")
+
+
+def _nft(*args: str) -> str:
+    return subprocess.run(["nft", *args], capture_output=True, text=True, check=True).stdout
 
 
 def _processes() -> list[tuple[int, str]]:

@@ -19,7 +19,7 @@ def placement(table: str) -> dict[str, tuple[str, str]]:
     rows = [
         line.split()
         for line in table.splitlines()
-        if re.match(r"(store-|apiserver|scheduler-|controller-manager-|kubelet-)", line)
+        if re.match(r"(store-|apiserver|scheduler-|controller-manager-|kubelet-|proxy-)", line)
     ]
     return {row[0]: (row[2], row[3]) for row in rows}
 
@@ -38,6 +38,7 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
             "controller-manager-0",
             "controller-manager-1",
             f"kubelet-{cluster.node}",
+            f"proxy-{cluster.node}",
         }
         again = cluster.up()
         assert "Ray: using the cluster at" in again
@@ -50,11 +51,14 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
         assert cluster.containers(node=cluster.node)
         nodes = cluster.raykube("get", "nodes").stdout
         assert re.search(rf"^{cluster.node}\s+Ready", nodes, re.M)
+        assert cluster.leftovers()["nftables tables"] == ["table ip raykube"]  # the proxy's
     finally:
         down = cluster.down()
     assert "The cluster is down." in down
     assert f"kubelet-{cluster.node}: containers removed" in down  # by its kubelet, not the safety net
-    assert cluster.leftovers() == {"containers": [], "pods": [], "ray processes": [], "podman services": []}
+    assert f"proxy-{cluster.node}: Service rules removed" in down  # by its proxy
+    assert cluster.leftovers() == {"containers": [], "pods": [], "ray processes": [], "podman services": [],
+                                   "nftables tables": []}  # fmt: skip
     assert not (cluster.home / "config.json").exists()
     after = cluster.raykube("get", "pods", check=False)
     assert after.returncode == 1 and "run `raykube up` first" in after.stderr

@@ -16,16 +16,18 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from agents.kubelet.node_status import primary_ipv4
+from agents.proxy.nft import Nftables
 from cluster.api import conditions, resources
 from cluster.client import config as client_config
 from cluster.client.api import ApiClient
 from raykube.v1 import pod_pb2
-from tests.e2e.cluster import Cluster, pod_manifest, podman
+from tests.e2e.cluster import Cluster, http_get, pod_manifest, podman
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -207,6 +209,112 @@ def test_a_deployment_heals_scales_rolls_out_without_dropping_below_its_minimum_
     eventually(lambda: not json.loads(cluster.raykube("get", "rs", "-o", "json").stdout)["items"]
                and not json.loads(cluster.raykube("get", "pods", "-l", "app=web", "-o", "json").stdout)["items"],
                timeout=60, what="no ReplicaSet and no pod left")  # fmt: skip
+
+
+HELLO = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: main
+        image: localhost/busybox:1.35
+        command: ["/bin/sh", "-c"]
+        args: ["mkdir -p /www && hostname > /www/index.html && touch /www/ready && httpd -f -p 8080 -h /www & trap 'exit 0' TERM; wait"]
+        ports: [{name: http, containerPort: 8080}]
+        resources: {requests: {cpu: 50m, memory: 16Mi}}
+        readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1, failureThreshold: 1}
+"""
+
+
+def hello_pods(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    pods = json.loads(cluster.raykube("get", "pods", "-l", "app=hello", "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: p for p in pods if "deletionTimestamp" not in p["metadata"]}
+
+
+def _names_if(pods: dict[str, Any], count: int) -> list[str] | None:
+    return list(pods) if len(pods) == count else None
+
+
+def in_pod(cluster: Cluster, pod: str, script: str) -> str:
+    [container] = cluster.containers(**{"pod-name": pod, "container-name": "main"})
+    return podman("exec", container["Id"], "sh", "-c", script)
+
+
+def from_pod(cluster: Cluster, pod: str, target: str, count: int) -> Counter[str]:
+    """Which backends answer `count` HTTP requests to `target` (a name or address, port 80) from `pod`."""
+    script = f"for i in $(seq {count}); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} 80 | tail -n 1; done"
+    return Counter(line for line in in_pod(cluster, pod, script).splitlines() if line)
+
+
+def from_host(address: str, count: int, port: int = 80) -> Counter[str]:
+    """Which backends answer `count` requests from this host; a failed request counts as its error."""
+    return Counter(_answer(f"http://{address}:{port}/") for _ in range(count))
+
+
+def _answer(url: str) -> str:
+    try:
+        return http_get(url, timeout=3).strip()
+    except OSError as failed:  # e.g. reset by a pod that stops while the rules still name it
+        return f"<{type(failed).__name__}>"
+
+
+def until_only(cluster: Cluster, address: str, expected: Callable[[], set[str]], what: str) -> float:
+    """Seconds until 20 requests in a row reach only the backends `expected()` names."""
+    started = time.monotonic()
+    eventually(lambda: set(from_host(address, 20)) <= expected(), timeout=30, interval=0.2, what=what)
+    return time.monotonic() - started
+
+
+def test_a_service_spreads_follows_readiness_and_scale_answers_on_node_ports_and_by_name(
+    cluster: Cluster, second_host: str
+) -> None:
+    cluster.apply(HELLO)
+    cluster.apply(pod_manifest("client", "sleep 100000",
+                               extra=f"  nodeSelector: {{kubernetes.io/hostname: {second_host}}}\n"))  # fmt: skip
+    assert cluster.raykube("expose", "deployment/hello", "--port=80", "--target-port=http").stdout == (
+        "service/hello exposed\n"
+    )
+    cluster.raykube("expose", "deployment/hello", "--port=80", "--target-port=8080", "--type=NodePort",
+                    "--name=hello-np")  # fmt: skip
+    cluster.raykube("rollout", "status", "deployment/hello", "--timeout=120s", timeout=150)
+    cluster.wait_ready("client")
+    service_ip = cluster.get("svc", "hello")["spec"]["clusterIP"]
+    node_port = cluster.get("svc", "hello-np")["spec"]["ports"][0]["nodePort"]
+    backends = set(eventually(lambda: _names_if(hello_pods(cluster), 3), what="3 hello pods"))
+    eventually(lambda: set(from_host(service_ip, 30)) == backends, timeout=30, what="the proxy routes all 3")
+
+    assert set(from_host(service_ip, 60)) == backends  # from the host itself
+    assert set(from_pod(cluster, "client", service_ip, 60)) == backends  # from a pod on the other host
+    assert set(from_host(primary_ipv4(), 60, node_port)) == backends  # a NodePort on the node's address
+    for name in ("hello", "hello.default", "hello.default.svc.cluster.local"):  # names, through cluster DNS
+        assert set(from_pod(cluster, "client", name, 3)) <= backends, name
+
+    unready = sorted(backends)[0]
+    in_pod(cluster, unready, "rm /www/ready")
+    eventually(lambda: not ready(cluster.get("pod", unready)), timeout=30, what=f"{unready} not Ready")
+    until_only(cluster, service_ip, lambda: backends - {unready}, "traffic to leave the unready pod")
+    assert unready not in from_host(service_ip, 60)
+    in_pod(cluster, unready, "touch /www/ready")
+    eventually(lambda: set(from_host(service_ip, 30)) == backends, timeout=30, what="it back in the rotation")
+
+    cluster.raykube("scale", "deployment/hello", "--replicas=1")
+    seconds = until_only(cluster, service_ip, lambda: set(hello_pods(cluster)), "only the one left")
+    print(f"\nscaled 3 -> 1: only the remaining pod answers after {seconds:.1f}s")
+    assert seconds < 5 and len(hello_pods(cluster)) == 1
+
+    assert service_ip in Nftables().text()
+    cluster.raykube("delete", "svc", "hello", "hello-np")
+    eventually(lambda: service_ip not in Nftables().text(), timeout=10, what="the Service's rules gone")
+    # (No request after that: with no rule, a packet to the old ClusterIP would leave the machine.)
+    cluster.raykube("delete", "deployment", "hello")
+    cluster.raykube("delete", "pod", "--now", "client")
 
 
 def node_ready(cluster: Cluster, node: str) -> str:
