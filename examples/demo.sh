@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The walking skeleton, end to end: bring up a local cluster, run a Pod from a manifest, show it
-# Running, and show that its container answers. The cluster stays up afterwards; `raykube down` stops it.
+# Running, and show that its container answers; then a Deployment behind a Service, answering
+# through its ClusterIP. The cluster stays up afterwards; `raykube down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 raykube=.venv/bin/raykube
@@ -18,4 +19,16 @@ step logs httpd
 printf '\nThe pod runs as a real Podman container:\n'
 CONTAINERS_CONF=agents/kubelet/containers.conf podman ps --filter label=io.raykube.pod-name=httpd \
   --format '  {{.Names}}  {{.Image}}  {{.Status}}'
-printf '\nThe cluster is still up: try `.venv/bin/raykube describe pod httpd`; `.venv/bin/raykube down` stops it all.\n'
+
+printf '\nA Deployment of three behind a Service, reached through its ClusterIP (the proxy'"'"'s nftables rules):\n'
+step apply -f examples/deployment.yaml
+step rollout status deployment/web --timeout=180s
+"$raykube" get service web >/dev/null 2>&1 || step expose deployment/web --port=80 --target-port=8080
+step get service web
+step get endpoints web
+cluster_ip=$("$raykube" get service web -o 'jsonpath={.spec.clusterIP}')
+printf '\n\033[1m$ curl http://%s/  (three times)\033[0m\n' "$cluster_ip"
+for _ in 1 2 3; do
+  curl -sS --max-time 5 --retry 10 --retry-connrefused --retry-delay 1 "http://$cluster_ip/"
+done
+printf '\nThe cluster is still up: try `.venv/bin/raykube describe service web`; `.venv/bin/raykube down` stops it all.\n'
