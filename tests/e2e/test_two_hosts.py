@@ -89,32 +89,35 @@ def test_pods_spread_across_hosts(cluster: Cluster, second_host: str) -> None:
     assert set(placed) == {cluster.node, second_host}, placed
 
 
-def web(replicas: int, message: str = "v1", extra: str = "") -> str:
-    """A Deployment of busybox web servers that answer `message`, ready once they answer."""
+def web(replicas: int, message: str = "v1", extra: str = "", name: str = "web") -> str:
+    """A Deployment of busybox web servers that answer `message` (shell words), ready while /www/ready
+    is there (so a test can take one out of rotation)."""
     return f"""\
 apiVersion: apps/v1
 kind: Deployment
-metadata: {{name: web}}
+metadata: {{name: {name}}}
 spec:
   replicas: {replicas}
-  selector: {{matchLabels: {{app: web}}}}
+  selector: {{matchLabels: {{app: {name}}}}}
 {extra}  template:
-    metadata: {{labels: {{app: web}}}}
+    metadata: {{labels: {{app: {name}}}}}
     spec:
       terminationGracePeriodSeconds: 2
       containers:
       - name: main
         image: localhost/busybox:1.35
         command: ["/bin/sh", "-c"]
-        args: ["mkdir -p /www && echo {message} > /www/index.html && httpd -f -p 8080 -h /www & trap 'exit 0' TERM; wait"]
+        args: ["mkdir -p /www && echo {message} > /www/index.html && touch /www/ready && httpd -f -p 8080 -h /www & trap 'exit 0' TERM; wait"]
+        ports: [{{name: http, containerPort: 8080}}]
         resources: {{requests: {{cpu: 100m, memory: 16Mi}}}}
-        readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
+        readinessProbe: {{httpGet: {{path: /ready, port: 8080}}, periodSeconds: 1, failureThreshold: 1}}
 """
 
 
-def web_pods(cluster: Cluster) -> list[dict[str, Any]]:
+def web_pods(cluster: Cluster, app: str = "web") -> list[dict[str, Any]]:
+    """The Deployment's pods that are not being deleted."""
     pods: list[dict[str, Any]] = json.loads(
-        cluster.raykube("get", "pods", "-l", "app=web", "-o", "json").stdout
+        cluster.raykube("get", "pods", "-l", f"app={app}", "-o", "json").stdout
     )["items"]
     return [p for p in pods if "deletionTimestamp" not in p["metadata"]]
 
@@ -211,35 +214,12 @@ def test_a_deployment_heals_scales_rolls_out_without_dropping_below_its_minimum_
                timeout=60, what="no ReplicaSet and no pod left")  # fmt: skip
 
 
-HELLO = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: hello}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: hello}}
-  template:
-    metadata: {labels: {app: hello}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-      - name: main
-        image: localhost/busybox:1.35
-        command: ["/bin/sh", "-c"]
-        args: ["mkdir -p /www && hostname > /www/index.html && touch /www/ready && httpd -f -p 8080 -h /www & trap 'exit 0' TERM; wait"]
-        ports: [{name: http, containerPort: 8080}]
-        resources: {requests: {cpu: 50m, memory: 16Mi}}
-        readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1, failureThreshold: 1}
-"""
+def hello_pods(cluster: Cluster) -> set[str]:
+    return {p["metadata"]["name"] for p in web_pods(cluster, "hello")}
 
 
-def hello_pods(cluster: Cluster) -> dict[str, dict[str, Any]]:
-    pods = json.loads(cluster.raykube("get", "pods", "-l", "app=hello", "-o", "json").stdout)["items"]
-    return {p["metadata"]["name"]: p for p in pods if "deletionTimestamp" not in p["metadata"]}
-
-
-def _names_if(pods: dict[str, Any], count: int) -> list[str] | None:
-    return list(pods) if len(pods) == count else None
+def _names_if(names: set[str], count: int) -> set[str] | None:
+    return names if len(names) == count else None
 
 
 def in_pod(cluster: Cluster, pod: str, script: str) -> str:
@@ -275,7 +255,7 @@ def until_only(cluster: Cluster, address: str, expected: Callable[[], set[str]],
 def test_a_service_spreads_follows_readiness_and_scale_answers_on_node_ports_and_by_name(
     cluster: Cluster, second_host: str
 ) -> None:
-    cluster.apply(HELLO)
+    cluster.apply(web(3, "$(hostname)", name="hello"))
     cluster.apply(pod_manifest("client", "sleep 100000",
                                extra=f"  nodeSelector: {{kubernetes.io/hostname: {second_host}}}\n"))  # fmt: skip
     assert cluster.raykube("expose", "deployment/hello", "--port=80", "--target-port=http").stdout == (
@@ -287,7 +267,7 @@ def test_a_service_spreads_follows_readiness_and_scale_answers_on_node_ports_and
     cluster.wait_ready("client")
     service_ip = cluster.get("svc", "hello")["spec"]["clusterIP"]
     node_port = cluster.get("svc", "hello-np")["spec"]["ports"][0]["nodePort"]
-    backends = set(eventually(lambda: _names_if(hello_pods(cluster), 3), what="3 hello pods"))
+    backends = eventually(lambda: _names_if(hello_pods(cluster), 3), what="3 hello pods")
     eventually(lambda: set(from_host(service_ip, 30)) == backends, timeout=30, what="the proxy routes all 3")
 
     assert set(from_host(service_ip, 60)) == backends  # from the host itself
@@ -305,7 +285,7 @@ def test_a_service_spreads_follows_readiness_and_scale_answers_on_node_ports_and
     eventually(lambda: set(from_host(service_ip, 30)) == backends, timeout=30, what="it back in the rotation")
 
     cluster.raykube("scale", "deployment/hello", "--replicas=1")
-    seconds = until_only(cluster, service_ip, lambda: set(hello_pods(cluster)), "only the one left")
+    seconds = until_only(cluster, service_ip, lambda: hello_pods(cluster), "only the one left")
     print(f"\nscaled 3 -> 1: only the remaining pod answers after {seconds:.1f}s")
     assert seconds < 5 and len(hello_pods(cluster)) == 1
 
