@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import grpc
 
 from cluster.apiserver.allocation import ServiceNetwork
+from cluster.apiserver.api import Api
 from cluster.apiserver.auth import Authorizer, TokenAuthenticator, UserInfo
 from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.registry import Registry
@@ -46,13 +47,8 @@ class ApiServer:
     ):
         self._storage = EtcdStorage(store)
         self.registry = Registry(self._storage, compact_every=compact_every, network=network)
-        self._service = ApiService(
-            self.registry,
-            TokenAuthenticator(tokens),
-            Authorizer(),
-            kubelet_token=kubelet_token,
-            bookmark_every=bookmark_every,
-        )
+        self.api = Api(self.registry, Authorizer(), kubelet_token=kubelet_token)
+        self._service = ApiService(self.api, TokenAuthenticator(tokens), bookmark_every=bookmark_every)
         self._bind = f"{host}:{port}"
         self._advertise = advertise_host or host
         self._server: grpc.aio.Server | None = None

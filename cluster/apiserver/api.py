@@ -1,0 +1,164 @@
+"""The API's operations, whatever the wire: authorize the caller, then hand the call to the registry.
+
+The gRPC service (service.py) and the REST server (rest/) authenticate the caller their own way
+(bearer tokens, client certificates), turn their request into one of these calls, and turn its
+result or ApiError back into their own format. So authorization, defaults and admission,
+validation and storage are one code path for both wires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from cluster.api import resources
+from cluster.api.resources import Resource, T
+from cluster.apiserver.auth import Authorizer, Request, UserInfo
+from cluster.apiserver.registry import Registry
+from cluster.errors import BadRequest, Unavailable, from_rpc_error
+from raykube.v1 import kubelet_pb2, kubelet_pb2_grpc, node_pb2, pod_pb2
+
+DEFAULT_NAMESPACE = "default"
+
+
+def object_namespace(resource: Resource[Any], namespace: str) -> str:
+    """The namespace a single-object request acts in: 'default' if unset, none if cluster-scoped."""
+    return (namespace or DEFAULT_NAMESPACE) if resource.namespaced else ""
+
+
+class Api:
+    def __init__(self, registry: Registry, authorizer: Authorizer, *, kubelet_token: str = ""):
+        self.registry = registry
+        self._authz = authorizer
+        self._kubelet_token = kubelet_token
+
+    def allow(
+        self, user: UserInfo, verb: str, resource: Resource[Any] | str, *, subresource: str = "",
+        namespace: str = "", name: str = "",
+    ) -> None:  # fmt: skip
+        """Return if `user` may; Forbidden (naming user, verb, resource, namespace) if not."""
+        if isinstance(resource, str):
+            group = next((r.group for r in resources.ALL if r.name == resource), "")
+            self._authz.authorize(Request(user, verb, resource, subresource, namespace, name, group))
+        else:
+            self._authz.authorize(
+                Request(user, verb, resource.name, subresource, namespace, name, resource.group)
+            )
+
+    async def create(self, user: UserInfo, obj: T, *, dry_run: bool = False) -> T:
+        resource: Resource[T] = resources.of(obj)
+        obj.metadata.namespace = object_namespace(resource, obj.metadata.namespace)
+        self.allow(user, "create", resource, namespace=obj.metadata.namespace, name=obj.metadata.name)
+        return await self.registry.create(obj, dry_run=dry_run)
+
+    async def get(self, user: UserInfo, resource: Resource[T], namespace: str, name: str) -> T:
+        namespace = object_namespace(resource, namespace)
+        self.allow(user, "get", resource, namespace=namespace, name=name)
+        return await self.registry.get(resource, namespace, name)
+
+    async def list(
+        self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[T], str]:  # fmt: skip
+        namespace = namespace if resource.namespaced else ""
+        self.allow(user, "list", resource, namespace=namespace)
+        return await self.registry.list_objects(resource, namespace, label_selector, field_selector)
+
+    async def update(self, user: UserInfo, obj: T, *, status: bool = False) -> T:
+        resource: Resource[T] = resources.of(obj)
+        meta = obj.metadata
+        meta.namespace = object_namespace(resource, meta.namespace)
+        self.allow(user, "update", resource, subresource="status" if status else "", namespace=meta.namespace,
+                   name=meta.name)  # fmt: skip
+        return await self.registry.update(obj, status=status)
+
+    async def delete(
+        self, user: UserInfo, resource: Resource[T], namespace: str, name: str, *,
+        grace_period_seconds: int | None = None, uid: str = "", resource_version: str = "",
+        propagation_policy: str = "",
+    ) -> tuple[T, bool]:  # fmt: skip
+        namespace = object_namespace(resource, namespace)
+        self.allow(user, "delete", resource, namespace=namespace, name=name)
+        return await self.registry.delete(
+            resource, namespace, name, grace_period_seconds=grace_period_seconds, uid=uid,
+            resource_version=resource_version, propagation_policy=propagation_policy,
+        )  # fmt: skip
+
+    async def watch(
+        self, user: UserInfo, resource: Resource[T], namespace: str, *, label_selector: str = "",
+        field_selector: str = "", resource_version: str = "", bookmark_every: float | None = None,
+    ) -> AsyncIterator[tuple[str, T]]:  # fmt: skip
+        """(type, object) events; a BOOKMARK's object carries only its resourceVersion."""
+        namespace = namespace if resource.namespaced else ""
+        self.allow(user, "watch", resource, namespace=namespace)
+        events = self.registry.watch(resource, namespace, label_selector, field_selector, resource_version,
+                                     bookmark_every)  # fmt: skip
+        async for kind, obj, revision in events:
+            if obj is None:
+                obj = resource.message()
+                obj.metadata.resource_version = str(revision)
+            yield kind, obj
+
+    async def bind(
+        self, user: UserInfo, namespace: str, name: str, node_name: str, *, uid: str = "",
+        resource_version: str = "",
+    ) -> pod_pb2.Pod:  # fmt: skip
+        namespace = namespace or DEFAULT_NAMESPACE
+        self.allow(user, "create", resources.PODS, subresource="binding", namespace=namespace, name=name)
+        return await self.registry.bind(
+            namespace, name, node_name, uid=uid, resource_version=resource_version
+        )
+
+    def whoami(self, user: UserInfo) -> UserInfo:
+        self.allow(user, "create", "selfsubjectreviews")
+        return user
+
+    async def logs(
+        self, user: UserInfo, namespace: str, name: str, *, container: str = "", follow: bool = False,
+        tail_lines: int = 0, previous: bool = False,
+    ) -> AsyncIterator[bytes]:  # fmt: skip
+        """A container's output, streamed from the kubelet of the pod's node."""
+        namespace = namespace or DEFAULT_NAMESPACE
+        self.allow(user, "get", resources.PODS, subresource="log", namespace=namespace, name=name)
+        pod = await self.registry.get(resources.PODS, namespace, name)
+        chosen = _log_container(pod, container)
+        if not pod.spec.node_name:
+            raise BadRequest(f"pod {name} does not have a host assigned")
+        node = await self.registry.get(resources.NODES, "", pod.spec.node_name)
+        request = kubelet_pb2.KubeletLogsRequest(pod_uid=pod.metadata.uid, container=chosen, follow=follow,
+                                                 tail_lines=tail_lines, previous=previous)  # fmt: skip
+        async with grpc.aio.insecure_channel(kubelet_address(node)) as channel:
+            call = kubelet_pb2_grpc.KubeletStub(channel).Logs(
+                request, metadata=(("authorization", f"Bearer {self._kubelet_token}"),)
+            )
+            try:
+                async for chunk in call:
+                    yield chunk.data
+            except grpc.aio.AioRpcError as err:
+                raise from_rpc_error(err) from None
+
+
+def _log_container(pod: pod_pb2.Pod, requested: str) -> str:
+    """The container whose logs are wanted: the named one, or the only one (kubectl's rule)."""
+    names = [c.name for c in pod.spec.containers]
+    if not requested:
+        if len(names) == 1:
+            return names[0]
+        choices = " ".join(names)
+        raise BadRequest(
+            f"a container name must be specified for pod {pod.metadata.name}, choose one of: [{choices}]"
+        )
+    if requested not in names:
+        raise BadRequest(f"container {requested} is not valid for pod {pod.metadata.name}")
+    return requested
+
+
+def kubelet_address(node: node_pb2.Node) -> str:
+    """host:port of a node's kubelet service, from its InternalIP and daemonEndpoints."""
+    port = node.status.daemon_endpoints.kubelet_endpoint.port
+    address = next((a.address for a in node.status.addresses if a.type == "InternalIP"), "")
+    if not port or not address:
+        raise Unavailable(f'node "{node.metadata.name}" has not reported its kubelet endpoint')
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
