@@ -6,6 +6,7 @@
     ├── Unauthorized      401     UNAUTHENTICATED    no or unknown credentials
     ├── Forbidden         403     PERMISSION_DENIED  authenticated, but not allowed
     ├── NotFound          404     NOT_FOUND
+    ├── MethodNotAllowed  405     UNIMPLEMENTED      a verb the resource does not serve (REST)
     ├── AlreadyExists     409     ALREADY_EXISTS     create of an existing name
     ├── Conflict          409     ABORTED            stale resourceVersion / failed precondition
     ├── Gone              410     OUT_OF_RANGE       watch from a compacted resourceVersion ("Expired")
@@ -141,6 +142,10 @@ class NotFound(ApiError):
     grpc_code, http_code, reason = grpc.StatusCode.NOT_FOUND, 404, "NotFound"
 
 
+class MethodNotAllowed(ApiError):
+    grpc_code, http_code, reason = grpc.StatusCode.UNIMPLEMENTED, 405, "MethodNotAllowed"
+
+
 class AlreadyExists(ApiError):
     grpc_code, http_code, reason = grpc.StatusCode.ALREADY_EXISTS, 409, "AlreadyExists"
 
@@ -171,6 +176,7 @@ _CLASSES: tuple[type[ApiError], ...] = (
     Unauthorized,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     AlreadyExists,
     Conflict,
     Gone,

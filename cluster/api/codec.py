@@ -28,6 +28,7 @@ from cluster.errors import FieldError
 from raykube.v1 import options_pb2
 
 M = TypeVar("M", bound=Message)
+UNKNOWN_FIELD = "FieldValueUnknown"
 
 _INT_RANGES = {
     FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
@@ -91,15 +92,25 @@ def _describe(value: object) -> str:
 
 def decode(data: Mapping[str, Any], cls: type[M], path: str = "") -> M:
     """A `cls` message from `data`; raises DecodeError naming every bad field under `path`."""
+    message, unknown = decode_lenient(data, cls, path)
+    if unknown:
+        raise DecodeError(unknown)
+    return message
+
+
+def decode_lenient(data: Mapping[str, Any], cls: type[M], path: str = "") -> tuple[M, list[FieldError]]:
+    """Like `decode`, but unknown fields are dropped and returned rather than refused (an API
+    client's fieldValidation=Ignore or Warn); mistyped fields still raise DecodeError."""
     message = cls()
     errors: list[FieldError] = []
     if not isinstance(data, Mapping):
         errors.append(FieldError(path, f"expected an object, got {_describe(data)}", "FieldValueTypeInvalid"))
     else:
         _decode_into(data, message, path, errors)
-    if errors:
+    unknown = [e for e in errors if e.reason == UNKNOWN_FIELD]
+    if len(unknown) < len(errors):
         raise DecodeError(errors)
-    return message
+    return message, unknown
 
 
 def _decode_into(data: Mapping[str, Any], message: Message, path: str, errors: list[FieldError]) -> None:
@@ -108,7 +119,7 @@ def _decode_into(data: Mapping[str, Any], message: Message, path: str, errors: l
         where = f"{path}.{key}" if path else str(key)
         field = fields.get(key) if isinstance(key, str) else None
         if field is None:
-            errors.append(FieldError(where, f'unknown field "{key}"', "FieldValueUnknown"))
+            errors.append(FieldError(where, f'unknown field "{key}"', UNKNOWN_FIELD))
             continue
         if value is None:  # JSON null: the field stays unset, as in Kubernetes
             continue

@@ -43,6 +43,10 @@ MERGE_KEYS: dict[str, str] = {
     "Container.env": "name",
     "Container.volumeMounts": "mountPath",
     "PodStatus.conditions": "type",
+    "PodStatus.podIPs": "ip",
+    "NodeSpec.podCIDRs": "",
+    "ServiceStatus.conditions": "type",
+    "NamespaceStatus.conditions": "type",
     "ObjectMeta.ownerReferences": "uid",
     "ObjectMeta.finalizers": "",
     "NodeStatus.conditions": "type",
@@ -94,8 +98,8 @@ def _merge_map(target: Any, patch: Mapping[str, Any], descriptor: Descriptor | N
     plain = {k: v for k, v in patch.items() if not k.startswith("$")}
     if directive == "replace":
         return _strip_directives(plain)
-    if directive not in (None, "merge"):
-        raise BadRequest(f'{path or "patch"}: unknown $patch directive "{directive}"')
+    if directive is not None:
+        raise BadRequest(f'{path or "patch"}: unknown $patch directive "{directive}" (delete or replace)')
     result = dict(target) if isinstance(target, Mapping) else {}
     fields = {f.json_name: f for f in descriptor.fields} if descriptor is not None else {}
     for key, value in plain.items():
@@ -139,6 +143,8 @@ def _merge_list(
     if key == "":  # a set of strings
         merged = current + [v for v in value if v not in current]
         return _ordered(merged, order, lambda v: v)
+    if any(isinstance(v, Mapping) and v.get("$patch") == "merge" for v in value):
+        raise BadRequest(f"{path}: merging lists cannot yet be specified in the patch")
     if any(isinstance(v, Mapping) and v.get("$patch") == "replace" for v in value):
         return [_strip_directives(v) for v in value if not (isinstance(v, Mapping) and "$patch" in v)]
     child = _message_of(field)

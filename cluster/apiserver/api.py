@@ -13,14 +13,16 @@ from typing import Any
 
 import grpc
 
-from cluster.api import resources
+from cluster.api import codec, resources
 from cluster.api.resources import Resource, T
 from cluster.apiserver.auth import Authorizer, Request, UserInfo
+from cluster.apiserver.patching import apply_patch, decode_patched
 from cluster.apiserver.registry import Registry
-from cluster.errors import BadRequest, Unavailable, from_rpc_error
+from cluster.errors import BadRequest, Conflict, Invalid, NotFound, Unavailable, from_rpc_error, invalid
 from raykube.v1 import kubelet_pb2, kubelet_pb2_grpc, node_pb2, pod_pb2
 
 DEFAULT_NAMESPACE = "default"
+_PATCH_ATTEMPTS = 5
 
 
 def object_namespace(resource: Resource[Any], namespace: str) -> str:
@@ -58,7 +60,7 @@ class Api:
         self.allow(user, "get", resource, namespace=namespace, name=name)
         return await self.registry.get(resource, namespace, name)
 
-    async def list(
+    async def list_objects(
         self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",
         field_selector: str = "",
     ) -> tuple[list[T], str]:  # fmt: skip
@@ -90,9 +92,20 @@ class Api:
         self, user: UserInfo, resource: Resource[T], namespace: str, *, label_selector: str = "",
         field_selector: str = "", resource_version: str = "", bookmark_every: float | None = None,
     ) -> AsyncIterator[tuple[str, T]]:  # fmt: skip
-        """(type, object) events; a BOOKMARK's object carries only its resourceVersion."""
+        """(type, object) events; a BOOKMARK's object carries only its resourceVersion. Authorization
+        and the selectors are checked before this returns (a REST watch answers them with an HTTP
+        error); a resourceVersion too old for the cache fails when iterated (410 Gone)."""
         namespace = namespace if resource.namespaced else ""
         self.allow(user, "watch", resource, namespace=namespace)
+        self.registry.predicate(resource, namespace, label_selector, field_selector)
+        return self._watch(
+            resource, namespace, label_selector, field_selector, resource_version, bookmark_every
+        )
+
+    async def _watch(
+        self, resource: Resource[T], namespace: str, label_selector: str, field_selector: str,
+        resource_version: str, bookmark_every: float | None,
+    ) -> AsyncIterator[tuple[str, T]]:  # fmt: skip
         events = self.registry.watch(resource, namespace, label_selector, field_selector, resource_version,
                                      bookmark_every)  # fmt: skip
         async for kind, obj, revision in events:
@@ -100,6 +113,91 @@ class Api:
                 obj = resource.message()
                 obj.metadata.resource_version = str(revision)
             yield kind, obj
+
+    async def list_page(
+        self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",
+        field_selector: str = "", *, limit: int = 0, continue_token: str = "", resource_version: str = "",
+    ) -> tuple[list[T], str, str]:  # fmt: skip
+        namespace = namespace if resource.namespaced else ""
+        self.allow(user, "list", resource, namespace=namespace)
+        return await self.registry.list_page(
+            resource, namespace, label_selector, field_selector, limit=limit, continue_token=continue_token,
+            resource_version=resource_version,
+        )  # fmt: skip
+
+    async def patch(
+        self, user: UserInfo, resource: Resource[T], namespace: str, name: str, patch_type: str, patch: Any,
+        *, subresource: str = "",
+    ) -> T:  # fmt: skip
+        """Apply a merge, JSON or strategic merge patch to the object as it is now, and write the
+        result as an update would (validated, admitted). A write that races another is redone on
+        the new state, unless the patch itself named the resourceVersion it expects."""
+        namespace = object_namespace(resource, namespace)
+        self.allow(user, "patch", resource, subresource=subresource, namespace=namespace, name=name)
+        for _ in range(_PATCH_ATTEMPTS):
+            current = await self.registry.get(resource, namespace, name)
+            patched = apply_patch(resource, codec.encode(current), patch_type, patch)
+            obj = decode_patched(resource, patched, name, namespace)
+            pinned = obj.metadata.resource_version not in ("", current.metadata.resource_version)
+            if not pinned:
+                obj.metadata.resource_version = current.metadata.resource_version
+            try:
+                return await self.registry.update(obj, status=subresource == "status")
+            except Conflict:
+                if pinned:
+                    raise
+        raise Conflict(f'{resource.name} "{name}": the object keeps changing; try the patch again')
+
+    async def scale(self, user: UserInfo, resource: Resource[T], namespace: str, name: str) -> T:
+        """The object behind a scale subresource read."""
+        namespace = object_namespace(resource, namespace)
+        self.allow(user, "get", resource, subresource="scale", namespace=namespace, name=name)
+        return await self.registry.get(resource, namespace, name)
+
+    async def set_scale(
+        self,
+        user: UserInfo,
+        resource: Resource[T],
+        namespace: str,
+        name: str,
+        replicas: int,
+        resource_version: str,
+    ) -> T:
+        """Write spec.replicas through the scale subresource (a resourceVersion, if given, must match)."""
+        namespace = object_namespace(resource, namespace)
+        self.allow(user, "update", resource, subresource="scale", namespace=namespace, name=name)
+        if replicas < 0:
+            raise Invalid.for_object(
+                "Scale", name, [invalid("spec.replicas", replicas, "must be greater than or equal to 0")]
+            )
+        obj: Any = await self.registry.get(resource, namespace, name)
+        if resource_version and resource_version != obj.metadata.resource_version:
+            raise Conflict(
+                f'Operation cannot be fulfilled on {resource.name}.{resource.group} "{name}": the object '
+                "has been modified; please apply your changes to the latest version and try again"
+            )
+        obj.spec.replicas = replicas
+        return await self.registry.update(obj)
+
+    async def delete_collection(
+        self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",
+        field_selector: str = "", *, grace_period_seconds: int | None = None, propagation_policy: str = "",
+    ) -> list[T]:  # fmt: skip
+        """Delete every matching object (each as a single delete would); the objects as deleted."""
+        namespace = namespace if resource.namespaced else ""
+        self.allow(user, "deletecollection", resource, namespace=namespace)
+        items, _ = await self.registry.list_objects(resource, namespace, label_selector, field_selector)
+        deleted = []
+        for item in items:
+            try:
+                obj, _ = await self.registry.delete(
+                    resource, item.metadata.namespace, item.metadata.name, uid=item.metadata.uid,
+                    grace_period_seconds=grace_period_seconds, propagation_policy=propagation_policy,
+                )  # fmt: skip
+            except (NotFound, Conflict):
+                continue  # gone meanwhile, or replaced by a new object of that name
+            deleted.append(obj)
+        return deleted
 
     async def bind(
         self, user: UserInfo, namespace: str, name: str, node_name: str, *, uid: str = "",

@@ -203,11 +203,21 @@ class EtcdStorage:
 
     async def list_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
         """Every key under `prefix`, in key order, and the store revision of the read."""
+        items, revision, _ = await self.list_page(prefix)
+        return items, revision
+
+    async def list_page(
+        self, prefix: str, *, start: str = "", revision: int = 0, limit: int = 0
+    ) -> tuple[list[KeyValue], int, bool]:
+        """Up to `limit` keys under `prefix` from `start` on (in key order), as of `revision` (0:
+        now): the items, the revision read at, and whether more follow. Compacted for a revision
+        older than the store keeps."""
         raw = prefix.encode()
-        response: rpc_pb2.RangeResponse = await self._kv_call(
-            "Range", rpc_pb2.RangeRequest(key=raw, range_end=prefix_end(raw))
-        )
-        return [_kv(kv) for kv in response.kvs], response.header.revision
+        request = rpc_pb2.RangeRequest(key=(start or prefix).encode(), range_end=prefix_end(raw),
+                                       revision=revision, limit=limit)  # fmt: skip
+        response: rpc_pb2.RangeResponse = await self._kv_call("Range", request)
+        read_at = revision or response.header.revision
+        return [_kv(kv) for kv in response.kvs], read_at, response.more
 
     async def revision(self) -> int:
         """The store's current revision (a linearizable read of nothing)."""

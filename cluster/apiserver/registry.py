@@ -13,7 +13,9 @@ per-resource WatchCache. The registry also compacts the store periodically, keep
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import json
 import logging
 import secrets
 import time
@@ -31,6 +33,7 @@ from cluster.api.resources import ApiObject, Resource, T
 from cluster.apiserver.allocation import ServiceNetwork
 from cluster.apiserver.etcd import (
     ClaimTaken,
+    Compacted,
     EtcdStorage,
     KeyExists,
     KeyValue,
@@ -46,6 +49,7 @@ from cluster.errors import (
     Conflict,
     FieldError,
     Forbidden,
+    Gone,
     Invalid,
     NotFound,
     Unavailable,
@@ -260,11 +264,45 @@ class Registry:
     async def list_objects(
         self, resource: Resource[T], namespace: str, label_selector: str = "", field_selector: str = ""
     ) -> tuple[list[T], str]:
+        items, version, _ = await self.list_page(resource, namespace, label_selector, field_selector)
+        return items, version
+
+    async def list_page(
+        self, resource: Resource[T], namespace: str, label_selector: str = "", field_selector: str = "",
+        *, limit: int = 0, continue_token: str = "", resource_version: str = "",
+    ) -> tuple[list[T], str, str]:  # fmt: skip
+        """The matching objects (at most `limit`; 0: all), the resourceVersion they were read at, and
+        a token to continue after them ("" at the end). A continued list reads at the revision of
+        its first page, so the pages are one consistent snapshot (410 Gone once that is compacted);
+        `resource_version` pins the first page to that revision (resourceVersionMatch=Exact)."""
+        if limit < 0:
+            raise BadRequest(f"limit must not be negative, got {limit}")
         matches = self.predicate(resource, namespace, label_selector, field_selector)
-        items, revision = await self._guard(self._storage.list_prefix(resource.prefix(namespace)))
+        prefix = resource.prefix(namespace)
+        start, revision = _parse_continue(continue_token, prefix) if continue_token else ("", 0)
+        if resource_version and not continue_token:
+            revision = _parse_version(resource_version)
         decode = _decoder(resource)
-        objects = [obj for obj in (decode(kv.value, kv.mod_revision) for kv in items) if matches(obj)]
-        return objects, str(revision)
+        found: list[T] = []
+        while True:
+            try:
+                page, revision, more = await self._guard(
+                    self._storage.list_page(prefix, start=start, revision=revision, limit=limit)
+                )
+            except Compacted:
+                expired = _CONTINUE_EXPIRED if continue_token else f"too old resource version: {revision}"
+                raise Gone(expired) from None
+            found += [obj for obj in (decode(kv.value, kv.mod_revision) for kv in page) if matches(obj)]
+            if limit and len(found) >= limit:
+                last = found[limit - 1].metadata
+                rest = len(found) > limit or more
+                token = (
+                    _continue_token(revision, resource.key(last.namespace, last.name) + "\0") if rest else ""
+                )
+                return found[:limit], str(revision), token
+            if not more or not page:
+                return found, str(revision), ""
+            start = page[-1].key + "\0"
 
     async def watch(
         self,
@@ -563,10 +601,33 @@ class Registry:
         """Await a storage call; an unreachable store is the client's 503, not a crash."""
         try:
             return await operation
-        except (KeyExists, RevisionMismatch, ClaimTaken):
+        except (KeyExists, RevisionMismatch, ClaimTaken, Compacted):
             raise
         except StorageError as err:
             raise Unavailable(str(err)) from err
+
+
+_CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter."
+)
+
+
+def _continue_token(revision: int, start: str) -> str:
+    """Opaque to clients: where the next page starts, and the revision the list reads at."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")  # unpadded, as Kubernetes writes it
+
+
+def _parse_continue(token: str, prefix: str) -> tuple[str, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        start, revision = str(data["start"]), int(data["rv"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise BadRequest(f"continue key is not valid: {err}") from None
+    if not start.startswith(prefix) or revision <= 0:
+        raise BadRequest("continue key is not valid: it is for another list")
+    return start, revision
 
 
 def _parse_version(text: str) -> int:

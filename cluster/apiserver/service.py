@@ -83,7 +83,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self, request: api_pb2.ListRequest, context: grpc.aio.ServicerContext
     ) -> api_pb2.ListResponse:
         resource = resources.by_name(request.resource)
-        items, version = await self._api.list(
+        items, version = await self._api.list_objects(
             self._user(context), resource, request.namespace, request.label_selector, request.field_selector
         )
         return api_pb2.ListResponse(
@@ -128,7 +128,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self, request: api_pb2.WatchRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[api_pb2.WatchEvent]:
         resource = resources.by_name(request.resource)
-        events = self._api.watch(
+        events = await self._api.watch(
             self._user(context), resource, request.namespace, label_selector=request.label_selector,
             field_selector=request.field_selector, resource_version=request.resource_version,
             bookmark_every=self._bookmark_every if request.allow_bookmarks else None,

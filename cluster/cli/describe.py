@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from cluster.api.tables import human_duration, node_status_text, pod_status_text, selector_text
 from cluster.api.wellknown import REVISION
-from cluster.cli.printers import human_duration, node_status_text, pod_status_text, selector_text
 from raykube.v1 import apps_pb2, event_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2, service_pb2
 
 Pair = tuple[str, str]

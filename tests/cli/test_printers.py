@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cluster.api import codec, resources
+from cluster.api import codec, resources, tables
 from cluster.cli import describe, jsonpath, printers
 from cluster.cli.rollout import rollout_message
 from raykube.v1 import apps_pb2, discovery_pb2, event_pb2, pod_pb2, service_pb2
@@ -18,7 +18,7 @@ from raykube.v1 import apps_pb2, discovery_pb2, event_pb2, pod_pb2, service_pb2
      (9 * 3600, "9h"), (50 * 3600, "2d2h"), (30 * 86400, "30d"), (3 * 365 * 86400, "3y")],
 )  # fmt: skip
 def test_human_duration(seconds: int, text: str) -> None:
-    assert printers.human_duration(seconds) == text
+    assert tables.human_duration(seconds) == text
 
 
 def pod(status: dict, deleting: bool = False) -> pod_pb2.Pod:
@@ -52,7 +52,7 @@ RUNNING = {"running": {"startedAt": "2026-11-25T00:00:01Z"}}
     ],
 )  # fmt: skip
 def test_pod_status_column(status: dict, deleting: bool, text: str) -> None:
-    assert printers.pod_status_text(pod(status, deleting)) == text
+    assert tables.pod_status_text(pod(status, deleting)) == text
 
 
 def test_pod_table_wide() -> None:
@@ -69,8 +69,8 @@ def test_pod_table_wide() -> None:
     now = running.metadata.creation_timestamp.seconds + 65
     text = printers.render(resources.PODS, [running], "wide", now)
     assert text.splitlines() == [
-        "NAME   READY   STATUS    RESTARTS   AGE   IP          NODE",
-        "p      1/2     Running   1          65s   10.88.0.7   n1",
+        "NAME   READY   STATUS    RESTARTS   AGE   IP          NODE   NOMINATED NODE   READINESS GATES",
+        "p      1/2     Running   1          65s   10.88.0.7   n1     <none>           <none>",
     ]
 
 

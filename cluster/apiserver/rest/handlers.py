@@ -1,0 +1,335 @@
+"""The REST verbs over one resource URL, each a thin translation onto `Api` (../api.py).
+
+GET    collection      list (a Table when asked), or watch=true: a chunked stream of JSON events
+POST   collection      create
+DELETE collection      deletecollection
+GET    item            get; subresources status, scale, log (streamed, follow=true keeps it open)
+PUT    item            update; status and scale subresources
+PATCH  item            JSON, merge or strategic merge patch (server-side apply: patching.py)
+DELETE item            delete with DeleteOptions (body or query): grace, preconditions, propagation
+POST   pods/x/binding  bind
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from cluster.api import labels, patch, tables
+from cluster.api.resources import Resource
+from cluster.apiserver.api import Api, object_namespace
+from cluster.apiserver.auth import UserInfo
+from cluster.apiserver.patching import decode_body
+from cluster.apiserver.rest import negotiation
+from cluster.apiserver.rest.paths import Target
+from cluster.apiserver.rest.responses import (
+    JSON,
+    list_json,
+    object_json,
+    respond,
+    status_json,
+    success_json,
+)
+from cluster.errors import ApiError, BadRequest, MethodNotAllowed
+
+WATCH_TIMEOUT = 1800.0  # seconds a watch lasts unless the client says (kube-apiserver: 30-60 min)
+
+
+class Handlers:
+    def __init__(self, api: Api, *, bookmark_every: float = 5.0):
+        self._api = api
+        self._bookmark_every = bookmark_every
+
+    async def handle(self, request: web.Request, user: UserInfo, target: Target) -> web.StreamResponse:
+        method, item = request.method, bool(target.name)
+        sub = target.subresource
+        if not item:
+            if method == "GET":
+                if _flag(request, "watch"):
+                    return await self._watch(request, user, target)
+                return await self._list(request, user, target)
+            if method == "POST":
+                return await self._create(request, user, target)
+            if method == "DELETE":
+                return await self._delete_collection(request, user, target)
+        elif sub == "log" and method == "GET":
+            return await self._logs(request, user, target)
+        elif sub == "scale" and method in ("GET", "PUT", "PATCH"):
+            return await self._scale(request, user, target)
+        elif sub == "binding" and method == "POST":
+            return await self._bind(request, user, target)
+        elif sub in ("", "status"):
+            if method == "GET":
+                obj = await self._api.get(user, target.resource, target.namespace, target.name)
+                return self._object(request, target.resource, obj)
+            if method == "PUT":
+                return await self._update(request, user, target)
+            if method == "PATCH":
+                return await self._patch(request, user, target)
+            if method == "DELETE" and not sub:
+                return await self._delete(request, user, target)
+        raise MethodNotAllowed(f"the server does not allow this method on the requested resource ({method})")
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _object(
+        self, request: web.Request, resource: Resource[Any], obj: Any, status: int = 200
+    ) -> web.Response:
+        if negotiation.wants_table(request.headers.get("Accept", "")):
+            return respond(
+                tables.table_json(resource, [obj], time.time(), obj.metadata.resource_version), status
+            )
+        return respond(object_json(resource, obj), status)
+
+    async def _list(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        query = request.query
+        exact = query.get("resourceVersion", "") if query.get("resourceVersionMatch") == "Exact" else ""
+        selectors = query.get("labelSelector", ""), query.get("fieldSelector", "")
+        items, version, token = await self._api.list_page(
+            user, target.resource, target.namespace, *selectors, limit=_int(query, "limit") or 0,
+            continue_token=query.get("continue", ""), resource_version=exact,
+        )  # fmt: skip
+        if negotiation.wants_table(request.headers.get("Accept", "")):
+            return respond(tables.table_json(target.resource, items, time.time(), version, token))
+        return respond(list_json(target.resource, items, version, token))
+
+    async def _watch(self, request: web.Request, user: UserInfo, target: Target) -> web.StreamResponse:
+        query = request.query
+        version = query.get("resourceVersion", "")
+        events = await self._api.watch(
+            user, target.resource, target.namespace, label_selector=query.get("labelSelector", ""),
+            field_selector=query.get("fieldSelector", ""), resource_version="" if version == "0" else version,
+            bookmark_every=self._bookmark_every if _flag(request, "allowWatchBookmarks") else None,
+        )  # fmt: skip
+        table = negotiation.wants_table(request.headers.get("Accept", ""))
+        response = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        timeout = _int(query, "timeoutSeconds") or WATCH_TIMEOUT
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            async with asyncio.timeout(timeout):
+                try:
+                    async for kind, obj in events:
+                        shown = (
+                            tables.table_json(
+                                target.resource, [obj], time.time(), obj.metadata.resource_version
+                            )
+                            if table and kind != "BOOKMARK"
+                            else object_json(target.resource, obj)
+                        )
+                        await response.write(json.dumps({"type": kind, "object": shown}).encode() + b"\n")
+                except ApiError as err:  # e.g. 410 Gone: the resourceVersion is older than the cache keeps
+                    await response.write(
+                        json.dumps({"type": "ERROR", "object": status_json(err)}).encode() + b"\n"
+                    )
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+    async def _logs(self, request: web.Request, user: UserInfo, target: Target) -> web.StreamResponse:
+        query = request.query
+        chunks = self._api.logs(
+            user, target.namespace, target.name, container=query.get("container", ""),
+            follow=_flag(request, "follow"), tail_lines=_int(query, "tailLines") or 0,
+            previous=_flag(request, "previous"),
+        )  # fmt: skip
+        first = await _first(chunks)  # errors (no such container, no node) still become an HTTP status
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            if first is not None:
+                await response.write(first)
+                async for chunk in chunks:
+                    await response.write(chunk)
+            await response.write_eof()
+        return response
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def _create(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        obj, warnings = decode_body(target.resource, await _json_body(request), _validation(request))
+        namespace = target.namespace or object_namespace(target.resource, obj.metadata.namespace)
+        if target.resource.namespaced and obj.metadata.namespace not in ("", namespace):
+            raise BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        obj.metadata.namespace = namespace if target.resource.namespaced else ""
+        created = await self._api.create(user, obj, dry_run=_dry_run(request))
+        return _warned(self._object(request, target.resource, created, 201), warnings)
+
+    async def _update(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        obj, warnings = decode_body(target.resource, await _json_body(request), _validation(request))
+        _same_object(target, obj)
+        updated = await self._api.update(user, obj, status=target.subresource == "status")
+        return _warned(self._object(request, target.resource, updated), warnings)
+
+    async def _patch(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        body = await _json_body(request, yaml_too=content_type == patch.APPLY_PATCH)
+        if content_type == patch.APPLY_PATCH:
+            raise BadRequest("server-side apply is not supported yet")
+        patched = await self._api.patch(
+            user,
+            target.resource,
+            target.namespace,
+            target.name,
+            content_type,
+            body,
+            subresource=target.subresource,
+        )
+        return self._object(request, target.resource, patched)
+
+    async def _delete(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        options = await _delete_options(request)
+        preconditions = options.get("preconditions") or {}
+        obj, _ = await self._api.delete(
+            user, target.resource, target.namespace, target.name,
+            grace_period_seconds=options.get("gracePeriodSeconds"), uid=preconditions.get("uid") or "",
+            resource_version=preconditions.get("resourceVersion") or "",
+            propagation_policy=options.get("propagationPolicy") or "",
+        )  # fmt: skip
+        return respond(object_json(target.resource, obj))
+
+    async def _delete_collection(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        options = await _delete_options(request)
+        query = request.query
+        selectors = query.get("labelSelector", ""), query.get("fieldSelector", "")
+        deleted = await self._api.delete_collection(
+            user, target.resource, target.namespace, *selectors,
+            grace_period_seconds=options.get("gracePeriodSeconds"),
+            propagation_policy=options.get("propagationPolicy") or "",
+        )  # fmt: skip
+        return respond(list_json(target.resource, deleted, ""))
+
+    async def _bind(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        body = await _json_body(request)
+        node = ((body.get("target") or {}).get("name") or "") if isinstance(body, dict) else ""
+        await self._api.bind(user, target.namespace, target.name, node)
+        return respond(success_json(target.name, "pods"), 201)
+
+    async def _scale(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        resource = target.resource
+        obj = await self._api.scale(user, resource, target.namespace, target.name)
+        if request.method == "GET":
+            return respond(scale_json(obj))
+        body = await _json_body(request)
+        if request.method == "PATCH":
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+            if content_type == patch.JSON_PATCH:
+                body = patch.json_patch(scale_json(obj), body)
+            elif content_type in (patch.MERGE_PATCH, patch.STRATEGIC_MERGE_PATCH):
+                body = patch.merge_patch(scale_json(obj), body)
+            else:
+                raise BadRequest(f"unsupported patch type for scale: {content_type}")
+        replicas = ((body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None) or 0
+        version = (
+            ((body.get("metadata") or {}).get("resourceVersion") or "") if isinstance(body, dict) else ""
+        )
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise BadRequest(f"spec.replicas must be an integer, got {json.dumps(replicas)}")
+        if request.method == "PATCH":
+            version = ""  # a patch applies to the object as it is
+        updated = await self._api.set_scale(user, resource, target.namespace, target.name, replicas, version)
+        return respond(scale_json(updated))
+
+
+def scale_json(obj: Any) -> dict[str, Any]:
+    """autoscaling/v1 Scale of a Deployment or ReplicaSet."""
+    meta = obj.metadata
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid,
+                     "resourceVersion": meta.resource_version,
+                     "creationTimestamp": meta.creation_timestamp.ToJsonString()},
+        "spec": {"replicas": obj.spec.replicas},
+        "status": {"replicas": obj.status.replicas,
+                   "selector": str(labels.from_label_selector(obj.spec.selector))},
+    }  # fmt: skip
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("true", "1")
+
+
+def _int(query: Any, name: str) -> int | None:
+    text = query.get(name)
+    if text in (None, ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {text!r}") from None
+
+
+def _validation(request: web.Request) -> str:
+    return request.query.get("fieldValidation") or "Strict"
+
+
+def _dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    if any(v not in ("All", "") for v in values):
+        raise BadRequest(f'dryRun must be "All", got {values}')
+    return "All" in values
+
+
+async def _json_body(request: web.Request, *, yaml_too: bool = False) -> Any:
+    text = await request.text()
+    try:
+        return yaml.safe_load(text) if yaml_too else json.loads(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise BadRequest(f"the request body is not valid {'YAML' if yaml_too else 'JSON'}: {err}") from None
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    """DeleteOptions from the body (kubectl) or the query (curl, client libraries)."""
+    options: dict[str, Any] = {}
+    if request.can_read_body:
+        body = await _json_body(request)
+        if body is not None and not isinstance(body, dict):
+            raise BadRequest("DeleteOptions must be a JSON object")
+        options = body or {}
+    query = request.query
+    if "gracePeriodSeconds" in query:
+        options["gracePeriodSeconds"] = _int(query, "gracePeriodSeconds")
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if options.get("orphanDependents") is True or query.get("orphanDependents") == "true":
+        options.setdefault("propagationPolicy", "Orphan")
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+        raise BadRequest(f"gracePeriodSeconds must be an integer, got {json.dumps(grace)}")
+    return options
+
+
+def _same_object(target: Target, obj: Any) -> None:
+    meta = obj.metadata
+    if meta.name != target.name:
+        raise BadRequest(
+            f"the name of the object ({meta.name}) does not match the name on the URL ({target.name})"
+        )
+    if target.resource.namespaced:
+        if meta.namespace not in ("", target.namespace):
+            raise BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        meta.namespace = target.namespace
+
+
+def _warned(response: web.Response, warnings: list[str]) -> web.Response:
+    for warning in warnings:
+        response.headers.add("Warning", f'299 - "{warning}"')
+    return response
+
+
+async def _first(chunks: AsyncIterator[bytes]) -> bytes | None:
+    async for chunk in chunks:
+        return chunk
+    return None
