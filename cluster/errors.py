@@ -10,6 +10,8 @@
     ├── AlreadyExists     409     ALREADY_EXISTS     create of an existing name
     ├── Conflict          409     ABORTED            stale resourceVersion / failed precondition
     ├── Gone              410     OUT_OF_RANGE       watch from a compacted resourceVersion ("Expired")
+    ├── RequestEntityTooLarge 413 RESOURCE_EXHAUSTED a request body (or manifest) past the limit
+    ├── TooManyRequests   429     RESOURCE_EXHAUSTED too many requests in flight
     ├── InternalError     500     INTERNAL
     ├── Unavailable       503     UNAVAILABLE        a dependency (store, kubelet) cannot be reached
     └── Timeout           504     DEADLINE_EXCEEDED
@@ -158,6 +160,14 @@ class Gone(ApiError):
     grpc_code, http_code, reason = grpc.StatusCode.OUT_OF_RANGE, 410, "Expired"
 
 
+class RequestEntityTooLarge(ApiError):
+    grpc_code, http_code, reason = grpc.StatusCode.RESOURCE_EXHAUSTED, 413, "RequestEntityTooLarge"
+
+
+class TooManyRequests(ApiError):
+    grpc_code, http_code, reason = grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "TooManyRequests"
+
+
 class InternalError(ApiError):
     grpc_code, http_code, reason = grpc.StatusCode.INTERNAL, 500, "InternalError"
 
@@ -180,6 +190,8 @@ _CLASSES: tuple[type[ApiError], ...] = (
     AlreadyExists,
     Conflict,
     Gone,
+    RequestEntityTooLarge,
+    TooManyRequests,
     InternalError,
     Unavailable,
     Timeout,

@@ -48,12 +48,17 @@ class ControlPlane:
     def client(self, token: str = "admin-token") -> ApiClient:
         return ApiClient(self.address, token)
 
+    @property
+    def rest_url(self) -> str:
+        """The REST side's base URL (plain HTTP on loopback in tests)."""
+        return f"http://{self.api.rest_address}"
+
 
 @contextlib.asynccontextmanager
 async def control_plane(data_dir: Path, **api_options: Any) -> AsyncIterator[ControlPlane]:
     store = await start_store_node(data_dir / "store", "127.0.0.1", 0)
     store_address = f"{store.address[0]}:{store.address[1]}"
-    api = ApiServer(store_address, TOKENS, **api_options)
+    api = ApiServer(store_address, TOKENS, **{"rest_port": 0, **api_options})
     address = await api.start()
     try:
         yield ControlPlane(address, store_address, api)

@@ -1,4 +1,4 @@
-"""Start and stop an API server: the gRPC service plus the registry's background tasks.
+"""Start and stop an API server: the gRPC service, the REST server, the registry's background tasks.
 
 Used in-process by tests and by the `apiserver` Ray actor alike; the actor's host awaits `wait()`,
 so a watch cache that dies takes the actor down with it (and Ray restarts it). The store is reached through a
@@ -20,6 +20,7 @@ from cluster.apiserver.api import Api
 from cluster.apiserver.auth import Authorizer, TokenAuthenticator, UserInfo
 from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.registry import Registry
+from cluster.apiserver.rest.server import RestServer
 from cluster.apiserver.service import ApiService
 from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import CHANNEL_OPTIONS
@@ -44,16 +45,22 @@ class ApiServer:
         compact_every: float = 300.0,
         bookmark_every: float = 5.0,
         network: ServiceNetwork | None = None,
+        rest_port: int | None = None,
     ):
         self._storage = EtcdStorage(store)
         self.registry = Registry(self._storage, compact_every=compact_every, network=network)
         self.api = Api(self.registry, Authorizer(), kubelet_token=kubelet_token)
-        self._service = ApiService(self.api, TokenAuthenticator(tokens), bookmark_every=bookmark_every)
+        authenticator = TokenAuthenticator(tokens)
+        self._service = ApiService(self.api, authenticator, bookmark_every=bookmark_every)
+        self.rest = RestServer(self.api, authenticator, bookmark_every=bookmark_every)
+        self._rest_port = rest_port
+        self._host = host
         self._bind = f"{host}:{port}"
         self._advertise = advertise_host or host
         self._server: grpc.aio.Server | None = None
         self._background: asyncio.Task[None] | None = None
         self.address = ""
+        self.rest_address = ""  # host:port of the REST side, if it serves one (`rest_port` given)
 
     async def start(self) -> str:
         server = grpc.aio.server(options=CHANNEL_OPTIONS)
@@ -63,6 +70,9 @@ class ApiServer:
         self._server = server
         self._background = asyncio.create_task(self.registry.run(), name="apiserver-registry")
         self.address = f"{self._advertise}:{port}"
+        if self._rest_port is not None:
+            rest_port = await self.rest.start(self._host, self._rest_port)
+            self.rest_address = f"{self._advertise}:{rest_port}"
         await self._bootstrap()
         log.info("API server serving on %s", self.address)
         return self.address
@@ -91,6 +101,7 @@ class ApiServer:
         await asyncio.shield(self._background)
 
     async def stop(self, grace: float = 1.0) -> None:
+        await self.rest.stop()
         if self._server is not None:
             await self._server.stop(grace)
         if self._background is not None:

@@ -325,7 +325,7 @@ def _same_object(target: Target, obj: Any) -> None:
 
 def _warned(response: web.Response, warnings: list[str]) -> web.Response:
     for warning in warnings:
-        response.headers.add("Warning", f'299 - "{warning}"')
+        response.headers.add("Warning", f"299 - {json.dumps(warning)}")
     return response
 
 
