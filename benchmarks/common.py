@@ -94,14 +94,15 @@ class TemporaryCluster:
     def __enter__(self) -> TemporaryCluster:
         print(f"bringing up a local cluster in {self.home} ...", flush=True)
         started = time.monotonic()
-        self.raykube("up", "--ray-port=0", "--apiserver-port=0", "--store-port=0", "--kubelet-port=0",
-                     "--dns-port=0", f"--node-name={self.node_name}")  # fmt: skip
+        ports = ["--ray-port=0", "--apiserver-port=0", "--grpc-port=0", "--store-port=0", "--kubelet-port=0",
+                 "--dns-port=0"]  # fmt: skip
+        self.raykube("up", *ports, f"--node-name={self.node_name}")
         print(f"cluster up in {time.monotonic() - started:.1f}s", flush=True)
         self.config = client_config.load(self.home)
         return self
 
     def client(self) -> ApiClient:
-        return ApiClient(self.config.server, self.config.token)
+        return self.config.client()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
@@ -135,9 +136,11 @@ def with_hollow_nodes(name: str, groups: dict[str, tuple[str, int]], measure: Me
 
     with TemporaryCluster(name) as cluster:
         connect_ray(cluster.home)
+        admin_tls = cluster.config.tls
+        assert admin_tls is not None, "raykube up writes the admin's certificate"
         try:
             for actor, (prefix, count) in groups.items():
-                settings = HollowNodesSettings(token=cluster.config.token, prefix=prefix, count=count,
+                settings = HollowNodesSettings(tls=admin_tls, prefix=prefix, count=count,
                                                capacity=HOLLOW_CAPACITY)  # fmt: skip
                 ensure_actor(ComponentSpec(actor, cluster.node_name, settings))
             return measure_on_client(cluster, measure)

@@ -43,6 +43,7 @@ from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
 from cluster.client.informer import Informer
 from cluster.supervision import run_forever
+from cluster.tls import Tls
 from raykube.v1 import pod_pb2
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class Kubelet:
     in which case the kubelet makes and owns a PodmanRuntime. `listen` is where the Kubelet gRPC
     service (logs) binds; port 0 picks one, reported as `port` and in the Node's daemonEndpoints.
     `node_ip` is the InternalIP to register (default: the host's primary IPv4); `api_token`, if
-    given, is the bearer token the API server must present when it calls this kubelet; `dns`,
+    given, is the bearer token the API server must present when it calls this kubelet; with `tls`
+    the service is served over TLS and serves only the client certificate named `api_caller`; `dns`,
     where pods resolve names (the cluster's DNS and search path; None: the runtime's default).
     """
 
@@ -91,6 +93,8 @@ class Kubelet:
         *,
         node_ip: str | None = None,
         api_token: str = "",
+        tls: Tls | None = None,
+        api_caller: str = "",
         dns: ClusterDns | None = None,
         relist_period: float = 1.0,
         resync_period: float = 10.0,
@@ -104,6 +108,8 @@ class Kubelet:
         self._listen = listen
         self._node_ip = node_ip
         self._api_token = api_token
+        self._tls = tls
+        self._api_caller = api_caller
         self._dns = dns
         self._resync_period = resync_period
         self._heartbeat_period = heartbeat_period
@@ -155,7 +161,8 @@ class Kubelet:
     async def run(self) -> None:
         """Run until cancelled."""
         self._run_task = asyncio.current_task()
-        server, self.port = await start_server(KubeletService(self.runtime, self._api_token), self._listen)
+        service = KubeletService(self.runtime, self._api_token, caller=self._api_caller)
+        server, self.port = await start_server(service, self._listen, self._tls)
         try:
             facts = host_facts(self._node_ip)
             node = node_object(

@@ -1,11 +1,12 @@
 """The kubelet's gRPC service (`raykube.v1.Kubelet`): container logs, proxied by the API server.
 
 The API server has already authorized the user and resolved the pod; it calls with the pod's uid
-and a container name, and with its own bearer token, which this service checks when it was given
-one. Instances are found by labels in the runtime: the newest instance of the container, or with
-`previous` the one before it (kept by sync_pod for exactly this). Logs stream as the runtime
-produces them; with `follow` until the container stops or the caller goes away (cancelling the
-stream closes the runtime's log request).
+and a container name. In a cluster the service is served over TLS requiring a client certificate
+of the cluster CA, and only `caller` (the API server's kubelet-client identity) is served;
+in-process tests use a bearer token instead. Instances are found by labels in the runtime: the
+newest instance of the container, or with `previous` the one before it (kept by sync_pod for
+exactly this). Logs stream as the runtime produces them; with `follow` until the container stops
+or the caller goes away (cancelling the stream closes the runtime's log request).
 
 Errors are `cluster.errors` ApiErrors sent with their gRPC codes (NotFound: no such container on
 this node; BadRequest: ambiguous container or no previous instance; Unavailable: runtime down).
@@ -21,6 +22,7 @@ import grpc
 from agents.kubelet.plan import newest_first
 from agents.kubelet.runtime import ContainerInfo, Runtime, RuntimeFailure
 from cluster.errors import ApiError, BadRequest, NotFound, Unauthorized, Unavailable, abort
+from cluster.tls import Tls, grpc_server_credentials
 from raykube.v1 import api_pb2, kubelet_pb2, kubelet_pb2_grpc
 
 
@@ -44,16 +46,20 @@ def choose_instance(instances: Sequence[ContainerInfo], container: str, previous
 
 
 class KubeletService(kubelet_pb2_grpc.KubeletServicer):
-    def __init__(self, runtime: Runtime, token: str = ""):
+    def __init__(self, runtime: Runtime, token: str = "", *, caller: str = ""):
         self._runtime = runtime
         self._token = token
+        self._caller = caller
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
-        if not self._token:
-            return
-        presented = dict(context.invocation_metadata() or ()).get("authorization", "")
-        if not hmac.compare_digest(str(presented), f"Bearer {self._token}"):
-            raise Unauthorized("the kubelet only serves the API server")
+        if self._caller:
+            names = context.auth_context().get("x509_common_name") or []
+            if [n.decode() if isinstance(n, bytes) else n for n in names] != [self._caller]:
+                raise Unauthorized("the kubelet only serves the API server")
+        if self._token:
+            presented = dict(context.invocation_metadata() or ()).get("authorization", "")
+            if not hmac.compare_digest(str(presented), f"Bearer {self._token}"):
+                raise Unauthorized("the kubelet only serves the API server")
 
     async def Logs(
         self, request: kubelet_pb2.KubeletLogsRequest, context: grpc.aio.ServicerContext
@@ -75,10 +81,16 @@ class KubeletService(kubelet_pb2_grpc.KubeletServicer):
             await abort(context, Unavailable(f"container runtime: {err}"))
 
 
-async def start_server(service: KubeletService, address: str) -> tuple[grpc.aio.Server, int]:
-    """Serve `service` on `address` ("host:port", port 0 picks one); the server and its port."""
+async def start_server(
+    service: KubeletService, address: str, tls: Tls | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """Serve `service` on `address` ("host:port", port 0 picks one), over TLS with client
+    certificates if `tls` is given; the server and its port."""
     server = grpc.aio.server()
     kubelet_pb2_grpc.add_KubeletServicer_to_server(service, server)
-    port = server.add_insecure_port(address)
+    if tls is not None:
+        port = server.add_secure_port(address, grpc_server_credentials(tls))
+    else:
+        port = server.add_insecure_port(address)
     await server.start()
     return server, port

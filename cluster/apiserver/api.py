@@ -19,6 +19,7 @@ from cluster.apiserver.auth import Authorizer, Request, UserInfo
 from cluster.apiserver.patching import apply_patch, decode_patched
 from cluster.apiserver.registry import Registry
 from cluster.errors import BadRequest, Conflict, Invalid, NotFound, Unavailable, from_rpc_error, invalid
+from cluster.tls import Tls, open_channel
 from raykube.v1 import kubelet_pb2, kubelet_pb2_grpc, node_pb2, pod_pb2
 
 DEFAULT_NAMESPACE = "default"
@@ -31,10 +32,18 @@ def object_namespace(resource: Resource[Any], namespace: str) -> str:
 
 
 class Api:
-    def __init__(self, registry: Registry, authorizer: Authorizer, *, kubelet_token: str = ""):
+    def __init__(
+        self,
+        registry: Registry,
+        authorizer: Authorizer,
+        *,
+        kubelet_token: str = "",
+        kubelet_tls: Tls | None = None,
+    ):
         self.registry = registry
         self._authz = authorizer
         self._kubelet_token = kubelet_token
+        self._kubelet_tls = kubelet_tls  # the client certificate kubelets serve
 
     def allow(
         self, user: UserInfo, verb: str, resource: Resource[Any] | str, *, subresource: str = "",
@@ -227,10 +236,9 @@ class Api:
         node = await self.registry.get(resources.NODES, "", pod.spec.node_name)
         request = kubelet_pb2.KubeletLogsRequest(pod_uid=pod.metadata.uid, container=chosen, follow=follow,
                                                  tail_lines=tail_lines, previous=previous)  # fmt: skip
-        async with grpc.aio.insecure_channel(kubelet_address(node)) as channel:
-            call = kubelet_pb2_grpc.KubeletStub(channel).Logs(
-                request, metadata=(("authorization", f"Bearer {self._kubelet_token}"),)
-            )
+        async with open_channel(kubelet_address(node), self._kubelet_tls) as kubelet:
+            metadata = (("authorization", f"Bearer {self._kubelet_token}"),) if self._kubelet_token else ()
+            call = kubelet_pb2_grpc.KubeletStub(kubelet).Logs(request, metadata=metadata)
             try:
                 async for chunk in call:
                     yield chunk.data

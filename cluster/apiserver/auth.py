@@ -1,7 +1,8 @@
 """Who is calling (authentication) and what they may do (authorization).
 
-Authentication: bearer tokens from a static token file, in kube-apiserver's `--token-auth-file`
-format: `token,user,uid,"group1,group2"` per line. `raykube up` writes one with a token for the
+Authentication: client certificates signed by the cluster CA (CN = user, O = groups), or bearer
+tokens from a static token file, in kube-apiserver's `--token-auth-file` format:
+`token,user,uid,"group1,group2"` per line. `raykube up` writes one with a token for the
 admin (group system:masters), the scheduler, and each kubelet (system:node:<name>, group system:nodes).
 
 Authorization: a fixed RBAC-like policy, the default roles Kubernetes binds to those identities:
@@ -18,6 +19,9 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from cluster.api import wellknown
 from cluster.errors import BadRequest, Forbidden, Unauthorized
@@ -72,21 +76,52 @@ def format_token_file(tokens: Mapping[str, UserInfo]) -> str:
     return out.getvalue()
 
 
-class TokenAuthenticator:
+class Authenticator:
+    """Who a request comes from: a client certificate the TLS layer verified against the cluster CA
+    (CN = user, O = groups, as kube-apiserver reads them), else a bearer token from the token file."""
+
     def __init__(self, tokens: Mapping[str, UserInfo]):
         self._tokens = dict(tokens)
 
-    def authenticate(self, metadata: Iterable[tuple[str, str | bytes]]) -> UserInfo:
-        header = next((v for k, v in metadata if k == "authorization"), None)
-        if header is None:
-            raise Unauthorized(
-                "Unauthorized: no bearer token (send metadata 'authorization: Bearer <token>')"
-            )
-        scheme, _, token = (header.decode() if isinstance(header, bytes) else header).partition(" ")
-        user = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
-            raise Unauthorized("Unauthorized: invalid bearer token")
+    def authenticate(
+        self, *, authorization: str | bytes | None = None, certificate: bytes | None = None
+    ) -> UserInfo:
+        """`authorization`: the Authorization header or metadata; `certificate`: the peer's, DER or PEM."""
+        if certificate:
+            user = _certificate_user(certificate)
+        elif authorization is None:
+            raise Unauthorized("Unauthorized")
+        else:
+            text = authorization.decode() if isinstance(authorization, bytes) else authorization
+            scheme, _, token = text.partition(" ")
+            found = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+            if found is None:
+                raise Unauthorized("Unauthorized")
+            user = found
         return UserInfo(user.name, user.uid, user.groups | {AUTHENTICATED_GROUP})
+
+    def from_metadata(
+        self, metadata: Iterable[tuple[str, str | bytes]], certificate: bytes | None = None
+    ) -> UserInfo:
+        """For gRPC: the bearer token in metadata 'authorization', or the peer certificate."""
+        header = next((v for k, v in metadata if k == "authorization"), None)
+        return self.authenticate(authorization=header, certificate=certificate)
+
+
+def _certificate_user(data: bytes) -> UserInfo:
+    try:
+        cert = (
+            x509.load_pem_x509_certificate(data)
+            if data.startswith(b"-----")
+            else x509.load_der_x509_certificate(data)
+        )
+    except ValueError:
+        raise Unauthorized("Unauthorized: unreadable client certificate") from None
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not common:
+        raise Unauthorized("Unauthorized: the client certificate has no common name")
+    groups = frozenset(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+    return UserInfo(str(common[0].value), "", groups)
 
 
 @dataclass(frozen=True)

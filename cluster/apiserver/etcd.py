@@ -22,6 +22,7 @@ import grpc
 from google.protobuf.message import Message
 
 from cluster.etcd_keys import prefix_end
+from cluster.tls import Tls, open_channel
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
 
@@ -136,6 +137,7 @@ class EtcdStorage:
         timeout: float = 10.0,
         attempts: int = 6,
         backoff: float = 0.1,
+        tls: Tls | None = None,
     ):
         if isinstance(endpoints, str):
             endpoints = [endpoints]
@@ -145,6 +147,7 @@ class EtcdStorage:
         self._timeout = timeout
         self._attempts = attempts
         self._backoff = backoff
+        self._tls = tls
         self._channel: grpc.aio.Channel | None = None
 
     @property
@@ -157,8 +160,8 @@ class EtcdStorage:
                 not self._endpoints or self._current % len(self._endpoints) == 0
             ):
                 self._endpoints = await self._resolve()  # (again) after trying every known member
-            self._channel = grpc.aio.insecure_channel(
-                self.endpoint, options=(("grpc.max_receive_message_length", 256 * 1024 * 1024),)
+            self._channel = open_channel(
+                self.endpoint, self._tls, (("grpc.max_receive_message_length", 256 * 1024 * 1024),)
             )
         channel = self._channel
         return rpc_pb2_grpc.KVStub(channel), rpc_pb2_grpc.WatchStub(channel), rpc_pb2_grpc.LeaseStub(channel)

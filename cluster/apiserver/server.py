@@ -17,7 +17,7 @@ import grpc
 
 from cluster.apiserver.allocation import ServiceNetwork
 from cluster.apiserver.api import Api
-from cluster.apiserver.auth import Authorizer, TokenAuthenticator, UserInfo
+from cluster.apiserver.auth import Authenticator, Authorizer, UserInfo
 from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.rest.server import RestServer
@@ -25,6 +25,7 @@ from cluster.apiserver.service import ApiService
 from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import CHANNEL_OPTIONS
 from cluster.errors import Unavailable
+from cluster.tls import Tls, grpc_server_credentials, server_context
 from raykube.v1 import api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,18 @@ class ApiServer:
         bookmark_every: float = 5.0,
         network: ServiceNetwork | None = None,
         rest_port: int | None = None,
+        tls: Tls | None = None,
+        kubelet_tls: Tls | None = None,
+        store_tls: Tls | None = None,
     ):
-        self._storage = EtcdStorage(store)
+        self._storage = EtcdStorage(store, tls=store_tls)
         self.registry = Registry(self._storage, compact_every=compact_every, network=network)
-        self.api = Api(self.registry, Authorizer(), kubelet_token=kubelet_token)
-        authenticator = TokenAuthenticator(tokens)
+        self.api = Api(self.registry, Authorizer(), kubelet_token=kubelet_token, kubelet_tls=kubelet_tls)
+        authenticator = Authenticator(tokens)
         self._service = ApiService(self.api, authenticator, bookmark_every=bookmark_every)
         self.rest = RestServer(self.api, authenticator, bookmark_every=bookmark_every)
         self._rest_port = rest_port
+        self._tls = tls
         self._host = host
         self._bind = f"{host}:{port}"
         self._advertise = advertise_host or host
@@ -65,13 +70,17 @@ class ApiServer:
     async def start(self) -> str:
         server = grpc.aio.server(options=CHANNEL_OPTIONS)
         api_pb2_grpc.add_ApiServicer_to_server(self._service, server)
-        port = server.add_insecure_port(self._bind)
+        if self._tls is not None:  # every caller presents a certificate the cluster CA signed
+            port = server.add_secure_port(self._bind, grpc_server_credentials(self._tls))
+        else:  # in-process tests: plaintext on loopback, bearer tokens
+            port = server.add_insecure_port(self._bind)
         await server.start()
         self._server = server
         self._background = asyncio.create_task(self.registry.run(), name="apiserver-registry")
         self.address = f"{self._advertise}:{port}"
         if self._rest_port is not None:
-            rest_port = await self.rest.start(self._host, self._rest_port)
+            context = server_context(self._tls) if self._tls is not None else None
+            rest_port = await self.rest.start(self._host, self._rest_port, context)
             self.rest_address = f"{self._advertise}:{rest_port}"
         await self._bootstrap()
         log.info("API server serving on %s", self.address)

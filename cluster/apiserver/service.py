@@ -17,7 +17,7 @@ import grpc
 
 from cluster.api import resources
 from cluster.apiserver.api import Api
-from cluster.apiserver.auth import TokenAuthenticator, UserInfo
+from cluster.apiserver.auth import Authenticator, UserInfo
 from cluster.errors import ApiError, abort
 from raykube.v1 import api_pb2, api_pb2_grpc, meta_pb2
 
@@ -54,13 +54,14 @@ def streaming(
 
 
 class ApiService(api_pb2_grpc.ApiServicer):
-    def __init__(self, api: Api, authenticator: TokenAuthenticator, *, bookmark_every: float = 5.0):
+    def __init__(self, api: Api, authenticator: Authenticator, *, bookmark_every: float = 5.0):
         self._api = api
         self._authn = authenticator
         self._bookmark_every = bookmark_every
 
     def _user(self, context: grpc.aio.ServicerContext) -> UserInfo:
-        return self._authn.authenticate(context.invocation_metadata() or ())
+        certificates = context.auth_context().get("x509_pem_cert") or [None]
+        return self._authn.from_metadata(context.invocation_metadata() or (), certificates[0])
 
     @unary
     async def Create(

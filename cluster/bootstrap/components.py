@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 from cluster.apiserver.allocation import ServiceNetwork
 from cluster.apiserver.auth import parse_token_file
 from cluster.apiserver.server import ApiServer
+from cluster.bootstrap.credentials import KUBELET_CLIENT_USER
 from cluster.bootstrap.discovery import advertised, ray_endpoints, ray_resolver
 from cluster.bootstrap.settings import (
     ApiServerSettings,
@@ -63,7 +64,9 @@ class StoreComponent:
 
     async def run(self, ready: Ready) -> None:
         s = self._settings
-        options = StoreOptions(name=s.name, peers=dict(s.peers), peer_listen=f"{s.host}:{s.peer_port}")
+        options = StoreOptions(
+            name=s.name, peers=dict(s.peers), peer_listen=f"{s.host}:{s.peer_port}", tls=s.tls
+        )
         node = await start_store_node(Path(s.data_dir), s.host, s.port, options)
         try:
             ready(f"{advertised(s.host)}:{node.address[1]}")
@@ -78,9 +81,12 @@ class ApiServerComponent:
             ray_endpoints(list(settings.store)),
             parse_token_file(settings.tokens),
             host=settings.host,
-            port=settings.port,
+            port=settings.grpc_port,
+            rest_port=settings.port,
             advertise_host=advertised(settings.host),
-            kubelet_token=settings.kubelet_token,
+            tls=settings.tls,
+            kubelet_tls=settings.kubelet_tls,
+            store_tls=settings.tls,
             network=ServiceNetwork(ipaddress.IPv4Network(settings.service_cidr)),
         )
 
@@ -91,6 +97,10 @@ class ApiServerComponent:
         finally:
             await self._server.stop()
 
+    def extra_info(self) -> dict[str, str]:
+        """Where kubectl finds the API: the HTTPS REST side."""
+        return {"rest_address": self._server.rest_address}
+
 
 class _LeaderElected:
     """A component of which one replica works at a time: the holder of the Lease `lease_name`.
@@ -99,7 +109,7 @@ class _LeaderElected:
     lease_name = ""
 
     def __init__(self, settings: SchedulerSettings | ControllerManagerSettings):
-        self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
         self._host = socket.gethostname()
         self.elector = LeaderElector(
             self._client, LeaderElectionConfig(self.lease_name, identity=f"{self._host}_{os.getpid()}")
@@ -141,7 +151,7 @@ class KubeletComponent:
 
         self._advertise = advertised(settings.host)
         self._podman = PodmanService(Path(settings.run_dir) / "podman.sock")
-        self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
         dns = ClusterDns(settings.cluster_dns, settings.cluster_domain) if settings.cluster_dns else None
         self.kubelet = Kubelet(
             settings.node_name,
@@ -149,7 +159,8 @@ class KubeletComponent:
             str(self._podman.socket_path),
             f"{settings.host}:{settings.port}",
             node_ip=self._advertise,
-            api_token=settings.kubelet_token,
+            tls=settings.tls,
+            api_caller=KUBELET_CLIENT_USER,
             dns=dns,
         )
         self._remove_pods = False
@@ -181,7 +192,7 @@ class ProxyComponent:
         from agents.proxy.proxy import ProxyConfig
 
         self._settings = settings
-        self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
         self._config = ProxyConfig(
             dns_ip=settings.dns_ip, dns_port=settings.dns_port, domain=settings.cluster_domain
         )
@@ -211,7 +222,7 @@ class HollowNodesComponent:
 
     def __init__(self, settings: HollowNodesSettings):
         self._settings = settings
-        self._client = ApiClient(ray_resolver(settings.apiserver), settings.token)
+        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
 
     async def run(self, ready: Ready) -> None:
         from agents.hollownode.hollow import HollowNodes

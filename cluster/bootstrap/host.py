@@ -102,11 +102,15 @@ class ComponentHost:
 
     async def info(self) -> dict[str, Any]:
         """Where this component runs, for `raykube up`'s table and for tests."""
+        extra: dict[str, Any] = getattr(
+            self._component, "extra_info", dict
+        )()  # e.g. the API server's REST address
         return {
             "kind": self._kind,
             "address": await self.address(),
             "pid": os.getpid(),
             "host": socket.gethostname(),
+            **extra,
         }
 
     async def stop(self, drain: bool = False) -> None:

@@ -9,8 +9,9 @@ the local Ray head (if `up` started it) by its own PID and session, and removes 
 this cluster's containers and Service rules on this machine as a safety net. `purge` also deletes
 the store's data.
 
-State kept in RAYKUBE_HOME: config.json (client), cluster.json (Ray address, hosts, whether we
-own the Ray head), tokens.csv (the API server's token file), data/ (store), run/ (sockets).
+State kept in RAYKUBE_HOME: kubeconfig (for kubectl and raykube's CLI), cluster.json (Ray
+address, hosts, whether we own the Ray head), pki/ (the CA and every certificate), tokens.csv
+(the API server's token file), data/ (store), run/ (sockets).
 Nothing here prints: progress goes to a `report` callback, results are returned, and failures
 raise `BootstrapError`; the CLI (cluster/cli/lifecycle.py) shows them.
 """
@@ -33,8 +34,8 @@ from agents.proxy.ruleset import TABLE
 from cluster.bootstrap import credentials
 from cluster.bootstrap.actors import Report, connect_ray, ensure_actor, init_ray, stop_actors
 from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, live_hosts
-from cluster.bootstrap.placement import Ports, plan
-from cluster.bootstrap.ray_node import LOOPBACK_NODE_IP, STATE_FILE, LocalRayNode
+from cluster.bootstrap.placement import Ports, network_layout, plan
+from cluster.bootstrap.ray_node import LOOPBACK_NODE_IP, STATE_FILE, LocalRayNode, primary_ip
 from cluster.client import config as client_config
 
 RAY_LOGS = "/tmp/ray/session_latest/logs"
@@ -57,7 +58,8 @@ class Placed:
 @dataclass(frozen=True)
 class UpResult:
     placed: list[Placed]
-    server: str  # the API server's address, as written to the client config
+    server: str  # the API server's HTTPS URL, as written to the kubeconfig
+    kubeconfig: Path
 
 
 def node_name(hostname: str) -> str:
@@ -97,7 +99,10 @@ def up(
         if not hosts:
             raise BootstrapError(f"no Ray node carries a '{HOST_RESOURCE_PREFIX}<name>' resource")
         tokens = credentials.ensure_tokens(home, hosts)
-        specs = plan(home, hosts, tokens, ports)
+        network = network_layout(home, ports)
+        addresses = [*live_hosts().values(), primary_ip()]
+        pki = credentials.ensure_pki(home, credentials.identities(hosts, addresses, network.kubernetes_ip))
+        specs = plan(home, hosts, tokens, pki, ports)
         state = {"ray_address": address, "owns_head": owns_head, "node_ip": node_ip, "hosts": hosts}
         credentials.write_private(home / STATE_FILE, json.dumps(state, indent=2))
         actors = {spec.name: ensure_actor(spec, report) for spec in specs}
@@ -116,12 +121,14 @@ def up(
                     f"{spec.name} failed to start: {cause} (Ray's logs: {RAY_LOGS})"
                 ) from None
             placed.append(Placed(spec.name, spec.host, info["address"], info["pid"]))
-        server = ray.get(actors["apiserver"].address.remote(), timeout=timeout)
-        admin = credentials.token_of(tokens, credentials.ADMIN_USER)
-        client_config.save(home, client_config.ClientConfig(server=server, token=admin))
+            if spec.name == "apiserver":
+                rest, grpc = info["rest_address"], info["address"]
+        server = f"https://{rest}"
+        config = client_config.ClientConfig(server=server, grpc=grpc, tls=pki.tls("admin"))
+        kubeconfig = client_config.save(home, config)
     finally:
         ray.shutdown()
-    return UpResult(placed, server)
+    return UpResult(placed, server, kubeconfig)
 
 
 def join(home: Path, address: str, host_name: str = "") -> str:
@@ -164,9 +171,10 @@ def down(home: Path, report: Report, *, purge: bool = False) -> None:
     remove_leftovers(state.get("hosts", []), report)
     if state.get("hosts") and Nftables().delete_table():
         report(f"  removed the Service rules left behind (nftables table {TABLE['name']})")
-    client_config.config_path(home).unlink(missing_ok=True)
+    client_config.kubeconfig_path(home).unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     if purge:
         shutil.rmtree(home / "data", ignore_errors=True)
         (home / credentials.TOKENS_FILE).unlink(missing_ok=True)
-        report(f"Purged the store's data in {home / 'data'}.")
+        shutil.rmtree(home / credentials.PKI_DIR, ignore_errors=True)
+        report(f"Purged the store's data in {home / 'data'}, the certificates and the tokens.")

@@ -37,7 +37,8 @@ class Ports:
     """Where components listen: the address they bind, and ports (0: any free port)."""
 
     bind_address: str = "127.0.0.1"
-    apiserver: int = 6443
+    apiserver: int = 6443  # HTTPS REST (kubectl)
+    grpc: int = 6444  # the gRPC API (raykube's components and CLI)
     store: int = 2379
     kubelet: int = 10250
     dns: int = 10053  # each host's DNS responder, behind the kube-dns ClusterIP
@@ -96,6 +97,10 @@ class Network:
     def dns_ip(self) -> str:
         return ServiceNetwork(ipaddress.IPv4Network(self.service_cidr)).dns_ip
 
+    @property
+    def kubernetes_ip(self) -> str:
+        return ServiceNetwork(ipaddress.IPv4Network(self.service_cidr)).kubernetes_ip
+
 
 def network_layout(home: Path, ports: Ports) -> Network:
     """The Service range and the DNS port (a free one for port 0), saved next to the store's data."""
@@ -108,41 +113,40 @@ def network_layout(home: Path, ports: Ports) -> Network:
     return network
 
 
-def plan(home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], ports: Ports) -> list[ComponentSpec]:
+def plan(
+    home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], pki: credentials.Pki, ports: Ports
+) -> list[ComponentSpec]:
     """Which actors the cluster needs, on which hosts, and how each is configured."""
     first = hosts[0]
     bind = ports.bind_address
-    kubelet_client = credentials.token_of(tokens, credentials.KUBELET_CLIENT_USER)
     layout = store_layout(home, hosts, ports)
     network = network_layout(home, ports)
     peers = {member.name: member.peer_address for member in layout}
     specs = [
         ComponentSpec(member.name, member.host, StoreSettings(
             name=member.name, data_dir=str(home / "data" / member.name), host=bind,
-            port=member.client_port, peer_port=member.peer_port, peers=peers))
+            port=member.client_port, peer_port=member.peer_port, peers=peers, tls=pki.tls("store")))
         for member in layout
     ]  # fmt: skip
     specs += [
         ComponentSpec("apiserver", first, ApiServerSettings(
-            store=tuple(peers), tokens=auth.format_token_file(tokens), kubelet_token=kubelet_client,
-            host=bind, port=ports.apiserver, service_cidr=network.service_cidr)),
+            store=tuple(peers), tokens=auth.format_token_file(tokens), tls=pki.tls("apiserver"),
+            kubelet_tls=pki.tls("apiserver-kubelet-client"), host=bind, port=ports.apiserver,
+            grpc_port=ports.grpc, service_cidr=network.service_cidr)),
     ]  # fmt: skip
     for i in range(ELECTED_REPLICAS):
         host = hosts[i % len(hosts)]
         specs += [
-            ComponentSpec(f"scheduler-{i}", host, SchedulerSettings(
-                token=credentials.token_of(tokens, auth.SCHEDULER_USER))),
+            ComponentSpec(f"scheduler-{i}", host, SchedulerSettings(tls=pki.tls("scheduler"))),
             ComponentSpec(f"controller-manager-{i}", host, ControllerManagerSettings(
-                token=credentials.token_of(tokens, auth.CONTROLLER_MANAGER_USER))),
+                tls=pki.tls("controller-manager"))),
         ]  # fmt: skip
     for host in hosts:
         specs += [
             ComponentSpec(f"kubelet-{host}", host, KubeletSettings(
-                node_name=host, token=credentials.token_of(tokens, credentials.node_user(host)),
-                kubelet_token=kubelet_client, host=bind, port=ports.kubelet, run_dir=str(home / "run" / host),
-                cluster_dns=network.dns_ip)),
+                node_name=host, tls=pki.tls(f"kubelet-{host}"), host=bind, port=ports.kubelet,
+                run_dir=str(home / "run" / host), cluster_dns=network.dns_ip)),
             ComponentSpec(f"proxy-{host}", host, ProxySettings(
-                token=credentials.token_of(tokens, auth.PROXY_USER), dns_ip=network.dns_ip,
-                dns_port=network.dns_port)),
+                tls=pki.tls("proxy"), dns_ip=network.dns_ip, dns_port=network.dns_port)),
         ]  # fmt: skip
     return specs

@@ -14,6 +14,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cluster.tls import Tls
+
 
 @dataclass(frozen=True)
 class StoreSettings:
@@ -25,15 +27,18 @@ class StoreSettings:
     port: int  # etcd client port
     peer_port: int
     peers: Mapping[str, str]  # member name -> peer address (host:port), this one included
+    tls: Tls  # serving and peer certificate (clients and peers present the CA's certificates)
 
 
 @dataclass(frozen=True)
 class ApiServerSettings:
     store: tuple[str, ...]  # the store replicas' actor names
-    tokens: str  # the token file's text (token,user,uid,"groups")
-    kubelet_token: str  # presented to kubelets when proxying logs
+    tokens: str  # the token file's text (token,user,uid,"groups"): bearer tokens also authenticate
+    tls: Tls  # serving certificate (REST and gRPC), also its client certificate towards the store
+    kubelet_tls: Tls  # presented to kubelets when proxying logs (system:apiserver-kubelet-client)
     host: str
-    port: int
+    port: int  # HTTPS REST, what kubectl dials
+    grpc_port: int  # the gRPC API, what raykube's components and CLI dial
     service_cidr: str = "10.96.0.0/12"
 
 
@@ -41,7 +46,7 @@ class ApiServerSettings:
 class SchedulerSettings:
     """One replica of the scheduler; replicas elect a leader through a Lease."""
 
-    token: str
+    tls: Tls  # system:kube-scheduler
     apiserver: str = "apiserver"  # the API server's actor name
 
 
@@ -49,15 +54,14 @@ class SchedulerSettings:
 class ControllerManagerSettings:
     """One replica of the controller manager; replicas elect a leader through a Lease."""
 
-    token: str
+    tls: Tls  # system:kube-controller-manager
     apiserver: str = "apiserver"
 
 
 @dataclass(frozen=True)
 class KubeletSettings:
     node_name: str
-    token: str  # this node's credential (system:node:<name>)
-    kubelet_token: str  # what the API server presents when it calls this kubelet
+    tls: Tls  # this node's certificate (system:node:<name>): as a client, and serving its logs
     host: str
     port: int
     run_dir: str  # the Podman API socket lives here
@@ -70,7 +74,7 @@ class KubeletSettings:
 class ProxySettings:
     """The service proxy of one host: nftables rules for Services, and a DNS responder."""
 
-    token: str
+    tls: Tls  # system:kube-proxy
     dns_ip: str  # the kube-dns ClusterIP, redirected to this host's responder
     dns_port: int  # where the responder listens on this host
     cluster_domain: str = "cluster.local"
@@ -81,7 +85,7 @@ class ProxySettings:
 class HollowNodesSettings:
     """Benchmark-only: `count` hollow nodes named `<prefix>-<i>` (agents/hollownode)."""
 
-    token: str
+    tls: Tls  # the admin's: one credential speaks for every hollow node
     prefix: str
     count: int
     capacity: Mapping[str, str] = field(default_factory=dict)

@@ -47,7 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def api_command(name: str, help_text: str, handler: Command) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+        cmd.add_argument(
+            "-n", "--namespace", default="", help="namespace (default: the context's, or default)"
+        )
+        cmd.add_argument("--kubeconfig", default="", help="kubeconfig file (default: $KUBECONFIG, else "
+                         "$RAYKUBE_HOME/kubeconfig)")  # fmt: skip
+        cmd.add_argument(
+            "--context", default="", help="the kubeconfig context to use (default: its current one)"
+        )
         cmd.set_defaults(handler=handler)
         return cmd
 
@@ -61,11 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ray-port", type=int, default=6379, help="GCS port of the local Ray head (0: any free port)"
     )
     up.add_argument(
-        "--apiserver-port", type=int, default=6443, help="API server gRPC port (0: any free port)"
+        "--apiserver-port", type=int, default=6443, help="API server HTTPS port, kubectl's (0: any free port)"
     )
     up.add_argument(
         "--store-port", type=int, default=2379, help="etcd client port of the store (0: any free port)"
     )
+    up.add_argument("--grpc-port", type=int, default=6444, help="API server gRPC port (0: any free port)")
     up.add_argument("--kubelet-port", type=int, default=10250, help="kubelet gRPC port (0: any free port)")
     up.add_argument(
         "--dns-port",
@@ -212,8 +220,9 @@ def print_error(err: ApiError, out: IO[str]) -> None:
 
 
 async def _run_api_command(args: argparse.Namespace) -> int:
-    cfg = client_config.load(client_config.raykube_home())
-    async with ApiClient(cfg.server, cfg.token) as client:
+    cfg = client_config.load(client_config.raykube_home(), path=args.kubeconfig, context=args.context)
+    args.namespace = args.namespace or cfg.namespace
+    async with cfg.client() as client:
         handler: Command = args.handler
         return await handler(client, args, sys.stdout)
 

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from cluster.api import resources
 from cluster.api.resources import T as Kind  # one kind, the same throughout a signature
 from cluster.errors import ApiError, Conflict, Unavailable, from_rpc_error
+from cluster.tls import Tls, open_channel
 from raykube.v1 import api_pb2, api_pb2_grpc
 
 T = TypeVar("T", bound=resources.ApiObject)
@@ -42,9 +43,12 @@ WATCH_EVENT_NAMES = {
 class ApiClient:
     """One channel to the API server; safe to share between tasks of one event loop."""
 
-    def __init__(self, target: str | Resolver, token: str, *, timeout: float = 30.0):
+    def __init__(
+        self, target: str | Resolver, token: str = "", *, tls: Tls | None = None, timeout: float = 30.0
+    ):
         self._resolve: Resolver = target if callable(target) else _fixed(target)
         self._token = token
+        self._tls = tls
         self._timeout = timeout
         self._channel: grpc.aio.Channel | None = None
         self._stub: api_pb2_grpc.ApiStub | None = None
@@ -53,7 +57,7 @@ class ApiClient:
     async def _api(self) -> api_pb2_grpc.ApiStub:
         if self._stub is None:
             self.target = await self._resolve()
-            self._channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+            self._channel = open_channel(self.target, self._tls, CHANNEL_OPTIONS)
             self._stub = api_pb2_grpc.ApiStub(self._channel)
         return self._stub
 
@@ -69,7 +73,7 @@ class ApiClient:
         await self.close()
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._token}"),)
+        return (("authorization", f"Bearer {self._token}"),) if self._token else ()
 
     def _failed(self, err: grpc.RpcError) -> ApiError:
         error = from_rpc_error(err)

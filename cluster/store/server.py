@@ -30,6 +30,7 @@ No Ray here: a Ray actor wraps this from outside.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,7 @@ from cluster.store.v3rpc.rpc import Headers
 from cluster.store.v3rpc.watch import WatchHub
 from cluster.store.v3rpc.watch_service import WatchService
 from cluster.supervision import run_forever
+from cluster.tls import Tls, grpc_server_credentials
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2_grpc
 
@@ -79,6 +81,7 @@ class StoreOptions:
     progress_interval: float = 600.0  # seconds between progress notifications (etcd: 10 min)
     lease_tick: float = 0.25  # how often the expiry loop looks for expired leases
     clock: Clock = time.monotonic
+    tls: Tls | None = None  # TLS with client certificates on both ports (etcd's --client-cert-auth)
 
 
 class StoreNode:
@@ -150,6 +153,9 @@ async def start_store_node(
 ) -> StoreNode:
     """Recover (or found, or join) the replica in `data_dir` and serve etcd's v3 API on (host, port)."""
     options = options or StoreOptions()
+    if options.tls is not None:  # the peer transport speaks TLS too
+        transport = dataclasses.replace(options.raft.transport, tls=options.tls)
+        options = dataclasses.replace(options, raft=dataclasses.replace(options.raft, transport=transport))
     cluster_id = derive_id(options.cluster)
     peer_address = options.peers.get(options.name)
     if options.peers and peer_address is None:
@@ -179,7 +185,7 @@ async def start_store_node(
         store_pb2_grpc.add_StorePeerServicer_to_server(
             PeerService(cluster_id, replicator, leases, faults), peer_server
         )
-        peer_server.add_insecure_port(peer_listen)
+        _listen(peer_server, peer_listen, options.tls)
         await peer_server.start()
         servers.append(peer_server)
 
@@ -196,7 +202,7 @@ async def start_store_node(
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(replicator, headers, options.cluster), server)
     if options.fault_injection:
         store_pb2_grpc.add_StoreAdminServicer_to_server(StoreAdminService(faults), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = _listen(server, f"{host}:{port}", options.tls)
     await server.start()
     servers.insert(0, server)
     log.info(
@@ -209,6 +215,12 @@ async def start_store_node(
         data_dir,
     )
     return StoreNode((host, bound), peer_address, servers, replicator, timers, faults, options)
+
+
+def _listen(server: grpc.aio.Server, address: str, tls: Tls | None) -> int:
+    if tls is None:
+        return server.add_insecure_port(address)
+    return server.add_secure_port(address, grpc_server_credentials(tls))
 
 
 async def _membership(
@@ -226,7 +238,7 @@ async def _membership(
             if peer_address is None:
                 raise ValueError("joining an existing cluster needs peers, this member's included")
             member_id, known = await identity.discover(
-                peer_address, options.peers, cluster_id, timeout=options.raft.request_timeout
+                peer_address, options.peers, cluster_id, timeout=options.raft.request_timeout, tls=options.tls
             )
             hints.update({m.ID: address_of(m.peerURLs[0]) for m in known if m.peerURLs})
             me = Identity(member_id, founder=False)

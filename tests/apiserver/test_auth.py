@@ -1,10 +1,13 @@
-"""Authentication by bearer token and the fixed authorization policy."""
+"""Authentication by bearer token or client certificate, and the fixed authorization policy."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from cluster.apiserver import auth
+from cluster.bootstrap.pki import CertificateAuthority, Identity
 from cluster.errors import BadRequest, Forbidden, Unauthorized
 
 TOKEN_FILE = 'secret-a,admin,1,"system:masters"\nsecret-s,system:kube-scheduler,2\n# comment\nsecret-n,system:node:n1,3,"system:nodes"\n'
@@ -18,13 +21,24 @@ def test_token_file_round_trip() -> None:
         auth.parse_token_file("only-a-token\n")
 
 
-def test_authenticate() -> None:
-    authn = auth.TokenAuthenticator(auth.parse_token_file(TOKEN_FILE))
-    user = authn.authenticate([("authorization", "Bearer secret-s")])
+def test_authenticate_by_token_or_certificate(tmp_path: Path) -> None:
+    authn = auth.Authenticator(auth.parse_token_file(TOKEN_FILE))
+    user = authn.from_metadata([("authorization", "Bearer secret-s")])
     assert user.name == "system:kube-scheduler" and auth.AUTHENTICATED_GROUP in user.groups
     for metadata in ([], [("authorization", "Bearer nope")], [("authorization", "Basic secret-a")]):
         with pytest.raises(Unauthorized):
-            authn.authenticate(metadata)
+            authn.from_metadata(metadata)
+    ca = CertificateAuthority.ensure(tmp_path)
+    cert_pem, _ = ca.issue(Identity("system:node:n1", ("system:nodes",), client=True))
+    by_cert = authn.authenticate(
+        certificate=cert_pem, authorization="Bearer secret-s"
+    )  # the certificate wins
+    assert (by_cert.name, by_cert.groups) == (
+        "system:node:n1",
+        frozenset({"system:nodes", auth.AUTHENTICATED_GROUP}),
+    )
+    with pytest.raises(Unauthorized, match="unreadable"):
+        authn.authenticate(certificate=b"garbage")
 
 
 def who(name: str, *groups: str) -> auth.UserInfo:

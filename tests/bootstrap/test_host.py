@@ -16,8 +16,9 @@ from cluster.bootstrap.components import Component, Ready
 from cluster.bootstrap.host import ComponentFailed, ComponentHost
 from cluster.bootstrap.settings import ComponentSpec, SchedulerSettings, Settings
 from cluster.supervision import run_forever
+from cluster.tls import Tls
 
-SPEC = ComponentSpec("scheduler-0", "host-a", SchedulerSettings(token="t"))
+SPEC = ComponentSpec("scheduler-0", "host-a", SchedulerSettings(tls=Tls("ca", "cert", "key")))
 
 
 class Loops:

@@ -34,7 +34,9 @@ spec:
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ControlPlaneThread]:
     plane = ControlPlaneThread(tmp_path)
     home = tmp_path / "home"
-    config.save(home, config.ClientConfig(server=plane.address, token="admin-token"))
+    config.save(
+        home, config.ClientConfig(server="https://unused", grpc=plane.address, tls=None, token="admin-token")
+    )
     monkeypatch.setenv("RAYKUBE_HOME", str(home))
     yield plane
     plane.stop()

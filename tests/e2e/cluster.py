@@ -57,10 +57,10 @@ class Cluster:
             )
         return done
 
-    def up(self, apiserver_port: int = 0) -> str:
-        """`raykube up` on free ports; a fixed `apiserver_port` keeps the CLI's config valid when the
+    def up(self, grpc_port: int = 0) -> str:
+        """`raykube up` on free ports; a fixed `grpc_port` keeps the CLI's kubeconfig valid when the
         API server restarts (with port 0 every start picks another)."""
-        out = self.raykube("up", "--ray-port=0", f"--apiserver-port={apiserver_port}", "--store-port=0",
+        out = self.raykube("up", "--ray-port=0", "--apiserver-port=0", f"--grpc-port={grpc_port}", "--store-port=0",
                            "--kubelet-port=0", "--dns-port=0", f"--node-name={self.node}").stdout  # fmt: skip
         self.head_pid = int((self.home / "ray.pid").read_text())
         return out
@@ -77,6 +77,15 @@ class Cluster:
             yield get_actor
         finally:
             ray.shutdown()
+
+    def etcdctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Real etcdctl against this cluster's store: TLS with the admin's client certificate."""
+        pki = self.home / "pki"
+        env = {**os.environ, "ETCDCTL_API": "3", "ETCDCTL_CACERT": str(pki / "ca.crt"),
+               "ETCDCTL_CERT": str(pki / "admin.crt"), "ETCDCTL_KEY": str(pki / "admin.key")}  # fmt: skip
+        return subprocess.run(
+            ["etcdctl", *args], capture_output=True, text=True, env=env, check=check, timeout=30
+        )
 
     def down(self) -> str:
         return self.raykube("down", "--purge").stdout

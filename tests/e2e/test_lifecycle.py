@@ -59,6 +59,6 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
     assert f"proxy-{cluster.node}: Service rules removed" in down  # by its proxy
     assert cluster.leftovers() == {"containers": [], "pods": [], "ray processes": [], "podman services": [],
                                    "nftables tables": []}  # fmt: skip
-    assert not (cluster.home / "config.json").exists()
+    assert not (cluster.home / "kubeconfig").exists()
     after = cluster.raykube("get", "pods", check=False)
     assert after.returncode == 1 and "run `raykube up` first" in after.stderr

@@ -44,7 +44,9 @@ def test_the_example_pod_runs_answers_logs_and_is_deleted(cluster: Cluster) -> N
     assert "serving /www on :8080" in cluster.raykube("logs", "httpd").stdout
 
     wide = cluster.raykube("get", "pods", "-o", "wide").stdout.splitlines()
-    assert re.match(rf"httpd\s+1/1\s+Running\s+0\s+\S+\s+{re.escape(ip)}\s+{cluster.node}$", wide[1])
+    assert re.match(
+        rf"httpd\s+1/1\s+Running\s+0\s+\S+\s+{re.escape(ip)}\s+{cluster.node}\s+<none>\s+<none>$", wide[1]
+    )
 
     started = time.monotonic()
     assert cluster.raykube("delete", "pod", "httpd").stdout == 'pod "httpd" deleted\n'

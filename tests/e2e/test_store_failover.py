@@ -34,12 +34,6 @@ WRITERS = (
 )
 
 
-def etcdctl(*args: str) -> str:
-    done = subprocess.run(["etcdctl", *args], capture_output=True, text=True, env={**os.environ, "ETCDCTL_API": "3"},
-                          check=True, timeout=30)  # fmt: skip
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def replicas(cluster: Cluster) -> Iterator[dict[str, dict[str, Any]]]:
     """store name -> its actor's info (address, pid), through Ray."""
@@ -49,10 +43,12 @@ def replicas(cluster: Cluster) -> Iterator[dict[str, dict[str, Any]]]:
         yield {n: ray.get(actor(n).info.remote(), timeout=30) for n in ("store-0", "store-1", "store-2")}
 
 
-def leader_of(replicas: dict[str, dict[str, Any]]) -> tuple[str, str]:
+def leader_of(cluster: Cluster, replicas: dict[str, dict[str, Any]]) -> tuple[str, str]:
     """(name, endpoint) of the replica etcd's own status call reports as leader."""
     endpoints = ",".join(r["address"] for r in replicas.values())
-    statuses = json.loads(etcdctl(f"--endpoints={endpoints}", "endpoint", "status", "-w", "json"))
+    statuses = json.loads(
+        cluster.etcdctl(f"--endpoints={endpoints}", "endpoint", "status", "-w", "json").stdout
+    )
     [endpoint] = [
         s["Endpoint"] for s in statuses if s["Status"]["leader"] == s["Status"]["header"]["member_id"]
     ]
@@ -67,7 +63,7 @@ def unschedulable_pod(name: str) -> pod_pb2.Pod:
 def test_killing_the_store_leader_loses_no_acknowledged_write(
     cluster: Cluster, replicas: dict[str, dict[str, Any]]
 ) -> None:
-    leader, leader_endpoint = leader_of(replicas)
+    leader, leader_endpoint = leader_of(cluster, replicas)
     survivors = ",".join(r["address"] for n, r in replicas.items() if n != leader)
     config = client_config.load(cluster.home)
     acknowledged: list[str] = []
@@ -97,7 +93,7 @@ def test_killing_the_store_leader_loses_no_acknowledged_write(
     async def scenario() -> float:
         warmed = asyncio.Event()
         stop_at = time.monotonic() + 25
-        async with ApiClient(config.server, config.token, timeout=15) as client:
+        async with config.client(timeout=15) as client:
             writers = [asyncio.create_task(writer(client, w, stop_at, warmed)) for w in range(WRITERS)]
             await warmed.wait()
             os.kill(replicas[leader]["pid"], signal.SIGKILL)
@@ -108,7 +104,7 @@ def test_killing_the_store_leader_loses_no_acknowledged_write(
     killed_at = asyncio.run(scenario())
 
     # A new leader among the survivors, within a few election timeouts of the kill.
-    new_leader = eventually(lambda: _leader_among(survivors), timeout=10, what="a new store leader")
+    new_leader = eventually(lambda: _leader_among(cluster, survivors), timeout=10, what="a new store leader")
     assert new_leader != leader_endpoint
     # Served by the new leader: the first acknowledged write that was sent after the kill.
     resumed = min(done for invoked, done, ok in timeline if ok and invoked > killed_at)
@@ -125,19 +121,25 @@ def test_killing_the_store_leader_loses_no_acknowledged_write(
     assert set(acknowledged) <= listed
     assert listed <= set(acknowledged) | set(unknown)
     for endpoint in survivors.split(","):
-        keys = etcdctl(
+        keys = cluster.etcdctl(
             f"--endpoints={endpoint}", "get", "--prefix", "/registry/pods/default/steady-", "--keys-only"
-        ).split()
+        ).stdout.split()
         assert {k.rsplit("/", 1)[-1] for k in keys} == listed
 
     # The killed replica comes back (Ray restarts it) and catches up.
     restarted = replicas[leader]["address"]
-    eventually(lambda: _count(restarted) == len(listed), timeout=60, what="the restarted replica to catch up")
+    eventually(
+        lambda: _count(cluster, restarted) == len(listed),
+        timeout=60,
+        what="the restarted replica to catch up",
+    )
 
 
-def _leader_among(endpoints: str) -> str | None:
+def _leader_among(cluster: Cluster, endpoints: str) -> str | None:
     try:
-        statuses = json.loads(etcdctl(f"--endpoints={endpoints}", "endpoint", "status", "-w", "json"))
+        statuses = json.loads(
+            cluster.etcdctl(f"--endpoints={endpoints}", "endpoint", "status", "-w", "json").stdout
+        )
     except subprocess.CalledProcessError:
         return None
     leaders = {s["Status"]["leader"] for s in statuses}
@@ -145,17 +147,17 @@ def _leader_among(endpoints: str) -> str | None:
     return mine[0] if len(leaders) == 1 and mine else None
 
 
-def _count(endpoint: str) -> int:
+def _count(cluster: Cluster, endpoint: str) -> int:
     """How many of the test's pods `endpoint` has, by its own (serializable) read; -1 if it is down."""
     try:
-        out = etcdctl(f"--endpoints={endpoint}", "--command-timeout=2s", "get", "--prefix",
-                      "/registry/pods/default/steady-", "--keys-only", "--consistency=s")  # fmt: skip
+        out = cluster.etcdctl(f"--endpoints={endpoint}", "--command-timeout=2s", "get", "--prefix",
+                      "/registry/pods/default/steady-", "--keys-only", "--consistency=s").stdout  # fmt: skip
     except subprocess.CalledProcessError:
         return -1
     return len(out.split())
 
 
 async def _list(config: client_config.ClientConfig) -> list[Any]:
-    async with ApiClient(config.server, config.token) as client:
+    async with config.client() as client:
         items, _ = await client.list(resources.PODS, "default", label_selector="load=steady")
         return items

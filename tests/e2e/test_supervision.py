@@ -8,7 +8,6 @@ component, waits for the actor to come back with a new PID, and checks the compo
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -26,7 +25,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Like conftest's, but the API server keeps its port across restarts, so the CLI follows it."""
     running = Cluster(tmp_path_factory.mktemp("home"), f"e2e-supervision-{os.getpid()}")
     try:
-        running.up(apiserver_port=free_port())
+        running.up(grpc_port=free_port())
         yield running
     finally:
         running.raykube("down", "--purge", check=False)
@@ -52,8 +51,9 @@ def test_a_crashed_store_replica_comes_back_and_serves_linearizable_reads(cluste
     cluster.apply(pod_manifest("written-after-store-crash", "sleep 100000"))
 
     def read_through_it() -> str:
-        done = subprocess.run(["etcdctl", f"--endpoints={address}", "get", "--prefix", "--keys-only", "/registry/pods/"],
-                              capture_output=True, text=True, env={**os.environ, "ETCDCTL_API": "3"}, check=False)  # fmt: skip
+        done = cluster.etcdctl(
+            f"--endpoints={address}", "get", "--prefix", "--keys-only", "/registry/pods/", check=False
+        )
         return done.stdout if done.returncode == 0 else ""
 
     keys = eventually(read_through_it, timeout=30, what="a linearizable read through the restarted replica")

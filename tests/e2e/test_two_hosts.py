@@ -25,7 +25,6 @@ from agents.kubelet.node_status import primary_ipv4
 from agents.proxy.nft import Nftables
 from cluster.api import conditions, resources
 from cluster.client import config as client_config
-from cluster.client.api import ApiClient
 from raykube.v1 import pod_pb2
 from tests.e2e.cluster import Cluster, http_get, pod_manifest, podman
 from tests.polling import eventually
@@ -158,7 +157,7 @@ class ReadyWatch:
             self._loop.run_until_complete(self._task)
 
     async def _watch(self) -> None:
-        async with ApiClient(self._config.server, self._config.token) as client:
+        async with self._config.client() as client:
             listed, version = await client.list(resources.PODS, "default", label_selector="app=web")
             ready_now = {p.metadata.name: _ready_live(p) for p in listed if isinstance(p, pod_pb2.Pod)}
             self.counts.append(sum(ready_now.values()))

@@ -39,6 +39,19 @@ from cluster.apiserver.rest.responses import (
 )
 from cluster.errors import ApiError, BadRequest, MethodNotAllowed
 
+_BINARY = ("application/vnd.kubernetes.protobuf", "application/cbor")
+
+
+class NotAcceptableBody(ApiError):
+    """A body in Kubernetes' protobuf or CBOR encoding: 415, and client-go sends it again as JSON."""
+
+    http_code, reason = 415, "UnsupportedMediaType"
+
+    def __init__(self, content_type: str):
+        super().__init__(f"the body of the request was in an unknown format - accepted media types include: "
+                         f"application/json, application/yaml (got {content_type})")  # fmt: skip
+
+
 WATCH_TIMEOUT = 1800.0  # seconds a watch lasts unless the client says (kube-apiserver: 30-60 min)
 
 
@@ -281,6 +294,8 @@ def _dry_run(request: web.Request) -> bool:
 
 
 async def _json_body(request: web.Request, *, yaml_too: bool = False) -> Any:
+    if request.content_type in _BINARY:
+        raise NotAcceptableBody(request.content_type)
     text = await request.text()
     try:
         return yaml.safe_load(text) if yaml_too else json.loads(text)

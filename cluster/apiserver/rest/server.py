@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from cluster.apiserver.api import Api
-from cluster.apiserver.auth import TokenAuthenticator, UserInfo
+from cluster.apiserver.auth import Authenticator, UserInfo
 from cluster.apiserver.rest import discovery, negotiation, openapi, paths
 from cluster.apiserver.rest.handlers import Handlers
 from cluster.apiserver.rest.responses import error_response, respond
@@ -33,7 +33,7 @@ PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 
 class RestServer:
     def __init__(
-        self, api: Api, authenticator: TokenAuthenticator, *, bookmark_every: float = 5.0,
+        self, api: Api, authenticator: Authenticator, *, bookmark_every: float = 5.0,
         max_body: int = MAX_BODY, max_in_flight: int = 400,
     ):  # fmt: skip
         self._api = api
@@ -99,8 +99,11 @@ class RestServer:
             self._in_flight -= 1
 
     def _authenticate(self, request: web.Request) -> UserInfo:
-        header = request.headers.get("Authorization")
-        return self._authn.authenticate([("authorization", header)] if header else [])
+        tls = request.transport.get_extra_info("ssl_object") if request.transport is not None else None
+        certificate = tls.getpeercert(binary_form=True) if tls is not None else None
+        return self._authn.authenticate(
+            authorization=request.headers.get("Authorization"), certificate=certificate
+        )
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]

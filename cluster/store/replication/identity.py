@@ -28,6 +28,7 @@ import grpc
 from cluster.store.errors import StorageError
 from cluster.store.replication.members import Members, url_of
 from cluster.store.replication.wal import fsync_dir
+from cluster.tls import Tls, open_channel
 from raykube.etcd.etcdserverpb import rpc_pb2
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
@@ -70,7 +71,12 @@ def save(data_dir: Path, identity: Identity) -> None:
 
 
 async def discover(
-    own_peer_address: str, peers: Mapping[str, str], cluster_id: int, *, timeout: float
+    own_peer_address: str,
+    peers: Mapping[str, str],
+    cluster_id: int,
+    *,
+    timeout: float,
+    tls: Tls | None = None,
 ) -> tuple[int, list[rpc_pb2.Member]]:
     """Ask the other peers for the member list until one lists `own_peer_address`; (our ID, members).
 
@@ -82,7 +88,7 @@ async def discover(
     deadline = loop.time() + timeout
     while True:
         for address in others:
-            async with grpc.aio.insecure_channel(address) as channel:
+            async with open_channel(address, tls) as channel:
                 try:
                     resp = await store_pb2_grpc.StorePeerStub(channel).Members(
                         store_pb2.MembersRequest(), timeout=1.0

@@ -35,6 +35,7 @@ import grpc
 from cluster.store.raft import Message, MessageType
 from cluster.store.replication.faults import Faults
 from cluster.store.replication.raft_codec import message_to_pb
+from cluster.tls import Tls, open_channel
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Reporter(Protocol):
 
 @dataclass(frozen=True)
 class TransportOptions:
+    tls: Tls | None = None  # peers' mutual TLS (the cluster CA's certificates); None: plaintext
     send_timeout: float = 5.0  # seconds for one batch (a snapshot included)
     retry: float = 0.1  # seconds between calls to a peer after a failed one
     max_queue: int = 4096  # messages waiting per peer
@@ -115,7 +117,7 @@ class PeerTransport:
             return None
         found = self._channels.get(address)
         if found is None:
-            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            channel = open_channel(address, self._options.tls, CHANNEL_OPTIONS)
             found = self._channels[address] = (channel, store_pb2_grpc.StorePeerStub(channel))
         return found[1]
 
