@@ -63,7 +63,8 @@ def _is_map(field: Any) -> bool:
     return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry
 
 
-def _option(field: Any, extension: Any) -> bool:
+def field_option(field: Any, extension: Any) -> bool:
+    """Whether a field carries one of raykube/v1/options.proto's boolean options."""
     return bool(field.GetOptions().Extensions[extension])
 
 
@@ -190,7 +191,7 @@ def _decode_map(value: Any, message: Message, field: Any, where: str, errors: li
         )
         return
     value_field = field.message_type.fields_by_name["value"]
-    quantity = _option(field, options_pb2.quantity)
+    quantity = field_option(field, options_pb2.quantity)
     target = getattr(message, field.name)
     for key, item in value.items():
         item_path = f"{where}[{key}]"
@@ -227,7 +228,7 @@ def _scalar(field: Any, value: Any, where: str, errors: list[FieldError]) -> tup
 
     if kind == FieldDescriptor.TYPE_STRING:
         if (
-            _option(field, options_pb2.int_or_string)
+            field_option(field, options_pb2.int_or_string)
             and isinstance(value, int)
             and not isinstance(value, bool)
         ):
@@ -282,7 +283,7 @@ def encode(message: Message) -> dict[str, Any]:
         elif field.type == FieldDescriptor.TYPE_MESSAGE or field.has_presence:
             if message.HasField(field.name):
                 out[field.json_name] = _encode_value(field, value)
-        elif value != field.default_value or _option(field, options_pb2.always_emit):
+        elif value != field.default_value or field_option(field, options_pb2.always_emit):
             out[field.json_name] = _encode_value(field, value)
     return out
 
@@ -298,7 +299,7 @@ def _encode_value(field: Any, value: Any) -> Any:
         return field.enum_type.values_by_number[value].name
     if (
         field.type == FieldDescriptor.TYPE_STRING
-        and _option(field, options_pb2.int_or_string)
+        and field_option(field, options_pb2.int_or_string)
         and value.isdigit()
     ):
         return int(value)

@@ -331,3 +331,23 @@ def test_body_and_in_flight_limits(tmp_path: Path) -> None:
         assert (status, headers["Retry-After"]) == (429, "1") and b"Too many requests" in text
 
     run(tmp_path, scenario)
+
+
+def test_objects_may_come_in_kubernetes_protobuf(tmp_path: Path) -> None:
+    body = (Path(__file__).parents[1] / "api" / "testdata" / "kubectl-1.33-create-deployment.pb").read_bytes()
+
+    async def scenario(plane: ControlPlane, http: Http) -> None:
+        url = "/apis/apps/v1/namespaces/default/deployments"
+        status, created, _ = await http.call(
+            "POST", url, body, content_type="application/vnd.kubernetes.protobuf"
+        )
+        assert status == 201 and (created["metadata"]["name"], created["spec"]["replicas"]) == ("web", 2)
+        status, refused, _ = await http.call("POST", "/api/v1/namespaces/default/pods", body,
+                                             content_type="application/vnd.kubernetes.protobuf")  # fmt: skip
+        assert status == 400 and "does not match the expected API version (v1)" in refused["message"]
+        status, _, _ = await http.call(
+            "PATCH", f"{url}/web", body, content_type="application/vnd.kubernetes.protobuf"
+        )
+        assert status == 415  # patches are JSON or YAML
+
+    run(tmp_path, scenario)

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from cluster.api import labels, patch, tables
+from cluster.api import kubeproto, labels, patch, resources, tables
 from cluster.api.resources import Resource
 from cluster.apiserver.api import Api, object_namespace
 from cluster.apiserver.auth import UserInfo
@@ -43,7 +43,7 @@ _BINARY = ("application/vnd.kubernetes.protobuf", "application/cbor")
 
 
 class NotAcceptableBody(ApiError):
-    """A body in Kubernetes' protobuf or CBOR encoding: 415, and client-go sends it again as JSON."""
+    """A patch or option body in a binary encoding (objects may come as protobuf, nothing else may)."""
 
     http_code, reason = 415, "UnsupportedMediaType"
 
@@ -168,7 +168,7 @@ class Handlers:
     # -- writes ------------------------------------------------------------------------------
 
     async def _create(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
-        obj, warnings = decode_body(target.resource, await _json_body(request), _validation(request))
+        obj, warnings = decode_body(target.resource, await _object_body(request), _validation(request))
         namespace = target.namespace or object_namespace(target.resource, obj.metadata.namespace)
         if target.resource.namespaced and obj.metadata.namespace not in ("", namespace):
             raise BadRequest(
@@ -179,7 +179,7 @@ class Handlers:
         return _warned(self._object(request, target.resource, created, 201), warnings)
 
     async def _update(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
-        obj, warnings = decode_body(target.resource, await _json_body(request), _validation(request))
+        obj, warnings = decode_body(target.resource, await _object_body(request), _validation(request))
         _same_object(target, obj)
         updated = await self._api.update(user, obj, status=target.subresource == "status")
         return _warned(self._object(request, target.resource, updated), warnings)
@@ -291,6 +291,16 @@ def _dry_run(request: web.Request) -> bool:
     if any(v not in ("All", "") for v in values):
         raise BadRequest(f'dryRun must be "All", got {values}')
     return "All" in values
+
+
+async def _object_body(request: web.Request) -> Any:
+    """An object sent as JSON, or in Kubernetes' protobuf encoding (kubectl 1.33's typed clients)."""
+    if request.content_type == kubeproto.CONTENT_TYPE:
+        api_version, kind, raw = kubeproto.decode_envelope(await request.read())
+        resource = resources.by_kind(kind, api_version)
+        fields = kubeproto.to_json(raw, resource.message.DESCRIPTOR)
+        return {"apiVersion": api_version, "kind": kind, **fields}
+    return await _json_body(request)
 
 
 async def _json_body(request: web.Request, *, yaml_too: bool = False) -> Any:
