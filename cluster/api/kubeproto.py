@@ -31,7 +31,8 @@ CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 
 # our message -> {our JSON field name: Kubernetes field number, or (outer, inner) for a field that
-# Kubernetes nests one level deeper (Probe's handler)}
+# Kubernetes nests one level deeper (Probe's handler)}; RBAC from k8s.io/api rbac/v1, the reviews
+# from authorization/v1 and authentication/v1
 FIELD_NUMBERS: dict[str, dict[str, int | tuple[int, int]]] = {
     "Affinity": {"nodeAffinity": 1, "podAffinity": 2, "podAntiAffinity": 3},
     "ClientIPConfig": {"timeoutSeconds": 1},
@@ -307,6 +308,30 @@ FIELD_NUMBERS: dict[str, dict[str, int | tuple[int, int]]] = {
     "Taint": {"key": 1, "value": 2, "effect": 3, "timeAdded": 4},
     "Toleration": {"key": 1, "operator": 2, "value": 3, "effect": 4, "tolerationSeconds": 5},
     "WeightedPodAffinityTerm": {"weight": 1, "podAffinityTerm": 2},
+    "PolicyRule": {"verbs": 1, "apiGroups": 2, "resources": 3, "resourceNames": 4, "nonResourceURLs": 5},
+    "Role": {"metadata": 1, "rules": 2},
+    "ClusterRole": {"metadata": 1, "rules": 2},
+    "Subject": {"kind": 1, "apiGroup": 2, "name": 3, "namespace": 4},
+    "RoleRef": {"apiGroup": 1, "kind": 2, "name": 3},
+    "RoleBinding": {"metadata": 1, "subjects": 2, "roleRef": 3},
+    "ClusterRoleBinding": {"metadata": 1, "subjects": 2, "roleRef": 3},
+    "ServiceAccount": {"metadata": 1, "automountServiceAccountToken": 4},
+    "ResourceAttributes": {
+        "namespace": 1,
+        "verb": 2,
+        "group": 3,
+        "version": 4,
+        "resource": 5,
+        "subresource": 6,
+        "name": 7,
+    },
+    "NonResourceAttributes": {"path": 1, "verb": 2},
+    "SelfSubjectAccessReviewSpec": {"resourceAttributes": 1, "nonResourceAttributes": 2},
+    "SubjectAccessReviewStatus": {"allowed": 1, "reason": 2, "evaluationError": 3, "denied": 4},
+    "SelfSubjectAccessReview": {"metadata": 1, "spec": 2, "status": 3},
+    "UserInfo": {"username": 1, "uid": 2, "groups": 3},
+    "SelfSubjectReviewStatus": {"userInfo": 1},
+    "SelfSubjectReview": {"metadata": 1, "status": 2},
 }
 
 

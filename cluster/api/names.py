@@ -92,3 +92,10 @@ def c_identifier(value: str) -> list[str]:
         "a valid C identifier must start with alphabetic character or '_', followed by a string of "
         "alphanumeric characters or '_'"
     ]
+
+
+def path_segment(value: str) -> list[str]:
+    """What can sit in one URL path segment (RBAC names: "system:node" is one)."""
+    if value in (".", ".."):
+        return [f'may not be "{value}"']
+    return [f"may not contain '{c}'" for c in "/%" if c in value]

@@ -4,9 +4,10 @@ Adding a kind means: a message in proto/raykube/v1, an arm in `Object`, one `Res
 a Strategy in the API server. Objects live in the store at `/registry/<resource>/<namespace>/<name>`
 (cluster-scoped resources omit the namespace), like kube-apiserver's etcd layout.
 
-API groups as in Kubernetes: the core group ("", apiVersion `v1`: pods, nodes, namespaces, events),
-`apps/v1` (replicasets, deployments), `coordination.k8s.io/v1` (leases) and `discovery.k8s.io/v1`
-(endpointslices); services and endpoints are core.
+API groups as in Kubernetes: the core group ("", apiVersion `v1`: pods, nodes, namespaces, events,
+services, endpoints, serviceaccounts), `apps/v1` (replicasets, deployments), `coordination.k8s.io/v1`
+(leases), `discovery.k8s.io/v1` (endpointslices) and `rbac.authorization.k8s.io/v1` (roles,
+clusterroles, rolebindings, clusterrolebindings).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from raykube.v1 import (
     namespace_pb2,
     node_pb2,
     pod_pb2,
+    rbac_pb2,
     service_pb2,
+    serviceaccount_pb2,
 )
 
 # Every typed object the API serves; each has api_version, kind and metadata.
@@ -42,6 +45,11 @@ ApiObject = (
     | service_pb2.Service
     | service_pb2.Endpoints
     | discovery_pb2.EndpointSlice
+    | serviceaccount_pb2.ServiceAccount
+    | rbac_pb2.Role
+    | rbac_pb2.ClusterRole
+    | rbac_pb2.RoleBinding
+    | rbac_pb2.ClusterRoleBinding
 )
 # One of them, the same throughout a signature (code generic over kinds is checked for each kind).
 T = TypeVar(
@@ -56,6 +64,11 @@ T = TypeVar(
     service_pb2.Service,
     service_pb2.Endpoints,
     discovery_pb2.EndpointSlice,
+    serviceaccount_pb2.ServiceAccount,
+    rbac_pb2.Role,
+    rbac_pb2.ClusterRole,
+    rbac_pb2.RoleBinding,
+    rbac_pb2.ClusterRoleBinding,
 )
 REGISTRY_PREFIX = "/registry/"
 
@@ -183,8 +196,21 @@ ENDPOINTS = Resource("endpoints", "endpoints", "Endpoints", "", "v1", True, serv
                      "endpoints", _meta_fields, ("ep",))  # fmt: skip
 ENDPOINTSLICES = Resource("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", True,
                           discovery_pb2.EndpointSlice, "endpoint_slice", _meta_fields)  # fmt: skip
+SERVICEACCOUNTS = Resource("serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", True,
+                           serviceaccount_pb2.ServiceAccount, "service_account", _meta_fields,
+                           ("sa",))  # fmt: skip
+RBAC = "rbac.authorization.k8s.io"
+ROLES = Resource("roles", "role", "Role", RBAC, "v1", True, rbac_pb2.Role, "role", _meta_fields)
+CLUSTERROLES = Resource("clusterroles", "clusterrole", "ClusterRole", RBAC, "v1", False, rbac_pb2.ClusterRole,
+                        "cluster_role", _meta_fields)  # fmt: skip
+ROLEBINDINGS = Resource("rolebindings", "rolebinding", "RoleBinding", RBAC, "v1", True, rbac_pb2.RoleBinding,
+                        "role_binding", _meta_fields)  # fmt: skip
+CLUSTERROLEBINDINGS = Resource("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", RBAC,
+                               "v1", False, rbac_pb2.ClusterRoleBinding, "cluster_role_binding",
+                               _meta_fields)  # fmt: skip
 ALL: tuple[Resource[Any], ...] = (
-    PODS, NODES, NAMESPACES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES, SERVICES, ENDPOINTS, ENDPOINTSLICES
+    PODS, NODES, NAMESPACES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES, SERVICES, ENDPOINTS, ENDPOINTSLICES,
+    SERVICEACCOUNTS, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
 )  # fmt: skip
 _BY_ALIAS = {alias: r for r in ALL for alias in r.aliases}
 _BY_KIND = {r.kind: r for r in ALL}

@@ -21,6 +21,7 @@ from raykube.v1 import (
     node_pb2,
     pod_pb2,
     service_pb2,
+    serviceaccount_pb2,
 )
 
 
@@ -200,6 +201,29 @@ def endpoint_slice_row(endpoint_slice: discovery_pb2.EndpointSlice, now: float) 
             age(endpoint_slice, now)]  # fmt: skip
 
 
+def service_account_row(account: serviceaccount_pb2.ServiceAccount, now: float) -> list[str]:
+    return [account.metadata.name, "0", age(account, now)]  # no token Secrets: tokens are bound
+
+
+def created_at_row(obj: Any, now: float) -> list[str]:
+    """Kubernetes' default table (kinds without a printer: roles): Name, Created At."""
+    return [obj.metadata.name, obj.metadata.creation_timestamp.ToJsonString()]
+
+
+def binding_row(binding: Any, now: float) -> list[str]:
+    def of(kind: str) -> str:
+        subjects = binding.subjects
+        named = [
+            f"{s.namespace}/{s.name}" if kind == "ServiceAccount" else s.name
+            for s in subjects
+            if s.kind == kind
+        ]
+        return ", ".join(named)
+
+    role = f"{binding.role_ref.kind}/{binding.role_ref.name}"
+    return [binding.metadata.name, role, age(binding, now), of("User"), of("Group"), of("ServiceAccount")]
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -235,6 +259,11 @@ TABLES: dict[str, tuple[tuple[Column, ...], Row]] = {
     "services": (_columns(_SERVICE), service_row),
     "endpoints": (_columns("Name|Endpoints|Age"), endpoints_row),
     "endpointslices": (_columns("Name|AddressType|Ports|Endpoints|Age"), endpoint_slice_row),
+    "serviceaccounts": (_columns("Name|Secrets|Age"), service_account_row),
+    "roles": (_columns("Name|Created At"), created_at_row),
+    "clusterroles": (_columns("Name|Created At"), created_at_row),
+    "rolebindings": (_columns("Name|Role|Age|Users*|Groups*|ServiceAccounts*"), binding_row),
+    "clusterrolebindings": (_columns("Name|Role|Age|Users*|Groups*|ServiceAccounts*"), binding_row),
 }
 
 

@@ -15,12 +15,23 @@ import grpc
 
 from cluster.api import codec, resources
 from cluster.api.resources import Resource, T
-from cluster.apiserver.auth import Authorizer, Request, UserInfo
+from cluster.apiserver.auth import Request, UserInfo
 from cluster.apiserver.patching import apply_patch, decode_patched
+from cluster.apiserver.rbac import escalation
+from cluster.apiserver.rbac.authorizer import RbacAuthorizer
 from cluster.apiserver.registry import Registry
-from cluster.errors import BadRequest, Conflict, Invalid, NotFound, Unavailable, from_rpc_error, invalid
+from cluster.errors import (
+    BadRequest,
+    Conflict,
+    Invalid,
+    NotFound,
+    Unavailable,
+    from_rpc_error,
+    invalid,
+    required,
+)
 from cluster.tls import Tls, open_channel
-from raykube.v1 import kubelet_pb2, kubelet_pb2_grpc, node_pb2, pod_pb2
+from raykube.v1 import kubelet_pb2, kubelet_pb2_grpc, node_pb2, pod_pb2, review_pb2
 
 DEFAULT_NAMESPACE = "default"
 _PATCH_ATTEMPTS = 5
@@ -35,7 +46,7 @@ class Api:
     def __init__(
         self,
         registry: Registry,
-        authorizer: Authorizer,
+        authorizer: RbacAuthorizer,
         *,
         kubelet_token: str = "",
         kubelet_tls: Tls | None = None,
@@ -46,22 +57,23 @@ class Api:
         self._kubelet_tls = kubelet_tls  # the client certificate kubelets serve
 
     def allow(
-        self, user: UserInfo, verb: str, resource: Resource[Any] | str, *, subresource: str = "",
+        self, user: UserInfo, verb: str, resource: Resource[Any], *, subresource: str = "",
         namespace: str = "", name: str = "",
     ) -> None:  # fmt: skip
         """Return if `user` may; Forbidden (naming user, verb, resource, namespace) if not."""
-        if isinstance(resource, str):
-            group = next((r.group for r in resources.ALL if r.name == resource), "")
-            self._authz.authorize(Request(user, verb, resource, subresource, namespace, name, group))
-        else:
-            self._authz.authorize(
-                Request(user, verb, resource.name, subresource, namespace, name, resource.group)
-            )
+        self._authz.authorize(
+            Request(user, verb, resource.name, subresource, namespace, name, resource.group)
+        )
+
+    def allow_path(self, user: UserInfo, verb: str, path: str) -> None:
+        """For non-resource URLs (discovery, OpenAPI): Forbidden unless a rule lists the path."""
+        self._authz.authorize(Request(user, verb, "", path=path))
 
     async def create(self, user: UserInfo, obj: T, *, dry_run: bool = False) -> T:
         resource: Resource[T] = resources.of(obj)
         obj.metadata.namespace = object_namespace(resource, obj.metadata.namespace)
         self.allow(user, "create", resource, namespace=obj.metadata.namespace, name=obj.metadata.name)
+        escalation.check(self._authz, user, obj)
         return await self.registry.create(obj, dry_run=dry_run)
 
     async def get(self, user: UserInfo, resource: Resource[T], namespace: str, name: str) -> T:
@@ -83,6 +95,7 @@ class Api:
         meta.namespace = object_namespace(resource, meta.namespace)
         self.allow(user, "update", resource, subresource="status" if status else "", namespace=meta.namespace,
                    name=meta.name)  # fmt: skip
+        escalation.check(self._authz, user, obj)
         return await self.registry.update(obj, status=status)
 
     async def delete(
@@ -147,6 +160,7 @@ class Api:
             current = await self.registry.get(resource, namespace, name)
             patched = apply_patch(resource, codec.encode(current), patch_type, patch)
             obj = decode_patched(resource, patched, name, namespace)
+            escalation.check(self._authz, user, obj)
             pinned = obj.metadata.resource_version not in ("", current.metadata.resource_version)
             if not pinned:
                 obj.metadata.resource_version = current.metadata.resource_version
@@ -219,8 +233,30 @@ class Api:
         )
 
     def whoami(self, user: UserInfo) -> UserInfo:
-        self.allow(user, "create", "selfsubjectreviews")
+        self._authz.authorize(Request(user, "create", "selfsubjectreviews", group="authentication.k8s.io"))
         return user
+
+    def access_review(
+        self, user: UserInfo, review: review_pb2.SelfSubjectAccessReview
+    ) -> review_pb2.SelfSubjectAccessReview:
+        """May `user` do what the review asks (`kubectl auth can-i`)? The review, with its status."""
+        self._authz.authorize(
+            Request(user, "create", "selfsubjectaccessreviews", group="authorization.k8s.io")
+        )
+        spec = review.spec
+        if spec.HasField("resource_attributes"):
+            a = spec.resource_attributes
+            asked = Request(user, a.verb, a.resource, a.subresource, a.namespace, a.name, a.group)
+        elif spec.HasField("non_resource_attributes"):
+            asked = Request(
+                user, spec.non_resource_attributes.verb, "", path=spec.non_resource_attributes.path
+            )
+        else:
+            raise Invalid.for_object("SelfSubjectAccessReview", "", [required("spec.resourceAttributes")])
+        answered = review_pb2.SelfSubjectAccessReview()
+        answered.CopyFrom(review)
+        answered.status.allowed = self._authz.allowed(asked)
+        return answered
 
     async def logs(
         self, user: UserInfo, namespace: str, name: str, *, container: str = "", follow: bool = False,

@@ -5,12 +5,8 @@ tokens from a static token file, in kube-apiserver's `--token-auth-file` format:
 `token,user,uid,"group1,group2"` per line. `raykube up` writes one with a token for the
 admin (group system:masters), the scheduler, and each kubelet (system:node:<name>, group system:nodes).
 
-Authorization: a fixed RBAC-like policy, the default roles Kubernetes binds to those identities:
-cluster-admin for system:masters; the scheduler may read pods and nodes, bind pods, write pod
-status, and keep its leader Lease and Events; the controller manager may read everything and
-write the objects it reconciles; nodes may read pods and nodes, write their own Node and their
-own heartbeat Lease (the NodeRestriction rule), write pod status, finish pod deletion and
-record Events. Every authenticated user may ask who it is.
+Authorization is RBAC over roles and bindings stored as objects (rbac/): the `Authorizer`
+protocol here is what the API's operations ask.
 """
 
 from __future__ import annotations
@@ -19,12 +15,12 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from cluster.api import wellknown
-from cluster.errors import BadRequest, Forbidden, Unauthorized
+from cluster.errors import BadRequest, Unauthorized
 
 ADMIN_GROUP = "system:masters"
 NODES_GROUP = "system:nodes"
@@ -52,7 +48,8 @@ class Request:
     subresource: str = ""  # status, binding, log
     namespace: str = ""
     name: str = ""
-    group: str = ""  # the resource's API group ("" for core), for messages
+    group: str = ""  # the resource's API group ("" for core)
+    path: str = ""  # a non-resource request's URL path (resource "")
 
 
 def parse_token_file(text: str) -> dict[str, UserInfo]:
@@ -124,92 +121,7 @@ def _certificate_user(data: bytes) -> UserInfo:
     return UserInfo(str(common[0].value), "", groups)
 
 
-@dataclass(frozen=True)
-class Rule:
-    verbs: frozenset[str]
-    resources: frozenset[str]  # "pods", "pods/status", or "*"
-
-    def allows(self, verb: str, resource: str) -> bool:
-        return ("*" in self.verbs or verb in self.verbs) and (
-            "*" in self.resources or resource in self.resources
-        )
-
-
-def _rule(verbs: str, resources: str) -> Rule:
-    return Rule(frozenset(verbs.split()), frozenset(resources.split()))
-
-
-READ = "get list watch"
-WRITE = "create update delete"
-ROLES: dict[str, tuple[Rule, ...]] = {
-    "cluster-admin": (_rule("*", "*"),),
-    "system:kube-scheduler": (
-        _rule(READ, "pods nodes namespaces"),
-        _rule("create", "pods/binding"),
-        _rule("update", "pods/status"),
-        _rule(f"{READ} {WRITE}", "leases events"),
-    ),
-    "system:kube-controller-manager": (
-        _rule(READ, "*"),
-        _rule(WRITE, "pods replicasets deployments namespaces events leases nodes endpoints endpointslices"),
-        _rule("update", "replicasets/status deployments/status namespaces/status nodes/status pods/status"),
-    ),
-    "system:node": (
-        _rule(READ, "pods nodes namespaces"),
-        _rule("create update", "nodes nodes/status"),
-        _rule("update", "pods/status"),
-        _rule("delete", "pods"),
-        _rule(f"{READ} create update", "leases events"),
-    ),
-    "system:node-proxier": (
-        _rule(READ, "services endpoints endpointslices nodes"),
-        _rule("create update", "events"),
-    ),
-    "system:basic-user": (_rule("create", "selfsubjectreviews"),),
-}
-GROUP_ROLES = {
-    ADMIN_GROUP: "cluster-admin",
-    NODES_GROUP: "system:node",
-    AUTHENTICATED_GROUP: "system:basic-user",
-}
-USER_ROLES = {
-    SCHEDULER_USER: "system:kube-scheduler",
-    CONTROLLER_MANAGER_USER: "system:kube-controller-manager",
-    PROXY_USER: "system:node-proxier",
-}
-
-
-class Authorizer:
+class Authorizer(Protocol):
     def authorize(self, request: Request) -> None:
-        """Return if allowed; raise Forbidden with Kubernetes' wording otherwise."""
-        target = f"{request.resource}/{request.subresource}" if request.subresource else request.resource
-        roles = [GROUP_ROLES[g] for g in request.user.groups if g in GROUP_ROLES]
-        roles += [USER_ROLES[request.user.name]] if request.user.name in USER_ROLES else []
-        allowed = any(rule.allows(request.verb, target) for role in roles for rule in ROLES[role])
-        if allowed and not self._node_restriction(request):
-            allowed = False
-        if not allowed:
-            scope = f'in the namespace "{request.namespace}"' if request.namespace else "at the cluster scope"
-            subject = f'{target} "{request.name}"' if request.name else target
-            who = f'User "{request.user.name}" cannot {request.verb} resource "{target}"'
-            raise Forbidden(f'{subject} is forbidden: {who} in API group "{request.group}" {scope}')
-
-    @staticmethod
-    def _node_restriction(request: Request) -> bool:
-        """A node may write only its own Node object and its own heartbeat Lease (kube-apiserver's
-        NodeRestriction admission)."""
-        user = request.user
-        if (
-            ADMIN_GROUP in user.groups
-            or NODES_GROUP not in user.groups
-            or request.verb in ("get", "list", "watch")
-        ):
-            return True
-        if request.resource == "nodes":
-            return user.name == NODE_USER_PREFIX + request.name
-        if request.resource == "leases":
-            return (
-                request.namespace == wellknown.NAMESPACE_NODE_LEASE
-                and user.name == NODE_USER_PREFIX + request.name
-            )
-        return True
+        """Return if `request` is allowed; raise Forbidden (naming user, verb, resource, scope) if not."""
+        ...

@@ -17,8 +17,9 @@ import grpc
 
 from cluster.apiserver.allocation import ServiceNetwork
 from cluster.apiserver.api import Api
-from cluster.apiserver.auth import Authenticator, Authorizer, UserInfo
+from cluster.apiserver.auth import Authenticator, UserInfo
 from cluster.apiserver.etcd import Endpoints, EtcdStorage
+from cluster.apiserver.rbac.authorizer import RbacAuthorizer
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.rest.server import RestServer
 from cluster.apiserver.service import ApiService
@@ -53,7 +54,8 @@ class ApiServer:
     ):
         self._storage = EtcdStorage(store, tls=store_tls)
         self.registry = Registry(self._storage, compact_every=compact_every, network=network)
-        self.api = Api(self.registry, Authorizer(), kubelet_token=kubelet_token, kubelet_tls=kubelet_tls)
+        authorizer = RbacAuthorizer(self.registry.caches)
+        self.api = Api(self.registry, authorizer, kubelet_token=kubelet_token, kubelet_tls=kubelet_tls)
         authenticator = Authenticator(tokens)
         self._service = ApiService(self.api, authenticator, bookmark_every=bookmark_every)
         self.rest = RestServer(self.api, authenticator, bookmark_every=bookmark_every)

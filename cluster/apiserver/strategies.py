@@ -14,6 +14,7 @@ from cluster.api import resources, wellknown
 from cluster.api.resources import T
 from cluster.apiserver import admission, allocation, defaults, validation
 from cluster.apiserver.allocation import Allocator, ServiceNetwork
+from cluster.apiserver.rbac import validation as rbac_validation
 from cluster.errors import FieldError
 from raykube.v1 import (
     apps_pb2,
@@ -23,7 +24,9 @@ from raykube.v1 import (
     namespace_pb2,
     node_pb2,
     pod_pb2,
+    rbac_pb2,
     service_pb2,
+    serviceaccount_pb2,
 )
 
 EVENT_TTL_SECONDS = 3600  # Events expire an hour after their last write (kube-apiserver's --event-ttl)
@@ -227,6 +230,49 @@ class EndpointSliceStrategy(Strategy[discovery_pb2.EndpointSlice]):
         return validation.endpoint_slice(obj)
 
 
+class ServiceAccountStrategy(Strategy[serviceaccount_pb2.ServiceAccount]):
+    resource = resources.SERVICEACCOUNTS
+
+    def validate(self, obj: serviceaccount_pb2.ServiceAccount) -> list[FieldError]:
+        return rbac_validation.service_account(obj)
+
+
+class RoleStrategy(Strategy[rbac_pb2.Role]):
+    resource = resources.ROLES
+
+    def validate(self, obj: rbac_pb2.Role) -> list[FieldError]:
+        return rbac_validation.role(obj)
+
+
+class ClusterRoleStrategy(Strategy[rbac_pb2.ClusterRole]):
+    resource = resources.CLUSTERROLES
+
+    def validate(self, obj: rbac_pb2.ClusterRole) -> list[FieldError]:
+        return rbac_validation.cluster_role(obj)
+
+
+class RoleBindingStrategy(Strategy[rbac_pb2.RoleBinding]):
+    resource = resources.ROLEBINDINGS
+
+    def validate(self, obj: rbac_pb2.RoleBinding) -> list[FieldError]:
+        return rbac_validation.role_binding(obj)
+
+    def validate_update(self, new: rbac_pb2.RoleBinding, old: rbac_pb2.RoleBinding) -> list[FieldError]:
+        return rbac_validation.binding_update(new, old)
+
+
+class ClusterRoleBindingStrategy(Strategy[rbac_pb2.ClusterRoleBinding]):
+    resource = resources.CLUSTERROLEBINDINGS
+
+    def validate(self, obj: rbac_pb2.ClusterRoleBinding) -> list[FieldError]:
+        return rbac_validation.cluster_role_binding(obj)
+
+    def validate_update(
+        self, new: rbac_pb2.ClusterRoleBinding, old: rbac_pb2.ClusterRoleBinding
+    ) -> list[FieldError]:
+        return rbac_validation.binding_update(new, old)
+
+
 class Strategies:
     """One strategy per resource, configured for this API server (its Service network)."""
 
@@ -234,7 +280,8 @@ class Strategies:
         made: list[Strategy[Any]] = [
             PodStrategy(), NodeStrategy(), NamespaceStrategy(), ReplicaSetStrategy(), DeploymentStrategy(),
             EventStrategy(), LeaseStrategy(), ServiceStrategy(network), EndpointsStrategy(),
-            EndpointSliceStrategy(),
+            EndpointSliceStrategy(), ServiceAccountStrategy(), RoleStrategy(), ClusterRoleStrategy(),
+            RoleBindingStrategy(), ClusterRoleBindingStrategy(),
         ]  # fmt: skip
         self._by_name = {s.resource.name: s for s in made}
         missing = {r.name for r in resources.ALL} - set(self._by_name)

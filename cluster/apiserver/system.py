@@ -4,7 +4,8 @@
 - the `kubernetes` Service in default (the range's first ClusterIP, port 443) with Endpoints and an
   EndpointSlice pointing at this API server;
 - the `kube-dns` Service in kube-system (the range's tenth ClusterIP, port 53 UDP and TCP): no pods
-  behind it; each host's proxy answers it with its own DNS responder.
+  behind it; each host's proxy answers it with its own DNS responder;
+- the bootstrap ClusterRoles and ClusterRoleBindings (rbac/bootstrap.py).
 Existing objects are kept (a restarted API server changes nothing); the `kubernetes` endpoints
 follow the API server's address.
 """
@@ -16,6 +17,7 @@ import ipaddress
 
 from cluster.api import wellknown
 from cluster.api.resources import T
+from cluster.apiserver.rbac import bootstrap
 from cluster.apiserver.registry import Registry
 from cluster.errors import AlreadyExists
 from raykube.v1 import discovery_pb2, namespace_pb2, service_pb2
@@ -45,6 +47,12 @@ async def ensure_system_objects(registry: Registry, api_host: str, api_port: int
     for service in (kubernetes, dns):
         with contextlib.suppress(AlreadyExists):
             await registry.create(service)
+    for role in bootstrap.cluster_roles():
+        with contextlib.suppress(AlreadyExists):
+            await registry.create(role)
+    for binding in bootstrap.cluster_role_bindings():
+        with contextlib.suppress(AlreadyExists):
+            await registry.create(binding)
     if _is_ipv4(api_host):
         await _point_kubernetes_at(registry, api_host, api_port)
 

@@ -7,7 +7,7 @@ user everything to fix. Runs after defaulting. Nothing here touches the store.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from cluster.api import labels as label_selectors
 from cluster.api import names, quantity
@@ -38,12 +38,16 @@ def _problems(path: str, value: str, problems: Iterable[str]) -> list[FieldError
     return [invalid(path, value, p) for p in problems]
 
 
-def object_meta(meta: meta_pb2.ObjectMeta, *, namespaced: bool, path: str = "metadata") -> list[FieldError]:
+def object_meta(
+    meta: meta_pb2.ObjectMeta, *, namespaced: bool, path: str = "metadata",
+    name_rule: Callable[[str], list[str]] = names.dns1123_subdomain,
+) -> list[FieldError]:  # fmt: skip
+    """`name_rule`: what a name must be (a DNS subdomain, unless the kind says otherwise)."""
     errors: list[FieldError] = []
     if not meta.name:
         errors.append(required(f"{path}.name"))
     else:
-        errors += _problems(f"{path}.name", meta.name, names.dns1123_subdomain(meta.name))
+        errors += _problems(f"{path}.name", meta.name, name_rule(meta.name))
     if namespaced:
         if not meta.namespace:
             errors.append(required(f"{path}.namespace"))

@@ -51,3 +51,12 @@ def test_a_namespace() -> None:
 def test_what_is_not_a_kubernetes_protobuf_body_is_a_bad_request(body: bytes) -> None:
     with pytest.raises(BadRequest):
         kubeproto.decode_envelope(body)
+
+
+def test_every_kind_has_its_kubernetes_field_numbers() -> None:
+    from cluster.api import resources
+
+    for resource in resources.ALL:
+        numbers = kubeproto.FIELD_NUMBERS[resource.message.DESCRIPTOR.name]
+        fields = {f.json_name for f in resource.message.DESCRIPTOR.fields} - {"apiVersion", "kind"}
+        assert fields <= set(numbers), resource.kind

@@ -130,7 +130,8 @@ def test_update_needs_the_current_resource_version(tmp_path: Path) -> None:
 
 def test_status_updates_change_only_status(tmp_path: Path) -> None:
     async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
-        created = await admin.create(pod())
+        await admin.create(pod())
+        created = await admin.bind("default", "web", "node-1")  # a node writes the status of its own pods
         report = pod_pb2.Pod()
         report.CopyFrom(created)
         report.status.phase = "Running"

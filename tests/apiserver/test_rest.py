@@ -68,7 +68,9 @@ def test_discovery_version_and_openapi(tmp_path: Path) -> None:
         _, api, _ = await http.call("GET", "/api")
         assert api["kind"] == "APIVersions" and api["versions"] == ["v1"]
         _, groups, _ = await http.call("GET", "/apis")
-        assert {g["name"] for g in groups["groups"]} == {"apps", "coordination.k8s.io", "discovery.k8s.io"}
+        assert {g["name"] for g in groups["groups"]} == {
+            "apps", "coordination.k8s.io", "discovery.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
+            "authentication.k8s.io"}  # fmt: skip
         _, core, _ = await http.call("GET", "/api/v1")
         by_name = {r["name"]: r for r in core["resources"]}
         assert by_name["pods"]["categories"] == ["all"] and by_name["pods"]["shortNames"] == ["po"]
@@ -349,5 +351,68 @@ def test_objects_may_come_in_kubernetes_protobuf(tmp_path: Path) -> None:
             "PATCH", f"{url}/web", body, content_type="application/vnd.kubernetes.protobuf"
         )
         assert status == 415  # patches are JSON or YAML
+
+    run(tmp_path, scenario)
+
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def binding(
+    name: str, role: str, user: str, *, kind: str = "RoleBinding", role_kind: str = "ClusterRole"
+) -> dict:
+    return {"apiVersion": f"{RBAC}/v1", "kind": kind, "metadata": {"name": name},
+            "subjects": [{"kind": "User", "apiGroup": RBAC, "name": user}],
+            "roleRef": {"apiGroup": RBAC, "kind": role_kind, "name": role}}  # fmt: skip
+
+
+def test_rbac_objects_decide_and_nobody_grants_what_they_lack(tmp_path: Path) -> None:
+    async def scenario(plane: ControlPlane, http: Http) -> None:
+        as_nobody = {"token": "nobody-token"}
+        assert (await http.call("GET", "/api", **as_nobody))[0] == 200  # discovery: any authenticated user
+        status, refused, _ = await http.call("GET", PODS, **as_nobody)
+        assert status == 403
+        bindings = f"/apis/{RBAC}/v1/namespaces/default/rolebindings"
+        assert (await http.call("POST", bindings, binding("nobody-views", "view", "nobody")))[0] == 201
+        assert (await http.call("GET", PODS, **as_nobody))[0] == 200  # view in default
+        assert (await http.call("GET", "/api/v1/namespaces/kube-system/pods", **as_nobody))[0] == 403
+        status, refused, _ = await http.call("POST", PODS, pod("x"), **as_nobody)
+        assert (status, refused["reason"]) == (403, "Forbidden")
+        assert refused["message"] == ('pods "x" is forbidden: User "nobody" cannot create resource "pods" in API '
+                                      'group "" in the namespace "default"')  # fmt: skip
+
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}}}  # fmt: skip
+        url = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        status, answered, _ = await http.call("POST", url, review, **as_nobody)
+        assert status == 201 and answered["status"]["allowed"] is True
+        review["spec"]["resourceAttributes"]["verb"] = "delete"
+        assert (await http.call("POST", url, review, **as_nobody))[1]["status"].get("allowed", False) is False
+        status, me, _ = await http.call(
+            "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {}, **as_nobody
+        )
+        assert status == 201 and me["status"]["userInfo"]["username"] == "nobody"
+
+        # Escalation: a namespace admin may write Roles, but only with permissions it holds itself.
+        assert (await http.call("POST", bindings, binding("nobody-admin", "admin", "nobody")))[0] == 201
+        roles = f"/apis/{RBAC}/v1/namespaces/default/roles"
+        modest = {"apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": {"name": "pod-reader"},
+                  "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}]}  # fmt: skip
+        assert (await http.call("POST", roles, modest, **as_nobody))[0] == 201
+        greedy = {**modest, "metadata": {"name": "node-admin"},
+                  "rules": [{"verbs": ["*"], "apiGroups": [""], "resources": ["nodes"]}]}  # fmt: skip
+        status, refused, _ = await http.call("POST", roles, greedy, **as_nobody)
+        assert (
+            status == 403 and "attempting to grant RBAC permissions not currently held" in refused["message"]
+        )
+        status, refused, _ = await http.call(
+            "POST", bindings, binding("self-promotion", "cluster-admin", "nobody"), **as_nobody)  # fmt: skip
+        assert (
+            status == 403 and "attempting to bind RBAC permissions not currently held" in refused["message"]
+        )
+        status, invalid, _ = await http.call("POST", roles, {**modest, "metadata": {"name": "bad"},
+                                             "rules": [{"verbs": [], "resources": ["pods"]}]})  # fmt: skip
+        assert status == 422 and [c["field"] for c in invalid["details"]["causes"]] == [
+            "rules[0].verbs", "rules[0].apiGroups"]  # fmt: skip
 
     run(tmp_path, scenario)

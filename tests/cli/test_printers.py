@@ -183,3 +183,7 @@ def test_rollout_status_says_what_kubectl_says(generation: int, status: dict, ex
                      apps_pb2.Deployment)  # fmt: skip
     message, done = rollout_message(d)
     assert message == expected and done == expected.endswith("rolled out")
+
+
+def test_every_kind_has_kubectls_columns() -> None:
+    assert set(tables.TABLES) == {r.name for r in resources.ALL}

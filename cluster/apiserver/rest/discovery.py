@@ -8,10 +8,10 @@ Kubernetes 1.30, whose API it follows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cluster.api import resources
-from cluster.api.resources import Resource
 from cluster.apiserver.rest.paths import SUBRESOURCES
 
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-raykube", "gitCommit": "",
@@ -29,9 +29,42 @@ SUBRESOURCE_KINDS: dict[str, tuple[tuple[str, str, str] | None, list[str]]] = {
 }
 
 
+@dataclass(frozen=True)
+class Served:
+    """One resource as discovery describes it: a stored kind, or a review (create-only, never stored)."""
+
+    group: str
+    version: str
+    name: str
+    singular: str
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...] = tuple(VERBS)
+    short_names: tuple[str, ...] = ()
+
+
+REVIEWS = (
+    Served(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "",
+        "SelfSubjectAccessReview",
+        False,
+        ("create",),
+    ),
+    Served("authentication.k8s.io", "v1", "selfsubjectreviews", "", "SelfSubjectReview", False, ("create",)),
+)
+SERVED = (
+    *(Served(r.group, r.version, r.name, r.singular, r.kind, r.namespaced, short_names=r.short_names)
+      for r in resources.ALL),
+    *REVIEWS,
+)  # fmt: skip
+
+
 def groups() -> list[tuple[str, str]]:
     """(group, version) pairs served besides the core group, in a stable order."""
-    return sorted({(r.group, r.version) for r in resources.ALL if r.group})
+    return sorted({(r.group, r.version) for r in SERVED if r.group})
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
@@ -53,8 +86,8 @@ def api_group(group: str) -> dict[str, Any] | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(group, versions[0])} if versions else None
 
 
-def _served(group: str, version: str) -> list[Resource[Any]]:
-    return [r for r in resources.ALL if r.group == group and r.version == version]
+def _served(group: str, version: str) -> list[Served]:
+    return [r for r in SERVED if r.group == group and r.version == version]
 
 
 def resource_list(group: str, version: str) -> dict[str, Any] | None:
@@ -64,7 +97,7 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
     entries: list[dict[str, Any]] = []
     for r in served:
         entry = {"name": r.name, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-                 "verbs": VERBS, "shortNames": list(r.short_names)}  # fmt: skip
+                 "verbs": list(r.verbs), "shortNames": list(r.short_names)}  # fmt: skip
         if r.name in ALL_CATEGORY:
             entry["categories"] = ["all"]
         entries.append(entry)
@@ -83,10 +116,11 @@ def _kind(group: str, version: str, kind: str) -> dict[str, str]:
     return {"group": group, "version": version, "kind": kind}
 
 
-def _discovered(r: Resource[Any]) -> dict[str, Any]:
+def _discovered(r: Served) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "resource": r.name, "responseKind": _kind(r.group, r.version, r.kind),
-        "scope": "Namespaced" if r.namespaced else "Cluster", "singularResource": r.singular, "verbs": VERBS,
+        "scope": "Namespaced" if r.namespaced else "Cluster", "singularResource": r.singular,
+        "verbs": list(r.verbs),
     }  # fmt: skip
     if r.short_names:
         entry["shortNames"] = list(r.short_names)

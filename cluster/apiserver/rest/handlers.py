@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 from aiohttp import web
+from google.protobuf.message import Message
 
-from cluster.api import kubeproto, labels, patch, resources, tables
+from cluster.api import codec, kubeproto, labels, patch, resources, tables
 from cluster.api.resources import Resource
 from cluster.apiserver.api import Api, object_namespace
 from cluster.apiserver.auth import UserInfo
@@ -37,7 +38,8 @@ from cluster.apiserver.rest.responses import (
     status_json,
     success_json,
 )
-from cluster.errors import ApiError, BadRequest, MethodNotAllowed
+from cluster.errors import ApiError, BadRequest, Invalid, MethodNotAllowed
+from raykube.v1 import review_pb2
 
 _BINARY = ("application/vnd.kubernetes.protobuf", "application/cbor")
 
@@ -228,6 +230,26 @@ class Handlers:
         await self._api.bind(user, target.namespace, target.name, node)
         return respond(success_json(target.name, "pods"), 201)
 
+    async def review(self, request: web.Request, user: UserInfo, kind: str) -> web.Response:
+        """POST of a SelfSubjectAccessReview or SelfSubjectReview: answered, never stored."""
+        if kind == "SelfSubjectReview":
+            who = self._api.whoami(user)
+            info = {
+                "username": who.name,
+                "groups": sorted(who.groups),
+                **({"uid": who.uid} if who.uid else {}),
+            }
+            return respond({"apiVersion": "authentication.k8s.io/v1", "kind": kind, "metadata": {},
+                            "status": {"userInfo": info}}, 201)  # fmt: skip
+        body = await _object_body(request, review_pb2.SelfSubjectAccessReview)
+        try:
+            asked = codec.decode({k: v for k, v in body.items() if k not in ("apiVersion", "kind")},
+                                 review_pb2.SelfSubjectAccessReview)  # fmt: skip
+        except codec.DecodeError as err:
+            raise Invalid.for_object(kind, "", err.errors) from None
+        answered = self._api.access_review(user, asked)
+        return respond({"apiVersion": "authorization.k8s.io/v1", "kind": kind, **codec.encode(answered)}, 201)
+
     async def _scale(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         resource = target.resource
         obj = await self._api.scale(user, resource, target.namespace, target.name)
@@ -293,14 +315,17 @@ def _dry_run(request: web.Request) -> bool:
     return "All" in values
 
 
-async def _object_body(request: web.Request) -> Any:
-    """An object sent as JSON, or in Kubernetes' protobuf encoding (kubectl 1.33's typed clients)."""
+async def _object_body(request: web.Request, message: type[Message] | None = None) -> Any:
+    """An object sent as JSON, or in Kubernetes' protobuf encoding (kubectl 1.33's typed clients);
+    `message`: its type, when it is not a resource's (reviews)."""
     if request.content_type == kubeproto.CONTENT_TYPE:
         api_version, kind, raw = kubeproto.decode_envelope(await request.read())
-        resource = resources.by_kind(kind, api_version)
-        fields = kubeproto.to_json(raw, resource.message.DESCRIPTOR)
-        return {"apiVersion": api_version, "kind": kind, **fields}
-    return await _json_body(request)
+        descriptor: Any = (message or resources.by_kind(kind, api_version).message).DESCRIPTOR
+        return {"apiVersion": api_version, "kind": kind, **kubeproto.to_json(raw, descriptor)}
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
 
 
 async def _json_body(request: web.Request, *, yaml_too: bool = False) -> Any:

@@ -40,6 +40,12 @@ def group_version(group: str, version: str) -> dict[str, Resource[Any]]:
     return {r.name: r for r in resources.ALL if r.group == group and r.version == version}
 
 
+def is_resource_path(path: str) -> bool:
+    """Whether `path` addresses a resource (rather than discovery or OpenAPI documents)."""
+    parts = [p for p in path.split("/") if p]
+    return (parts[:2] == ["api", "v1"] and len(parts) > 2) or (parts[:1] == ["apis"] and len(parts) > 3)
+
+
 def parse(path: str) -> Target:
     """What `path` addresses; NotFound (404) for anything the API does not serve."""
     parts = [p for p in path.split("/") if p]

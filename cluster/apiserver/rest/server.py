@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 3 * 1024 * 1024
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+REVIEW_PATHS = {f"/apis/{r.group}/{r.version}/{r.name}": r.kind for r in discovery.REVIEWS}
 
 
 class RestServer:
@@ -110,7 +111,10 @@ class RestServer:
         if path in PUBLIC:
             return self._public(path)
         user = self._authenticate(request)
-        if request.method == "GET":
+        if path in REVIEW_PATHS and request.method == "POST":
+            return await self._handlers.review(request, user, REVIEW_PATHS[path])
+        if request.method == "GET" and not paths.is_resource_path(path):
+            self._api.allow_path(user, "get", path)
             found = self._discovery(request, path)
             if found is not None:
                 return found
