@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from agents.kubelet.images import ImagePuller
 from agents.kubelet.node_lease import NodeLease
@@ -38,6 +39,7 @@ from agents.kubelet.runtime_config import ClusterDns
 from agents.kubelet.server import KubeletService, start_server
 from agents.kubelet.status_manager import StatusManager
 from agents.kubelet.sync import PodSyncer
+from agents.kubelet.tokens import ServiceAccountTokens
 from cluster.api.resources import PODS
 from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
@@ -80,7 +82,8 @@ class Kubelet:
     service (logs) binds; port 0 picks one, reported as `port` and in the Node's daemonEndpoints.
     `node_ip` is the InternalIP to register (default: the host's primary IPv4); `api_token`, if
     given, is the bearer token the API server must present when it calls this kubelet; with `tls`
-    the service is served over TLS and serves only the client certificate named `api_caller`; `dns`,
+    the service is served over TLS and serves only the client certificate named `api_caller`;
+    `state_dir`, where it keeps pods' ServiceAccount tokens (None: pods get none); `dns`,
     where pods resolve names (the cluster's DNS and search path; None: the runtime's default).
     """
 
@@ -95,6 +98,7 @@ class Kubelet:
         api_token: str = "",
         tls: Tls | None = None,
         api_caller: str = "",
+        state_dir: Path | None = None,
         dns: ClusterDns | None = None,
         relist_period: float = 1.0,
         resync_period: float = 10.0,
@@ -110,6 +114,9 @@ class Kubelet:
         self._api_token = api_token
         self._tls = tls
         self._api_caller = api_caller
+        self._tokens = (
+            ServiceAccountTokens(client, state_dir / "pods", tls.ca if tls else "") if state_dir else None
+        )
         self._dns = dns
         self._resync_period = resync_period
         self._heartbeat_period = heartbeat_period
@@ -185,6 +192,7 @@ class Kubelet:
                 images=ImagePuller(self.runtime, self._clock),
                 events=self._pod_event,
                 dns=self._dns,
+                tokens=self._tokens,
             )
             async with asyncio.TaskGroup() as group:
                 workers = PodWorkers(syncer.sync_pod, syncer.terminate_pod, group.create_task)

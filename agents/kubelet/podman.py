@@ -122,6 +122,9 @@ def create_kwargs(config: ContainerConfig, sandbox_id: str, node: str) -> dict[s
     if config.cpu_limit_millicores is not None:
         kwargs["cpu_period"] = CPU_PERIOD_US
         kwargs["cpu_quota"] = cpu_quota(config.cpu_limit_millicores)
+    if config.mounts:
+        kwargs["mounts"] = [{"type": "bind", "source": m.source, "target": m.target, "read_only": m.read_only}
+                            for m in config.mounts]  # fmt: skip
     return kwargs
 
 

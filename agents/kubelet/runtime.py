@@ -106,6 +106,15 @@ class DnsConfig:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host directory bind-mounted into a container."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     """One container instance, with Kubernetes' meaning of command (entrypoint) and args (cmd)."""
 
@@ -120,6 +129,7 @@ class ContainerConfig:
     memory_limit_bytes: int | None = None
     cpu_limit_millicores: int | None = None
     stop_timeout: int = 30
+    mounts: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True)

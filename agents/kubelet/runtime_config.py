@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.kubelet.runtime import ContainerConfig, DnsConfig, PodRef, PortMapping, SandboxConfig
+from agents.kubelet.runtime import ContainerConfig, DnsConfig, Mount, PodRef, PortMapping, SandboxConfig
 from cluster.api import quantity
 from raykube.v1 import pod_pb2
 
@@ -53,7 +53,9 @@ def sandbox_config(pod: pod_pb2.Pod, attempt: int, dns: ClusterDns | None = None
     return SandboxConfig(pod_ref(pod), pod.spec.hostname or pod.metadata.name, attempt, ports, resolv)
 
 
-def container_config(pod: pod_pb2.Pod, spec: pod_pb2.Container, restart_count: int) -> ContainerConfig:
+def container_config(
+    pod: pod_pb2.Pod, spec: pod_pb2.Container, restart_count: int, mounts: tuple[Mount, ...] = ()
+) -> ContainerConfig:
     limits = spec.resources.limits
     return ContainerConfig(
         pod=pod_ref(pod),
@@ -67,4 +69,5 @@ def container_config(pod: pod_pb2.Pod, spec: pod_pb2.Container, restart_count: i
         memory_limit_bytes=quantity.value(limits["memory"]) if "memory" in limits else None,
         cpu_limit_millicores=quantity.milli_value(limits["cpu"]) if "cpu" in limits else None,
         stop_timeout=grace_seconds(pod),
+        mounts=mounts,
     )

@@ -42,6 +42,7 @@ from agents.kubelet.probe_manager import ProbeManager
 from agents.kubelet.runtime import (
     ContainerInfo,
     ContainerState,
+    Mount,
     NameInUse,
     Runtime,
     RuntimeFailure,
@@ -50,14 +51,16 @@ from agents.kubelet.runtime import (
 )
 from agents.kubelet.runtime_config import ClusterDns, container_config, grace_seconds, sandbox_config
 from agents.kubelet.status_manager import StatusManager
+from agents.kubelet.tokens import ServiceAccountTokens
 from cluster.api.resources import PODS
 from cluster.client.api import ApiClient
-from cluster.errors import Conflict, NotFound
+from cluster.errors import ApiError, Conflict, NotFound
 from raykube.v1 import pod_pb2
 
 ORPHAN_GRACE_SECONDS = 1  # a pod gone from the API has no grace period left (Kubernetes uses 1 s)
 START_ERROR_EXIT_CODE = 128
 CREATE_CONTAINER_ERROR = "CreateContainerError"
+CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
 RUN_CONTAINER_ERROR = "RunContainerError"
 PodEvents = Callable[[pod_pb2.Pod, str, str, str], None]  # (pod, type, reason, message)
 
@@ -87,6 +90,7 @@ class PodSyncer:
         backoff: Backoff | None = None,
         events: PodEvents = _no_events,
         dns: ClusterDns | None = None,
+        tokens: ServiceAccountTokens | None = None,
     ):
         self._runtime = runtime
         self._client = client
@@ -98,6 +102,7 @@ class PodSyncer:
         self._backoff = backoff or Backoff()
         self._events = events
         self._dns = dns
+        self._tokens = tokens
         self._start_failures: dict[str, _StartFailure] = {}  # container instance id -> failure
 
     async def sync_pod(self, pod: pod_pb2.Pod) -> float | None:
@@ -129,6 +134,13 @@ class PodSyncer:
                 waiting.update(await self._apply(pod, actions, pod_sandbox(sandboxes)))
                 sandboxes, containers = await self._observe(uid)
         sandbox = pod_sandbox(sandboxes)
+        if (
+            self._tokens is not None
+            and sandbox is not None
+            and self._status.current(pod).phase not in TERMINAL_PHASES
+        ):
+            with contextlib.suppress(ApiError):  # keeps the token fresh; a refusal shows at the next start
+                await self._tokens.ensure(pod)
         self._probes.sync(pod, sandbox.ip if sandbox else "", containers)
         self._report(pod, sandbox, containers, waiting)
         delays = [w.retry_after for w in waiting.values() if w.retry_after is not None]
@@ -165,6 +177,8 @@ class PodSyncer:
         self._probes.forget(uid)
         self._backoff.forget_prefix(backoff_key(uid, ""))
         self._start_failures = {k: v for k, v in self._start_failures.items() if v.pod_uid != uid}
+        if self._tokens is not None:
+            self._tokens.forget(uid)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -226,8 +240,15 @@ class PodSyncer:
         container_id = start.reuse_id
         if not container_id:
             try:
+                mounts = await self._mounts(pod)
+            except ApiError as err:
+                note("Warning", "FailedMount", f"service account token: {err}")
+                return Waiting(
+                    CREATE_CONTAINER_CONFIG_ERROR, f"service account token: {err}", retry_after=2.0
+                )
+            try:
                 container_id = await self._runtime.create_container(
-                    sandbox.id, container_config(pod, spec, start.restart_count)
+                    sandbox.id, container_config(pod, spec, start.restart_count, mounts)
                 )
             except NameInUse:
                 return None  # made by an earlier attempt; the next sync sees and starts it
@@ -247,6 +268,10 @@ class PodSyncer:
             return Waiting(RUN_CONTAINER_ERROR, str(err), retry_after=self._backoff.remaining(key, now, now))
         note("Normal", "Started", f"Started container {start.name}")
         return None
+
+    async def _mounts(self, pod: pod_pb2.Pod) -> tuple[Mount, ...]:
+        mount = await self._tokens.ensure(pod) if self._tokens is not None else None
+        return (mount,) if mount is not None else ()
 
     def _report(
         self,

@@ -246,6 +246,8 @@ FIELD_NUMBERS: dict[str, dict[str, int | tuple[int, int]]] = {
         "schedulerName": 19,
         "hostname": 16,
         "hostNetwork": 11,
+        "serviceAccountName": 8,
+        "automountServiceAccountToken": 21,
     },
     "PodStatus": {
         "phase": 1,

@@ -15,14 +15,16 @@ import grpc
 
 from cluster.api import codec, resources
 from cluster.api.resources import Resource, T
-from cluster.apiserver.auth import Request, UserInfo
+from cluster.apiserver.auth import NODE_USER_PREFIX, NODES_GROUP, Request, UserInfo
 from cluster.apiserver.patching import apply_patch, decode_patched
 from cluster.apiserver.rbac import escalation
 from cluster.apiserver.rbac.authorizer import RbacAuthorizer
 from cluster.apiserver.registry import Registry
+from cluster.apiserver.serviceaccounts import Bound, ServiceAccountTokens
 from cluster.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     Invalid,
     NotFound,
     Unavailable,
@@ -47,12 +49,14 @@ class Api:
         self,
         registry: Registry,
         authorizer: RbacAuthorizer,
+        accounts: ServiceAccountTokens,
         *,
         kubelet_token: str = "",
         kubelet_tls: Tls | None = None,
     ):
         self.registry = registry
         self._authz = authorizer
+        self._accounts = accounts
         self._kubelet_token = kubelet_token
         self._kubelet_tls = kubelet_tls  # the client certificate kubelets serve
 
@@ -235,6 +239,34 @@ class Api:
     def whoami(self, user: UserInfo) -> UserInfo:
         self._authz.authorize(Request(user, "create", "selfsubjectreviews", group="authentication.k8s.io"))
         return user
+
+    async def create_token(
+        self, user: UserInfo, namespace: str, account: str, *, pod_name: str = "", pod_uid: str = "",
+        expiration_seconds: int = 0,
+    ) -> tuple[str, int]:  # fmt: skip
+        """A token for ServiceAccount `account`, bound to a pod if one is named (TokenRequest); a node
+        may ask only for the pods bound to it, and only for their own ServiceAccount."""
+        namespace = namespace or DEFAULT_NAMESPACE
+        self.allow(
+            user, "create", resources.SERVICEACCOUNTS, subresource="token", namespace=namespace, name=account
+        )
+        found = await self.registry.get(resources.SERVICEACCOUNTS, namespace, account)
+        bound = Bound(namespace, account, found.metadata.uid)
+        if pod_name:
+            pod = await self.registry.get(resources.PODS, namespace, pod_name)
+            if pod_uid and pod.metadata.uid != pod_uid:
+                raise Conflict(f'pod "{pod_name}" is not the one asked for (uid {pod_uid})')
+            if (pod.spec.service_account_name or "default") != account:
+                raise BadRequest(
+                    f'pod "{pod_name}" runs as service account "{pod.spec.service_account_name}"'
+                )
+            node = user.name.removeprefix(NODE_USER_PREFIX)
+            if NODES_GROUP in user.groups and pod.spec.node_name != node:
+                raise Forbidden(f'node "{node}" may only ask for tokens of pods bound to it')
+            bound = Bound(namespace, account, found.metadata.uid, pod_name, pod.metadata.uid)
+        elif NODES_GROUP in user.groups:
+            raise Forbidden("a node may only ask for tokens bound to its pods")
+        return self._accounts.issue(bound, expiration_seconds)
 
     def access_review(
         self, user: UserInfo, review: review_pb2.SelfSubjectAccessReview

@@ -73,12 +73,20 @@ def format_token_file(tokens: Mapping[str, UserInfo]) -> str:
     return out.getvalue()
 
 
+class TokenAuthenticator(Protocol):
+    def authenticate(self, token: str) -> UserInfo | None:
+        """The user a bearer token speaks for; None if it is not of this kind."""
+        ...
+
+
 class Authenticator:
     """Who a request comes from: a client certificate the TLS layer verified against the cluster CA
-    (CN = user, O = groups, as kube-apiserver reads them), else a bearer token from the token file."""
+    (CN = user, O = groups, as kube-apiserver reads them), else a bearer token: from the token file,
+    or one `others` (ServiceAccount tokens) recognize."""
 
-    def __init__(self, tokens: Mapping[str, UserInfo]):
+    def __init__(self, tokens: Mapping[str, UserInfo], others: TokenAuthenticator | None = None):
         self._tokens = dict(tokens)
+        self._others = others
 
     def authenticate(
         self, *, authorization: str | bytes | None = None, certificate: bytes | None = None
@@ -91,7 +99,11 @@ class Authenticator:
         else:
             text = authorization.decode() if isinstance(authorization, bytes) else authorization
             scheme, _, token = text.partition(" ")
-            found = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+            if scheme.lower() != "bearer":
+                raise Unauthorized("Unauthorized")
+            found = self._tokens.get(token.strip())
+            if found is None and self._others is not None:
+                found = self._others.authenticate(token.strip())
             if found is None:
                 raise Unauthorized("Unauthorized")
             user = found

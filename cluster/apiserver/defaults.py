@@ -41,6 +41,7 @@ def _default_probe(probe: pod_pb2.Probe) -> None:
 
 def default_pod(pod: pod_pb2.Pod) -> None:
     default_pod_spec(pod.spec)
+    pod.spec.service_account_name = pod.spec.service_account_name or "default"  # ServiceAccount admission
 
 
 def default_pod_spec(spec: pod_pb2.PodSpec) -> None:

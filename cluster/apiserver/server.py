@@ -23,6 +23,7 @@ from cluster.apiserver.rbac.authorizer import RbacAuthorizer
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.rest.server import RestServer
 from cluster.apiserver.service import ApiService
+from cluster.apiserver.serviceaccounts import ServiceAccountTokens, new_signing_key
 from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import CHANNEL_OPTIONS
 from cluster.errors import Unavailable
@@ -51,12 +52,16 @@ class ApiServer:
         tls: Tls | None = None,
         kubelet_tls: Tls | None = None,
         store_tls: Tls | None = None,
+        service_account_key: str = "",
     ):
         self._storage = EtcdStorage(store, tls=store_tls)
         self.registry = Registry(self._storage, compact_every=compact_every, network=network)
         authorizer = RbacAuthorizer(self.registry.caches)
-        self.api = Api(self.registry, authorizer, kubelet_token=kubelet_token, kubelet_tls=kubelet_tls)
-        authenticator = Authenticator(tokens)
+        accounts = ServiceAccountTokens(service_account_key or new_signing_key(), self.registry.caches)
+        self.api = Api(
+            self.registry, authorizer, accounts, kubelet_token=kubelet_token, kubelet_tls=kubelet_tls
+        )
+        authenticator = Authenticator(tokens, accounts)
         self._service = ApiService(self.api, authenticator, bookmark_every=bookmark_every)
         self.rest = RestServer(self.api, authenticator, bookmark_every=bookmark_every)
         self._rest_port = rest_port
@@ -94,7 +99,7 @@ class ApiServer:
         delay = 0.2
         while True:
             try:
-                host, _, port = self.address.rpartition(":")
+                host, _, port = (self.rest_address or self.address).rpartition(":")  # kubernetes:443 is HTTPS
                 await ensure_system_objects(self.registry, host, int(port))
                 return
             except Unavailable as err:

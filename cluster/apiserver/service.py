@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from cluster.api import resources
 from cluster.apiserver.api import Api
@@ -153,6 +154,16 @@ class ApiService(api_pb2_grpc.ApiServicer):
     ) -> api_pb2.WhoAmIResponse:
         user = self._api.whoami(self._user(context))
         return api_pb2.WhoAmIResponse(username=user.name, groups=sorted(user.groups))
+
+    @unary
+    async def CreateToken(
+        self, request: api_pb2.CreateTokenRequest, context: grpc.aio.ServicerContext
+    ) -> api_pb2.CreateTokenResponse:
+        token, expires = await self._api.create_token(
+            self._user(context), request.namespace, request.service_account, pod_name=request.pod_name,
+            pod_uid=request.pod_uid, expiration_seconds=request.expiration_seconds,
+        )  # fmt: skip
+        return api_pb2.CreateTokenResponse(token=token, expiration=Timestamp(seconds=expires))
 
     @streaming
     async def Logs(

@@ -87,6 +87,7 @@ class ApiServerComponent:
             tls=settings.tls,
             kubelet_tls=settings.kubelet_tls,
             store_tls=settings.tls,
+            service_account_key=settings.service_account_key,
             network=ServiceNetwork(ipaddress.IPv4Network(settings.service_cidr)),
         )
 
@@ -161,6 +162,7 @@ class KubeletComponent:
             node_ip=self._advertise,
             tls=settings.tls,
             api_caller=KUBELET_CLIENT_USER,
+            state_dir=Path(settings.run_dir),
             dns=dns,
         )
         self._remove_pods = False

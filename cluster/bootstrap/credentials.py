@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.apiserver import auth
+from cluster.apiserver.serviceaccounts import new_signing_key
 from cluster.bootstrap.pki import CertificateAuthority, Identity
 from cluster.tls import SERVER_NAME, Tls
 
@@ -74,6 +75,7 @@ class Pki:
 
     ca: str
     pairs: dict[str, tuple[str, str]]  # name -> (certificate, key) PEM
+    service_account_key: str  # the API server signs ServiceAccount tokens with it (PEM)
 
     def tls(self, name: str) -> Tls:
         cert, key = self.pairs[name]
@@ -108,4 +110,7 @@ def ensure_pki(home: Path, wanted: dict[str, Identity]) -> Pki:
     for name, identity in wanted.items():
         cert, key = ca.ensure_pair(directory, name, identity).read()
         pairs[name] = (cert.decode(), key.decode())
-    return Pki(ca.pair.cert.read_text(), pairs)
+    signing = directory / "service-account.key"
+    if not signing.exists():
+        write_private(signing, new_signing_key())
+    return Pki(ca.pair.cert.read_text(), pairs, signing.read_text())

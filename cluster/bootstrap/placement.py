@@ -131,7 +131,8 @@ def plan(
     specs += [
         ComponentSpec("apiserver", first, ApiServerSettings(
             store=tuple(peers), tokens=auth.format_token_file(tokens), tls=pki.tls("apiserver"),
-            kubelet_tls=pki.tls("apiserver-kubelet-client"), host=bind, port=ports.apiserver,
+            kubelet_tls=pki.tls("apiserver-kubelet-client"), service_account_key=pki.service_account_key,
+            host=bind, port=ports.apiserver,
             grpc_port=ports.grpc, service_cidr=network.service_cidr)),
     ]  # fmt: skip
     for i in range(ELECTED_REPLICAS):

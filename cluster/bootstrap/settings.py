@@ -36,6 +36,7 @@ class ApiServerSettings:
     tokens: str  # the token file's text (token,user,uid,"groups"): bearer tokens also authenticate
     tls: Tls  # serving certificate (REST and gRPC), also its client certificate towards the store
     kubelet_tls: Tls  # presented to kubelets when proxying logs (system:apiserver-kubelet-client)
+    service_account_key: str  # signs ServiceAccount tokens (PEM)
     host: str
     port: int  # HTTPS REST, what kubectl dials
     grpc_port: int  # the gRPC API, what raykube's components and CLI dial

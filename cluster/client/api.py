@@ -175,6 +175,18 @@ class ApiClient:
         response: api_pb2.DeleteResponse = await self._call("Delete", request)
         return resources.unwrap(response.object)[1], response.deleted
 
+    async def create_token(
+        self, namespace: str, service_account: str, *, pod_name: str = "", pod_uid: str = "",
+        expiration_seconds: int = 0,
+    ) -> tuple[str, int]:  # fmt: skip
+        """A ServiceAccount token (bound to a pod, if named) and when it expires (epoch seconds)."""
+        request = api_pb2.CreateTokenRequest(
+            namespace=namespace, service_account=service_account, pod_name=pod_name, pod_uid=pod_uid,
+            expiration_seconds=expiration_seconds,
+        )  # fmt: skip
+        response: api_pb2.CreateTokenResponse = await self._call("CreateToken", request)
+        return response.token, response.expiration.seconds
+
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
     ) -> resources.ApiObject:

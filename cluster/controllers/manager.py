@@ -20,6 +20,7 @@ from cluster.controllers.informers import SharedInformers
 from cluster.controllers.namespace.controller import NamespaceController
 from cluster.controllers.nodelifecycle.controller import NodeLifecycleConfig, NodeLifecycleController
 from cluster.controllers.replicaset.controller import ReplicaSetController
+from cluster.controllers.serviceaccount.controller import ServiceAccountController
 from cluster.supervision import run_forever
 
 
@@ -50,12 +51,13 @@ class ControllerManager:
         self.garbage_collector = GarbageCollector(client, self.informers)
         self.endpoint_slices = EndpointSliceController(client, self.informers)
         self.namespaces = NamespaceController(client, self.informers)
+        self.service_accounts = ServiceAccountController(client, self.informers)
         self.nodes = NodeLifecycleController(
             client, self.informers, recorder("node-controller"), config.node_lifecycle
         )
         self.controllers: list[Runs] = [
             self.replicasets, self.deployments, self.garbage_collector, self.namespaces, self.nodes,
-            self.endpoint_slices,
+            self.endpoint_slices, self.service_accounts,
         ]  # fmt: skip
 
     async def run(self) -> None:

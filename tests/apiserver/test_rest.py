@@ -416,3 +416,52 @@ def test_rbac_objects_decide_and_nobody_grants_what_they_lack(tmp_path: Path) ->
             "rules[0].verbs", "rules[0].apiGroups"]  # fmt: skip
 
     run(tmp_path, scenario)
+
+
+def test_service_account_tokens_authenticate_until_their_account_or_pod_goes(tmp_path: Path) -> None:
+    async def scenario(plane: ControlPlane, http: Http) -> None:
+        accounts = "/api/v1/namespaces/default/serviceaccounts"
+        account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}}
+        assert (await http.call("POST", accounts, account))[0] == 201
+        status, issued, _ = await http.call(
+            "POST", f"{accounts}/robot/token", {"spec": {"expirationSeconds": 1200}}
+        )
+        assert status == 201 and issued["kind"] == "TokenRequest" and issued["status"]["expirationTimestamp"]
+        token = issued["status"]["token"]
+        status, refused, _ = await http.call("GET", PODS, token=token)
+        assert (
+            status == 403 and 'User "system:serviceaccount:default:robot" cannot list' in refused["message"]
+        )
+        robot = {"kind": "ServiceAccount", "name": "robot", "namespace": "default"}
+        view = binding("robot-views", "view", "robot")
+        view["subjects"] = [robot]
+        assert (await http.call("POST", f"/apis/{RBAC}/v1/namespaces/default/rolebindings", view))[0] == 201
+        assert (await http.call("GET", PODS, token=token))[0] == 200
+        status, me, _ = await http.call(
+            "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {}, token=token
+        )
+        assert set(me["status"]["userInfo"]["groups"]) >= {
+            "system:serviceaccounts",
+            "system:serviceaccounts:default",
+        }
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        assert (await http.call("GET", PODS, token=forged))[0] == 401
+
+        runner = pod("runner", serviceAccountName="robot")
+        assert (await http.call("POST", PODS, runner))[0] == 201
+        _, made, _ = await http.call("GET", f"{PODS}/runner")
+        bound_request = {
+            "spec": {"boundObjectRef": {"kind": "Pod", "name": "runner", "uid": made["metadata"]["uid"]}}
+        }
+        _, bound, _ = await http.call("POST", f"{accounts}/robot/token", bound_request)
+        bound_token = bound["status"]["token"]
+        assert (await http.call("GET", PODS, token=bound_token))[0] == 200
+        await http.call("POST", accounts, {**account, "metadata": {"name": "other"}})
+        status, wrong, _ = await http.call("POST", f"{accounts}/other/token", bound_request)
+        assert (status, wrong["message"]) == (400, 'pod "runner" runs as service account "robot"')
+        await http.call("DELETE", f"{PODS}/runner?gracePeriodSeconds=0")
+        assert (await http.call("GET", PODS, token=bound_token))[0] == 401  # its pod is gone
+        await http.call("DELETE", f"{accounts}/robot")
+        assert (await http.call("GET", PODS, token=token))[0] == 401  # its account is gone
+
+    run(tmp_path, scenario)

@@ -46,7 +46,7 @@ def test_the_system_services_exist(tmp_path: Path) -> None:
         dns = await admin.get(resources.SERVICES, "kube-system", "kube-dns")
         assert dns.spec.cluster_ip == "10.96.0.10" and {p.protocol for p in dns.spec.ports} == {"UDP", "TCP"}
         endpoints = await admin.get(resources.ENDPOINTS, "default", "kubernetes")
-        host, port = plane.address.rsplit(":", 1)
+        host, port = plane.api.rest_address.rsplit(":", 1)  # the HTTPS side: kubernetes:443 is HTTPS
         assert (endpoints.subsets[0].addresses[0].ip, endpoints.subsets[0].ports[0].port) == (host, int(port))
         await ensure_system_objects(plane.api.registry, "127.0.0.1", 16443)  # restarted on another port
         endpoints = await admin.get(resources.ENDPOINTS, "default", "kubernetes")

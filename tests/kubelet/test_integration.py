@@ -13,13 +13,15 @@ import asyncio
 import time
 from pathlib import Path
 
+import aiohttp
+
 from agents.kubelet.kubelet import Kubelet
 from agents.kubelet.runtime import RuntimePods
 from cluster.api import manifest
 from cluster.api.resources import PODS
 from cluster.client.api import ApiClient
-from cluster.errors import NotFound
-from raykube.v1 import pod_pb2
+from cluster.errors import ApiError, NotFound
+from raykube.v1 import pod_pb2, serviceaccount_pb2
 from tests.harness import control_plane
 from tests.kubelet.waiting import eventually, http_get
 
@@ -137,3 +139,65 @@ def test_pod_lifecycle_on_real_podman(
                 assert task.done()
 
     asyncio.run(scenario())
+
+
+def test_pods_get_their_service_account_token_mounted(
+    tmp_path: Path, podman_node: str, node_name: str, busybox_image: str
+) -> None:
+    secrets = "/var/run/secrets/kubernetes.io/serviceaccount"
+    script = f"cat {secrets}/namespace; echo; cat {secrets}/token; echo; ls {secrets}; sleep 3600"
+
+    def pod(name: str, *, automount: bool = True) -> pod_pb2.Pod:
+        command = f"[sh, -c, '{script}']"
+        made = bound_pod(name, node_name, 1, f"  - {{name: app, image: {busybox_image}, imagePullPolicy: Never, "
+                                             f"command: {command}}}\n")  # fmt: skip
+        if not automount:
+            made.spec.automount_service_account_token = False
+        return made
+
+    async def scenario() -> None:
+        async with control_plane(tmp_path) as plane, plane.client() as admin:
+            account = serviceaccount_pb2.ServiceAccount(api_version="v1", kind="ServiceAccount")
+            account.metadata.name, account.metadata.namespace = "default", "default"
+            await admin.create(account)
+            tokens = tmp_path / "kubelet" / "pods"
+            kubelet = Kubelet(node_name, plane.client(), podman_node, "127.0.0.1:0", node_ip="127.0.0.1",
+                              state_dir=tmp_path / "kubelet")  # fmt: skip
+            task = asyncio.create_task(kubelet.run())
+            seen: dict[str, str] = {}
+
+            async def printed(name: str, marker: str) -> bool:
+                try:
+                    seen[name] = b"".join([c async for c in admin.logs("default", name)]).decode()
+                except ApiError:
+                    return False
+                return marker in seen[name]
+
+            try:
+                await asyncio.wait_for(kubelet.ready.wait(), 20)
+                await admin.create(pod("reader"))
+                await admin.create(pod("opted-out", automount=False))
+                await eventually(lambda: printed("reader", "token"), timeout=30)
+                namespace, token, *listed = seen["reader"].split()
+                assert namespace == "default" and sorted(listed) == ["ca.crt", "namespace", "token"]
+                async with aiohttp.ClientSession() as session:
+                    url = f"{plane.rest_url}/apis/authentication.k8s.io/v1/selfsubjectreviews"
+                    async with session.post(
+                        url, json={}, headers={"Authorization": f"Bearer {token}"}
+                    ) as answer:
+                        who = (await answer.json())["status"]["userInfo"]["username"]
+                assert who == "system:serviceaccount:default:default"
+                await eventually(lambda: printed("opted-out", "No such file"), timeout=30)
+                for name in ("reader", "opted-out"):
+                    await admin.delete(PODS, "default", name)
+                await eventually(lambda: _all_deleted(admin, "reader", "opted-out"), timeout=30)
+                assert not tokens.exists() or not list(tokens.iterdir())  # the token went with its pod
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+
+
+async def _all_deleted(admin: ApiClient, *names: str) -> bool:
+    return all([await deleted(admin, name) for name in names])

@@ -26,6 +26,7 @@ SUBRESOURCE_KINDS: dict[str, tuple[tuple[str, str, str] | None, list[str]]] = {
     "binding": (("", "v1", "Binding"), ["create"]),
     "finalize": (None, ["update"]),
     "scale": (("autoscaling", "v1", "Scale"), ["get", "patch", "update"]),
+    "token": (("authentication.k8s.io", "v1", "TokenRequest"), ["create"]),
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import time
 from collections.abc import AsyncIterator
@@ -80,6 +81,8 @@ class Handlers:
             return await self._scale(request, user, target)
         elif sub == "binding" and method == "POST":
             return await self._bind(request, user, target)
+        elif sub == "token" and method == "POST":
+            return await self._token(request, user, target)
         elif sub in ("", "status"):
             if method == "GET":
                 obj = await self._api.get(user, target.resource, target.namespace, target.name)
@@ -249,6 +252,25 @@ class Handlers:
             raise Invalid.for_object(kind, "", err.errors) from None
         answered = self._api.access_review(user, asked)
         return respond({"apiVersion": "authorization.k8s.io/v1", "kind": kind, **codec.encode(answered)}, 201)
+
+    async def _token(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+        """A TokenRequest (authentication.k8s.io/v1): a ServiceAccount token, bound to a pod if asked."""
+        body = await _json_body(request)
+        spec = (body.get("spec") or {}) if isinstance(body, dict) else {}
+        ref = spec.get("boundObjectRef") or {}
+        if ref and ref.get("kind") != "Pod":
+            raise BadRequest(f'spec.boundObjectRef.kind: only Pod is supported, got "{ref.get("kind")}"')
+        seconds = spec.get("expirationSeconds") or 0
+        if not isinstance(seconds, int) or isinstance(seconds, bool):
+            raise BadRequest(f"spec.expirationSeconds must be an integer, got {json.dumps(seconds)}")
+        token, expires = await self._api.create_token(
+            user, target.namespace, target.name, pod_name=ref.get("name") or "", pod_uid=ref.get("uid") or "",
+            expiration_seconds=seconds,
+        )  # fmt: skip
+        expiry = datetime.datetime.fromtimestamp(expires, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return respond({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                        "metadata": {"name": target.name, "namespace": target.namespace}, "spec": spec,
+                        "status": {"token": token, "expirationTimestamp": expiry}}, 201)  # fmt: skip
 
     async def _scale(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         resource = target.resource

@@ -32,6 +32,7 @@ SUBRESOURCES = {
     "deployments": ("status", "scale"),
     "replicasets": ("status", "scale"),
     "services": ("status",),
+    "serviceaccounts": ("token",),
 }
 
 
