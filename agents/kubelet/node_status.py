@@ -47,6 +47,7 @@ class HostFacts:
     ip: str
     machine_id: str = ""
     boot_id: str = ""
+    system_uuid: str = ""
     kernel: str = ""
     os_image: str = ""
     architecture: str = ""
@@ -91,6 +92,7 @@ def host_facts(ip: str | None = None) -> HostFacts:
         ip=ip or primary_ipv4(),
         machine_id=_read("/etc/machine-id"),
         boot_id=_read("/proc/sys/kernel/random/boot_id"),
+        system_uuid=_read("/sys/class/dmi/id/product_uuid"),
         kernel=platform.release(),
         os_image=os_image(_read("/etc/os-release")),
         architecture=_ARCH.get(platform.machine(), platform.machine()),
@@ -126,6 +128,7 @@ def node_object(name: str, facts: HostFacts, *, kubelet_port: int, runtime_versi
             node_info=node_pb2.NodeSystemInfo(
                 machine_id=facts.machine_id,
                 boot_id=facts.boot_id,
+                system_uuid=facts.system_uuid,
                 kernel_version=facts.kernel,
                 os_image=facts.os_image,
                 container_runtime_version=runtime_version,

@@ -176,10 +176,12 @@ FIELD_NUMBERS: dict[str, dict[str, int | tuple[int, int]]] = {
     },
     "NodeSystemInfo": {
         "machineID": 1,
+        "systemUUID": 2,
         "kernelVersion": 4,
         "osImage": 5,
         "containerRuntimeVersion": 6,
         "kubeletVersion": 7,
+        "kubeProxyVersion": 8,
         "operatingSystem": 9,
         "architecture": 10,
         "bootID": 3,

@@ -15,7 +15,7 @@ import grpc
 
 from cluster.api import codec, resources
 from cluster.api.resources import Resource, T
-from cluster.apiserver.auth import NODE_USER_PREFIX, NODES_GROUP, Request, UserInfo
+from cluster.apiserver.auth import AUTHENTICATED_GROUP, NODE_USER_PREFIX, NODES_GROUP, Request, UserInfo
 from cluster.apiserver.patching import apply_patch, decode_patched
 from cluster.apiserver.rbac import escalation
 from cluster.apiserver.rbac.authorizer import RbacAuthorizer
@@ -235,6 +235,19 @@ class Api:
         return await self.registry.bind(
             namespace, name, node_name, uid=uid, resource_version=resource_version
         )
+
+    def impersonate(self, user: UserInfo, name: str, groups: list[str]) -> UserInfo:
+        """Act as `name` (in `groups`), as kubectl --as asks: allowed to whoever may `impersonate` that
+        user (or ServiceAccount) and those groups."""
+        prefix = "system:serviceaccount:"
+        if name.startswith(prefix) and name.count(":") == 3:
+            namespace, account = name.removeprefix(prefix).split(":")
+            self._authz.authorize(Request(user, "impersonate", "serviceaccounts", "", namespace, account))
+        else:
+            self._authz.authorize(Request(user, "impersonate", "users", name=name))
+        for group in groups:
+            self._authz.authorize(Request(user, "impersonate", "groups", name=group))
+        return UserInfo(name, "", frozenset({*groups, AUTHENTICATED_GROUP}))
 
     def whoami(self, user: UserInfo) -> UserInfo:
         self._authz.authorize(Request(user, "create", "selfsubjectreviews", group="authentication.k8s.io"))

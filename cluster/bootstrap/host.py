@@ -102,12 +102,11 @@ class ComponentHost:
 
     async def info(self) -> dict[str, Any]:
         """Where this component runs, for `raykube up`'s table and for tests."""
-        extra: dict[str, Any] = getattr(
-            self._component, "extra_info", dict
-        )()  # e.g. the API server's REST address
+        address = await self.address()  # ready first: what a component reports is known by then
+        extra: dict[str, Any] = getattr(self._component, "extra_info", dict)()  # e.g. the REST address
         return {
             "kind": self._kind,
-            "address": await self.address(),
+            "address": address,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             **extra,

@@ -2,7 +2,8 @@
 
 aiohttp because it is a maintained asyncio HTTP server that streams responses (watches, logs
 with follow) on the event loop the API server already runs, and serves TLS from an ssl context.
-Every request is authenticated (bearer token) except /healthz, /livez, /readyz and /version;
+Every request is authenticated (client certificate or bearer token; kubectl --as impersonates,
+for callers allowed to) except /healthz, /livez, /readyz and /version;
 request bodies are limited (413 past `max_body`, as kube-apiserver's 3 MiB) and short requests in
 flight too (429 with Retry-After past `max_in_flight`, as its max-in-flight filter; watches and
 followed logs do not count). ApiErrors become metav1.Status JSON with their HTTP code; anything
@@ -102,9 +103,13 @@ class RestServer:
     def _authenticate(self, request: web.Request) -> UserInfo:
         tls = request.transport.get_extra_info("ssl_object") if request.transport is not None else None
         certificate = tls.getpeercert(binary_form=True) if tls is not None else None
-        return self._authn.authenticate(
+        user = self._authn.authenticate(
             authorization=request.headers.get("Authorization"), certificate=certificate
         )
+        impersonated = request.headers.get("Impersonate-User")
+        if impersonated is None:
+            return user
+        return self._api.impersonate(user, impersonated, request.headers.getall("Impersonate-Group", []))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
