@@ -22,7 +22,8 @@ import grpc
 from agents.kubelet.plan import newest_first
 from agents.kubelet.runtime import ContainerInfo, Runtime, RuntimeFailure
 from cluster.errors import ApiError, BadRequest, NotFound, Unauthorized, Unavailable, abort
-from cluster.tls import Tls, grpc_server_credentials
+from cluster.serving import Health, listen, service_names
+from cluster.tls import Tls
 from raykube.v1 import api_pb2, kubelet_pb2, kubelet_pb2_grpc
 
 
@@ -88,9 +89,8 @@ async def start_server(
     certificates if `tls` is given; the server and its port."""
     server = grpc.aio.server()
     kubelet_pb2_grpc.add_KubeletServicer_to_server(service, server)
-    if tls is not None:
-        port = server.add_secure_port(address, grpc_server_credentials(tls))
-    else:
-        port = server.add_insecure_port(address)
+    health = await Health.install(server, service_names(kubelet_pb2.DESCRIPTOR))
+    port = listen(server, address, tls)
     await server.start()
+    await health.serving()
     return server, port

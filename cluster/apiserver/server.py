@@ -27,8 +27,9 @@ from cluster.apiserver.serviceaccounts import ServiceAccountTokens, new_signing_
 from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import CHANNEL_OPTIONS
 from cluster.errors import Unavailable
-from cluster.tls import Tls, grpc_server_credentials, server_context
-from raykube.v1 import api_pb2_grpc
+from cluster.serving import Health, listen, service_names
+from cluster.tls import Tls, server_context
+from raykube.v1 import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class ApiServer:
         self._bind = f"{host}:{port}"
         self._advertise = advertise_host or host
         self._server: grpc.aio.Server | None = None
+        self._health: Health
         self._background: asyncio.Task[None] | None = None
         self.address = ""
         self.rest_address = ""  # host:port of the REST side, if it serves one (`rest_port` given)
@@ -77,10 +79,8 @@ class ApiServer:
     async def start(self) -> str:
         server = grpc.aio.server(options=CHANNEL_OPTIONS)
         api_pb2_grpc.add_ApiServicer_to_server(self._service, server)
-        if self._tls is not None:  # every caller presents a certificate the cluster CA signed
-            port = server.add_secure_port(self._bind, grpc_server_credentials(self._tls))
-        else:  # in-process tests: plaintext on loopback, bearer tokens
-            port = server.add_insecure_port(self._bind)
+        self._health = await Health.install(server, service_names(api_pb2.DESCRIPTOR))
+        port = listen(server, self._bind, self._tls)  # with TLS, every caller presents a CA-signed cert
         await server.start()
         self._server = server
         self._background = asyncio.create_task(self.registry.run(), name="apiserver-registry")
@@ -90,6 +90,7 @@ class ApiServer:
             rest_port = await self.rest.start(self._host, self._rest_port, context)
             self.rest_address = f"{self._advertise}:{rest_port}"
         await self._bootstrap()
+        await self._health.serving()
         log.info("API server serving on %s", self.address)
         return self.address
 
@@ -119,6 +120,7 @@ class ApiServer:
     async def stop(self, grace: float = 1.0) -> None:
         await self.rest.stop()
         if self._server is not None:
+            await self._health.stopping()
             await self._server.stop(grace)
         if self._background is not None:
             self._background.cancel()

@@ -1,10 +1,11 @@
 """The components an actor can host, built from their typed settings (settings.py).
 
 A component is one coroutine, `run(ready)`: it starts serving, calls `ready(address)` once it
-does ("" if it serves nothing), and then runs its long-running work until it is cancelled (the
-host stopping it) or fails (it raises; the host exits for Ray to restart it). Whatever it started
-it stops itself on the way out, in `finally`. Components know nothing of the actor around them;
-they find each other by actor name through Ray (discovery.py) and from then on talk gRPC.
+does (the scheduler, controller manager and proxy serve only gRPC health, on loopback), and then
+runs its long-running work until it is cancelled (the host stopping it) or fails (it raises; the
+host exits for Ray to restart it). Whatever it started it stops itself on the way out, in
+`finally`. Components know nothing of the actor around them; they find each other by actor name
+through Ray (discovery.py) and from then on talk gRPC.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from cluster.client.events import EventRecorder
 from cluster.client.leaderelection import LeaderElectionConfig, LeaderElector
 from cluster.controllers.manager import ControllerManager
 from cluster.scheduler import Scheduler
+from cluster.serving import health_only
 from cluster.store.server import StoreOptions, start_store_node
 from cluster.supervision import run_forever
 
@@ -110,6 +112,7 @@ class _LeaderElected:
     lease_name = ""
 
     def __init__(self, settings: SchedulerSettings | ControllerManagerSettings):
+        self._tls = settings.tls
         self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
         self._host = socket.gethostname()
         self.elector = LeaderElector(
@@ -118,8 +121,9 @@ class _LeaderElected:
 
     async def run(self, ready: Ready) -> None:
         try:
-            ready("")
-            await self.elector.run(self.lead)
+            async with health_only(self._tls) as address:
+                ready(address)  # standbys are healthy too: they are ready to take over
+                await self.elector.run(self.lead)
         finally:
             await self._client.close()
 
@@ -206,9 +210,9 @@ class ProxyComponent:
 
         proxy = Proxy(self._client, Nftables(), self._config)
         try:
-            async with asyncio.TaskGroup() as tasks:
-                run_forever(tasks, "proxy", proxy.run())
-                ready("")
+            async with health_only(self._settings.tls) as address, asyncio.TaskGroup() as tasks:
+                run_forever(tasks, "proxy", proxy.run())  # the group waits on it; health serves till then
+                ready(address)
         finally:
             if self._remove_rules:
                 await proxy.remove()

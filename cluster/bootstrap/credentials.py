@@ -93,9 +93,12 @@ def identities(hosts: Iterable[str], addresses: Iterable[str], kubernetes_ip: st
         "apiserver-kubelet-client": Identity(KUBELET_CLIENT_USER, client=True),
         "store": Identity("raykube-store", (), names, ips, server=True, client=True),
         "admin": Identity(ADMIN_USER, (auth.ADMIN_GROUP,), client=True),
-        "scheduler": Identity(auth.SCHEDULER_USER, client=True),
-        "controller-manager": Identity(auth.CONTROLLER_MANAGER_USER, client=True),
-        "proxy": Identity(auth.PROXY_USER, client=True),
+        # these three also serve gRPC health (on loopback), so they are servers too
+        "scheduler": Identity(auth.SCHEDULER_USER, (), names, ips, server=True, client=True),
+        "controller-manager": Identity(
+            auth.CONTROLLER_MANAGER_USER, (), names, ips, server=True, client=True
+        ),
+        "proxy": Identity(auth.PROXY_USER, (), names, ips, server=True, client=True),
     }
     for host in hosts:
         wanted[f"kubelet-{host}"] = Identity(node_user(host), (auth.NODES_GROUP,), names, ips, True, True)

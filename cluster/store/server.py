@@ -39,6 +39,7 @@ from pathlib import Path
 
 import grpc
 
+from cluster.serving import Health, listen, service_names
 from cluster.store.mvcc.state_machine import StateMachine
 from cluster.store.replication import identity
 from cluster.store.replication.faults import Faults
@@ -58,9 +59,9 @@ from cluster.store.v3rpc.rpc import Headers
 from cluster.store.v3rpc.watch import WatchHub
 from cluster.store.v3rpc.watch_service import WatchService
 from cluster.supervision import run_forever
-from cluster.tls import Tls, grpc_server_credentials
+from cluster.tls import Tls
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
-from raykube.store.v1 import store_pb2_grpc
+from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,12 @@ async def start_store_node(
         store_pb2_grpc.add_StorePeerServicer_to_server(
             PeerService(cluster_id, replicator, leases, faults), peer_server
         )
-        _listen(peer_server, peer_listen, options.tls)
+        peer_health = await Health.install(
+            peer_server, [store_pb2.DESCRIPTOR.services_by_name["StorePeer"].full_name]
+        )
+        listen(peer_server, peer_listen, options.tls)
         await peer_server.start()
+        await peer_health.serving()
         servers.append(peer_server)
 
     server = grpc.aio.server()
@@ -200,10 +205,14 @@ async def start_store_node(
         MaintenanceService(replicator, headers, replicator.disk_bytes), server
     )
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(replicator, headers, options.cluster), server)
+    services = service_names(rpc_pb2.DESCRIPTOR)
     if options.fault_injection:
         store_pb2_grpc.add_StoreAdminServicer_to_server(StoreAdminService(faults), server)
-    bound = _listen(server, f"{host}:{port}", options.tls)
+        services.append(store_pb2.DESCRIPTOR.services_by_name["StoreAdmin"].full_name)
+    health = await Health.install(server, services)
+    bound = listen(server, f"{host}:{port}", options.tls)
     await server.start()
+    await health.serving()
     servers.insert(0, server)
     log.info(
         "store %s (member %x) serving etcd v3 on %s:%d, peers on %s (data in %s)",
@@ -215,12 +224,6 @@ async def start_store_node(
         data_dir,
     )
     return StoreNode((host, bound), peer_address, servers, replicator, timers, faults, options)
-
-
-def _listen(server: grpc.aio.Server, address: str, tls: Tls | None) -> int:
-    if tls is None:
-        return server.add_insecure_port(address)
-    return server.add_secure_port(address, grpc_server_credentials(tls))
 
 
 async def _membership(

@@ -33,7 +33,10 @@ FULL_POD = {
         "phase": "Running",
         "podIP": "10.88.0.2",
         "startTime": "2026-11-25T15:37:16Z",
-        "containerStatuses": [{"name": "c", "state": {"running": {}}, "ready": True, "restartCount": 2}],
+        "containerStatuses": [
+            {"name": "c", "state": {"running": {}}, "ready": True, "restartCount": 2, "image": "busybox",
+             "imageID": "sha256:0a1b"}
+        ],  # fmt: skip
     },
 }
 
@@ -131,4 +134,6 @@ def test_fields_kubernetes_always_writes_are_written_at_zero() -> None:
         "state": {"terminated": {"exitCode": 0}},
         "ready": False,
         "restartCount": 0,
+        "image": "",
+        "imageID": "",
     }
