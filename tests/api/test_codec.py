@@ -34,9 +34,15 @@ FULL_POD = {
         "podIP": "10.88.0.2",
         "startTime": "2026-11-25T15:37:16Z",
         "containerStatuses": [
-            {"name": "c", "state": {"running": {}}, "ready": True, "restartCount": 2, "image": "busybox",
-             "imageID": "sha256:0a1b"}
-        ],  # fmt: skip
+            {
+                "name": "c",
+                "state": {"running": {}},
+                "ready": True,
+                "restartCount": 2,
+                "image": "busybox",
+                "imageID": "sha256:0a1b",
+            }
+        ],
     },
 }
 
