@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from google.protobuf.message import Message
 
-from cluster.api import codec, resources
+from cluster.api import codec, limits, resources
 from cluster.errors import BadRequest, FieldError, Invalid, not_supported
 
 
@@ -28,9 +28,14 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def documents(text: str) -> Iterator[Any]:
-    """Every non-empty document in `text` (YAML is a superset of JSON), flattening `kind: List`."""
+    """Every non-empty document in `text` (YAML is a superset of JSON), flattening `kind: List`;
+    text past the size or depth limits (limits.py) is refused before it is parsed into objects."""
+    if len(text) > limits.MAX_MANIFEST_BYTES:
+        raise limits.RequestEntityTooLarge(
+            f"the manifest is too large: {len(text)} bytes, the limit is {limits.MAX_MANIFEST_BYTES}"
+        )
     try:
-        loaded = list(yaml.load_all(text, Loader=_Loader))
+        loaded = limits.load_yaml_documents(text, _Loader)
     except yaml.YAMLError as err:
         raise BadRequest(f"not valid YAML or JSON: {err}") from err
     for doc in loaded:
@@ -69,5 +74,9 @@ def decode_object(doc: Any) -> Message:
 
 
 def load(text: str) -> list[Message]:
-    """Every object in a manifest; the first bad document raises (nothing is half-applied by callers)."""
-    return [decode_object(doc) for doc in documents(text)]
+    """Every object in a manifest; the first bad document raises (nothing is half-applied by callers),
+    as does one too large for the API server to store."""
+    objects = [decode_object(doc) for doc in documents(text)]
+    for obj in objects:
+        limits.check_size(obj.ByteSize(), f"{type(obj).__name__} {obj.metadata.name!r}")  # type: ignore[attr-defined]
+    return objects

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.api import conditions, names, resources, wellknown
+from cluster.api import conditions, limits, names, resources, wellknown
 from cluster.api import fields as field_selectors
 from cluster.api import labels as label_selectors
 from cluster.api.resources import ApiObject, Resource, T
@@ -86,9 +86,11 @@ def _copy(obj: T) -> T:
 
 
 def _encode(obj: T) -> bytes:
+    """The object as stored; 413 if it is larger than the store keeps in one value."""
     stored = _copy(obj)
     stored.metadata.ClearField("resource_version")
     data: bytes = stored.SerializeToString(deterministic=True)
+    limits.check_size(len(data), f'{resources.of(obj).kind} "{obj.metadata.name}"')
     return data
 
 

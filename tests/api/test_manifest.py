@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cluster.api import manifest
-from cluster.errors import BadRequest, Invalid
+from cluster.errors import BadRequest, Invalid, RequestEntityTooLarge
 from raykube.v1 import node_pb2, pod_pb2
 
 CLASSIC = """\
@@ -65,3 +65,19 @@ def test_bad_manifests_say_what_is_wrong(text: str, error: type[Exception], expe
     with pytest.raises(error, match=None) as caught:
         manifest.load(text)
     assert expected in str(caught.value)
+
+
+def test_deeply_nested_and_oversized_manifests_are_refused_with_the_limit() -> None:
+    deep_yaml = CLASSIC + "    env: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(BadRequest, match="nested more than 100 levels deep"):
+        manifest.load(deep_yaml)
+    block_style = CLASSIC + "".join(f"{'  ' * i}k{i}:\n" for i in range(150))
+    with pytest.raises(BadRequest, match="nested more than 100 levels deep"):
+        manifest.load(block_style)
+    nested_ok = CLASSIC.replace("metadata:\n", "metadata:\n  annotations: {a: '" + "[" * 5000 + "'}\n")
+    assert manifest.load(nested_ok)[0].metadata.annotations["a"] == "[" * 5000  # brackets in a string
+    huge = CLASSIC.replace("image: nginx", "image: nginx\n    args: ['" + "x" * 2_000_000 + "']")
+    with pytest.raises(RequestEntityTooLarge, match=r"Pod 'example-pod' is too large: \d+ bytes"):
+        manifest.load(huge)
+    with pytest.raises(RequestEntityTooLarge, match="the manifest is too large"):
+        manifest.load(" " * (33 * 1024 * 1024))

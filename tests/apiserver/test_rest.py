@@ -328,6 +328,14 @@ def test_body_and_in_flight_limits(tmp_path: Path) -> None:
             413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")  # fmt: skip
         status, _, _ = await http.call("POST", PODS, "{not json")
         assert status == 400
+        deep = json.dumps(pod("deep"))[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+        status, refused, _ = await http.call("POST", PODS, deep)
+        assert (status, refused["message"]) == (400, "the request body is nested more than 100 levels deep")
+        big = pod("big")
+        big["spec"]["containers"][0]["args"] = ["x" * 1_000_000, "y" * 1_000_000]
+        status, refused, _ = await http.call("POST", PODS, big)
+        assert status == 413 and refused["message"].startswith('Pod "big" is too large: 2000')
+        assert (await http.call("GET", f"{PODS}/big"))[0] == 404  # nothing stored
         plane.api.rest._max_in_flight = 0  # every short request is now over the limit
         status, text, headers = await http.call("GET", PODS)
         assert (status, headers["Retry-After"]) == (429, "1") and b"Too many requests" in text

@@ -99,6 +99,10 @@ def test_a_bad_manifest_names_the_field_and_stores_nothing(
     mixed = write(tmp_path, POD + "---\n" + POD.replace("example-pod", "Bad_Name"), "mixed.yaml")
     code, out, err = cli(capsys, "apply", "-f", mixed)
     assert code == 1 and 'The Pod "Bad_Name" is invalid:\n* metadata.name: Invalid value: "Bad_Name"' in err
+    deep = write(tmp_path, POD + "    env: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    code, out, err = cli(capsys, "apply", "-f", deep)
+    assert (code, out) == (1, "") and "the manifest is nested more than 100 levels deep" in err
+    assert "Traceback" not in err
     items, _ = cluster.run(lambda: cluster.plane.client().list(resources.PODS))
     assert items == []
 

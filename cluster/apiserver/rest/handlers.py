@@ -24,7 +24,7 @@ import yaml
 from aiohttp import web
 from google.protobuf.message import Message
 
-from cluster.api import codec, kubeproto, labels, patch, resources, tables
+from cluster.api import codec, kubeproto, labels, limits, patch, resources, tables
 from cluster.api.resources import Resource
 from cluster.apiserver.api import Api, object_namespace
 from cluster.apiserver.auth import UserInfo
@@ -355,9 +355,14 @@ async def _json_body(request: web.Request, *, yaml_too: bool = False) -> Any:
         raise NotAcceptableBody(request.content_type)
     text = await request.text()
     try:
-        return yaml.safe_load(text) if yaml_too else json.loads(text)
+        if not yaml_too:
+            return limits.load_json(text)
+        documents = limits.load_yaml_documents(text, yaml.SafeLoader, "the request body")
     except (ValueError, yaml.YAMLError) as err:
         raise BadRequest(f"the request body is not valid {'YAML' if yaml_too else 'JSON'}: {err}") from None
+    if len(documents) > 1:
+        raise BadRequest(f"the request body must be one YAML document, not {len(documents)}")
+    return documents[0] if documents else None
 
 
 async def _delete_options(request: web.Request) -> dict[str, Any]:
