@@ -353,8 +353,8 @@ async def _object_body(request: web.Request, message: type[Message] | None = Non
 async def _json_body(request: web.Request, *, yaml_too: bool = False) -> Any:
     if request.content_type in _BINARY:
         raise NotAcceptableBody(request.content_type)
-    text = await request.text()
     try:
+        text = (await request.read()).decode()  # UTF-8, as JSON and Kubernetes' YAML must be
         if not yaml_too:
             return limits.load_json(text)
         documents = limits.load_yaml_documents(text, yaml.SafeLoader, "the request body")
