@@ -23,9 +23,10 @@ from cluster.bootstrap.settings import ComponentSpec
 Report = Callable[[str], None]  # one line of progress for the person waiting
 
 
-def init_ray(address: str, node_ip: str | None) -> None:
-    """Join the Ray cluster at `address` as a driver, in raykube's namespace."""
-    apply_ray_env()
+def init_ray(address: str, node_ip: str | None, token_file: Path | None = None) -> None:
+    """Join the Ray cluster at `address` as a driver, in raykube's namespace (presenting the Ray
+    token in `token_file`, for a cluster with token authentication)."""
+    apply_ray_env(token_file)
     # On a loopback cluster the driver must say where it is, or Ray looks for it on the host's address.
     ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False,
              _node_ip_address=node_ip)  # fmt: skip
@@ -39,7 +40,8 @@ def connect_ray(home: Path) -> bool:
     state = json.loads(state_path.read_text())
     if state.get("owns_head") and LocalRayNode(home).address() is None:
         return False  # our head is gone: nothing to join
-    init_ray(state["ray_address"], state.get("node_ip"))
+    token = state.get("ray_token")
+    init_ray(state["ray_address"], state.get("node_ip"), Path(token) if token else None)
     return True
 
 

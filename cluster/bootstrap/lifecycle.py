@@ -35,7 +35,14 @@ from cluster.bootstrap import credentials
 from cluster.bootstrap.actors import Report, connect_ray, ensure_actor, init_ray, stop_actors
 from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, live_hosts
 from cluster.bootstrap.placement import Ports, network_layout, plan
-from cluster.bootstrap.ray_node import LOOPBACK_NODE_IP, STATE_FILE, LocalRayNode, primary_ip
+from cluster.bootstrap.ray_node import (
+    LOOPBACK_NODE_IP,
+    RAY_TOKEN_FILE,
+    STATE_FILE,
+    LocalRayNode,
+    ensure_ray_token,
+    primary_ip,
+)
 from cluster.client import config as client_config
 
 RAY_LOGS = "/tmp/ray/session_latest/logs"
@@ -83,17 +90,19 @@ def up(
     owns_head = not ray_address
     loopback = owns_head and ports.loopback
     node_ip = LOOPBACK_NODE_IP if loopback else None
+    token = _ray_token(home, created_here=owns_head, loopback=loopback or ray_address.startswith("127."))
     address = ray_address or head.address()
     if address:
         report(f"Ray: using the cluster at {address}")
     else:
-        report("Ray: starting a local head node ...")
+        report("Ray: starting a local head node" + (" (token authentication) ..." if token else " ..."))
         started = time.monotonic()
         address = head.start(
-            port=ray_port, host_name=host_name or node_name(socket.gethostname()), loopback=loopback
-        )
+            port=ray_port, host_name=host_name or node_name(socket.gethostname()), loopback=loopback,
+            token_file=token,
+        )  # fmt: skip
         report(f"Ray: head node up at {address} ({time.monotonic() - started:.1f}s)")
-    init_ray(address, node_ip)
+    init_ray(address, node_ip, token)
     try:
         hosts = sorted(live_hosts())
         if not hosts:
@@ -103,7 +112,8 @@ def up(
         addresses = [*live_hosts().values(), primary_ip()]
         pki = credentials.ensure_pki(home, credentials.identities(hosts, addresses, network.kubernetes_ip))
         specs = plan(home, hosts, tokens, pki, ports)
-        state = {"ray_address": address, "owns_head": owns_head, "node_ip": node_ip, "hosts": hosts}
+        state = {"ray_address": address, "owns_head": owns_head, "node_ip": node_ip, "hosts": hosts,
+                 "ray_token": str(token) if token else None}  # fmt: skip
         credentials.write_private(home / STATE_FILE, json.dumps(state, indent=2))
         actors = {spec.name: ensure_actor(spec, report) for spec in specs}
         placed = []
@@ -131,19 +141,40 @@ def up(
     return UpResult(placed, server, kubeconfig)
 
 
-def join(home: Path, address: str, host_name: str = "") -> str:
+def join(home: Path, address: str, host_name: str = "", token_file: Path | None = None) -> str:
     """Start a Ray node on this machine that joins the cluster at `address` as one more host.
 
     The node carries `host:<name>`; running `raykube up` again on the first host places this
-    host's kubelet. An address on loopback (127/8) means a single-machine cluster, as in tests.
+    host's kubelet. An address on loopback (127/8) means a single-machine cluster, as in tests;
+    any other joins with the cluster's Ray token (`token_file`, or one already in `home`).
     Returns the host's name.
     """
     node = LocalRayNode(home)
     if node.pid() is not None:
         raise BootstrapError(f"this home ({home}) already runs a Ray node; `raykube leave` stops it")
     name = host_name or node_name(socket.gethostname())
-    node.start(port=0, host_name=name, loopback=address.startswith("127."), join=address)
+    loopback = address.startswith("127.")
+    if token_file is not None and not loopback:
+        credentials.write_private(home / RAY_TOKEN_FILE, token_file.read_text().strip())
+    token = _ray_token(home, created_here=False, loopback=loopback)
+    node.start(port=0, host_name=name, loopback=loopback, join=address, token_file=token)
     return name
+
+
+def _ray_token(home: Path, *, created_here: bool, loopback: bool) -> Path | None:
+    """The Ray token a multi-host cluster authenticates with (None on loopback): made by the
+    `up` that starts the head, copied to every other host."""
+    if loopback:
+        return None
+    if created_here:
+        return ensure_ray_token(home)
+    path = home / RAY_TOKEN_FILE
+    if not path.exists():
+        raise BootstrapError(
+            f"this cluster's Ray nodes authenticate with a token, and there is none at {path}: "
+            f"copy {RAY_TOKEN_FILE} from the first host's RAYKUBE_HOME (or pass --ray-token-file)"
+        )
+    return path
 
 
 def leave(home: Path) -> bool:
@@ -176,5 +207,6 @@ def down(home: Path, report: Report, *, purge: bool = False) -> None:
     if purge:
         shutil.rmtree(home / "data", ignore_errors=True)
         (home / credentials.TOKENS_FILE).unlink(missing_ok=True)
+        (home / RAY_TOKEN_FILE).unlink(missing_ok=True)
         shutil.rmtree(home / credentials.PKI_DIR, ignore_errors=True)
         report(f"Purged the store's data in {home / 'data'}, the certificates and the tokens.")

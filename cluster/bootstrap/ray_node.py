@@ -7,7 +7,10 @@ processes; draining is disabled so this takes about two seconds), and kills what
 that session by its session id: the cluster is stopped by its own handle, never by name.
 
 Ray's environment is pinned identically for every node and driver (PLATFORM.md: token auth must
-be set explicitly, or `ray start --head` may turn it on silently and workers fail).
+be set explicitly, or `ray start --head` may turn it on silently and workers fail). A cluster
+whose Ray nodes listen beyond loopback runs Ray's token authentication: every node and driver
+presents the cluster's Ray token (RAY_TOKEN_FILE in RAYKUBE_HOME, 0600, made by the first `up`
+and copied to each host that joins); a single machine's loopback cluster runs without.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import json
 import os
 import resource
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,12 +29,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 RAY_ENV: Mapping[str, str] = {
-    "RAY_AUTH_MODE": "disabled",
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
 }
 STARTED_MARKER = "Ray runtime started"
+RAY_TOKEN_FILE = "ray-token"  # in RAYKUBE_HOME: the Ray cluster's shared secret (multi-host clusters)
 STATE_FILE = "cluster.json"  # in RAYKUBE_HOME: where `raykube up` records the Ray cluster it uses
 # A single-machine cluster's Ray nodes use this loopback address. Not 127.0.0.1: Ray rewrites
 # that one (and "localhost") to the host's routable address when a client connects, while any
@@ -38,9 +42,28 @@ STATE_FILE = "cluster.json"  # in RAYKUBE_HOME: where `raykube up` records the R
 LOOPBACK_NODE_IP = "127.0.0.2"
 
 
-def apply_ray_env() -> None:
-    """Set Ray's pinned environment in this process (drivers, and `ray start` children)."""
-    os.environ.update(RAY_ENV)
+def ray_env(token_file: Path | None) -> dict[str, str]:
+    """Ray's pinned environment: with token authentication when a token file is given."""
+    if token_file is None:
+        return {**RAY_ENV, "RAY_AUTH_MODE": "disabled"}
+    return {**RAY_ENV, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
+
+
+def apply_ray_env(token_file: Path | None) -> None:
+    """Set Ray's pinned environment in this process (a driver joining the cluster)."""
+    os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+    os.environ.update(ray_env(token_file))
+
+
+def ensure_ray_token(home: Path) -> Path:
+    """The Ray token file in `home`, made (random, 0600) if there is none yet."""
+    path = home / RAY_TOKEN_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -115,6 +138,7 @@ class LocalRayNode:
         host_name: str,
         loopback: bool,
         join: str = "",
+        token_file: Path | None = None,
         object_store_bytes: int = 200 * 1024 * 1024,
         timeout: float = 90.0,
     ) -> str:
@@ -123,6 +147,7 @@ class LocalRayNode:
         The node is the head of a new cluster, or (`join`: the head's address) one more host of an
         existing one; `host_name` becomes its `host:<name>` resource. `loopback`: a single-machine
         cluster, every Ray node on LOOPBACK_NODE_IP; otherwise this host's primary address.
+        `token_file`: run with Ray's token authentication, presenting this token.
         """
         self.home.mkdir(parents=True, exist_ok=True)
         node_ip = LOOPBACK_NODE_IP if loopback else primary_ip()
@@ -155,7 +180,10 @@ class LocalRayNode:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **RAY_ENV},
+            env={
+                **{k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN_PATH"},
+                **ray_env(token_file),
+            },
             preexec_fn=_raise_open_files_limit,
         )
         log.close()

@@ -61,7 +61,7 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
 def join(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
     started = time.monotonic()
     try:
-        name = lifecycle.join(home, args.address, args.node_name)
+        name = lifecycle.join(home, args.address, args.node_name, args.ray_token_file)
     except lifecycle.BootstrapError as err:
         print(f"error: {err}", file=out)
         return 1

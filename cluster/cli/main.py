@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO
 
 from cluster.cli import commands, rollout
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     join.add_argument("address", help="the Ray address `raykube up` printed on the first host (host:port)")
     join.add_argument("--node-name", default="", help="this host's node name (default: hostname)")
+    join.add_argument("--ray-token-file", type=Path, default=None,
+                      help="the cluster's Ray token (the first host's $RAYKUBE_HOME/ray-token); kept in this "
+                           "host's RAYKUBE_HOME")  # fmt: skip
     sub.add_parser("leave", help="stop this machine's Ray node started by `raykube join`")
 
     down = sub.add_parser("down", help="stop every component, remove every container, stop the local Ray")
