@@ -227,6 +227,10 @@ def _scalar(field: Any, value: Any, where: str, errors: list[FieldError]) -> tup
         return False, None
 
     if kind == FieldDescriptor.TYPE_STRING:
+        if field_option(field, options_pb2.json_object):
+            if not isinstance(value, Mapping):
+                return wrong("an object")
+            return True, json.dumps(value, sort_keys=True, separators=(",", ":"))
         if (
             field_option(field, options_pb2.int_or_string)
             and isinstance(value, int)
@@ -297,6 +301,8 @@ def _encode_value(field: Any, value: Any) -> Any:
         return base64.b64encode(value).decode("ascii")
     if field.type == FieldDescriptor.TYPE_ENUM:
         return field.enum_type.values_by_number[value].name
+    if field.type == FieldDescriptor.TYPE_STRING and field_option(field, options_pb2.json_object):
+        return json.loads(value) if value else {}
     if (
         field.type == FieldDescriptor.TYPE_STRING
         and field_option(field, options_pb2.int_or_string)

@@ -108,11 +108,11 @@ def _merge_map(target: Any, patch: Mapping[str, Any], descriptor: Descriptor | N
         if value is None:
             result.pop(key, None)
             continue
-        child = _message_of(field)
-        if field is not None and field.is_repeated and not _is_map(field):
+        child = message_of(field)
+        if field is not None and field.is_repeated and not is_map(field):
             result[key] = _merge_list(result.get(key), value, patch, descriptor, field, where)
-        elif isinstance(value, Mapping) and (child is not None or _is_map(field) or field is None):
-            merged = _merge_map(result.get(key), value, None if _is_map(field) else child, where)
+        elif isinstance(value, Mapping) and (child is not None or is_map(field) or field is None):
+            merged = _merge_map(result.get(key), value, None if is_map(field) else child, where)
             if merged is _DELETE:
                 result.pop(key, None)
             else:
@@ -122,11 +122,20 @@ def _merge_map(target: Any, patch: Mapping[str, Any], descriptor: Descriptor | N
     for key, value in patch.items():
         if key.startswith("$deleteFromPrimitiveList/"):
             name = key.split("/", 1)[1]
-            result[name] = [v for v in result.get(name) or [] if v not in (value or [])]
+            result[name] = [v for v in result.get(name) or [] if v not in _strings(value, f"{path}.{key}")]
     if "$retainKeys" in patch:
-        keep = set(patch["$retainKeys"] or [])
+        keep = set(_strings(patch["$retainKeys"], f"{path}.$retainKeys"))
         result = {k: v for k, v in result.items() if k in keep}
     return result
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    """A directive's list of strings (field names, or values to delete)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"{where.lstrip('.')}: expected a list of strings")
+    return value
 
 
 def _merge_list(
@@ -147,7 +156,7 @@ def _merge_list(
         raise BadRequest(f"{path}: merging lists cannot yet be specified in the patch")
     if any(isinstance(v, Mapping) and v.get("$patch") == "replace" for v in value):
         return [_strip_directives(v) for v in value if not (isinstance(v, Mapping) and "$patch" in v)]
-    child = _message_of(field)
+    child = message_of(field)
     for item in value:
         if not isinstance(item, Mapping) or key not in item:
             raise BadRequest(f"{path}: every item of this list must be an object with {key!r}")
@@ -184,11 +193,11 @@ def _strip_directives(value: Any) -> Any:
     return value
 
 
-def _is_map(field: FieldDescriptor | None) -> bool:
+def is_map(field: FieldDescriptor | None) -> bool:
     return field is not None and field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-def _message_of(field: FieldDescriptor | None) -> Descriptor | None:
-    if field is None or field.type != FieldDescriptor.TYPE_MESSAGE or _is_map(field):
+def message_of(field: FieldDescriptor | None) -> Descriptor | None:
+    if field is None or field.type != FieldDescriptor.TYPE_MESSAGE or is_map(field):
         return None
     return field.message_type

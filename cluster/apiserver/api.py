@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from cluster.api import codec, resources
+from cluster.api import codec, managedfields, resources
 from cluster.api.resources import Resource, T
 from cluster.apiserver.auth import AUTHENTICATED_GROUP, NODE_USER_PREFIX, NODES_GROUP, Request, UserInfo
 from cluster.apiserver.patching import apply_patch, decode_patched
@@ -22,8 +22,10 @@ from cluster.apiserver.rbac.authorizer import RbacAuthorizer
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.serviceaccounts import Bound, ServiceAccountTokens
 from cluster.errors import (
+    AlreadyExists,
     BadRequest,
     Conflict,
+    FieldError,
     Forbidden,
     Invalid,
     NotFound,
@@ -37,6 +39,33 @@ from raykube.v1 import kubelet_pb2, kubelet_pb2_grpc, node_pb2, pod_pb2, review_
 
 DEFAULT_NAMESPACE = "default"
 _PATCH_ATTEMPTS = 5
+
+
+def _apply_config(resource: Resource[Any], config: Any, name: str, namespace: str) -> dict[str, Any]:
+    """An apply's configuration, checked against the URL: this kind, this object, no managedFields."""
+    if not isinstance(config, dict):
+        raise BadRequest("an apply configuration must be an object")
+    for key, expected in (("apiVersion", resource.api_version), ("kind", resource.kind)):
+        if config.get(key) != expected:
+            raise BadRequest(f"{key} must be {expected!r} in an apply configuration, got {config.get(key)!r}")
+    meta = config.get("metadata")
+    if not isinstance(meta, dict) or meta.get("name") != name:
+        raise BadRequest(f"metadata.name must be {name!r}, as on the URL")
+    if meta.get("namespace", namespace) != namespace:
+        raise BadRequest("the namespace of the object does not match the namespace on the request")
+    if "managedFields" in meta:
+        raise BadRequest("metadata.managedFields must be nil in an apply configuration")
+    return {**config, "metadata": {**meta, "namespace": namespace}} if resource.namespaced else config
+
+
+def _same_apart_from_owners(a: T, b: T) -> bool:
+    left, right = type(a)(), type(b)()
+    left.CopyFrom(a)
+    right.CopyFrom(b)
+    for obj in (left, right):
+        obj.metadata.ClearField("managed_fields")
+        obj.metadata.ClearField("resource_version")
+    return left == right
 
 
 def object_namespace(resource: Resource[Any], namespace: str) -> str:
@@ -93,14 +122,16 @@ class Api:
         self.allow(user, "list", resource, namespace=namespace)
         return await self.registry.list_objects(resource, namespace, label_selector, field_selector)
 
-    async def update(self, user: UserInfo, obj: T, *, status: bool = False) -> T:
+    async def update(self, user: UserInfo, obj: T, *, status: bool = False, field_manager: str = "") -> T:
+        """Replace the object; on one with managed fields, `field_manager` (the caller's name if
+        none is given) owns what it changed."""
         resource: Resource[T] = resources.of(obj)
         meta = obj.metadata
         meta.namespace = object_namespace(resource, meta.namespace)
         self.allow(user, "update", resource, subresource="status" if status else "", namespace=meta.namespace,
                    name=meta.name)  # fmt: skip
         escalation.check(self._authz, user, obj)
-        return await self.registry.update(obj, status=status)
+        return await self.registry.update(obj, status=status, field_manager=field_manager or user.name)
 
     async def delete(
         self, user: UserInfo, resource: Resource[T], namespace: str, name: str, *,
@@ -153,7 +184,7 @@ class Api:
 
     async def patch(
         self, user: UserInfo, resource: Resource[T], namespace: str, name: str, patch_type: str, patch: Any,
-        *, subresource: str = "",
+        *, subresource: str = "", field_manager: str = "",
     ) -> T:  # fmt: skip
         """Apply a merge, JSON or strategic merge patch to the object as it is now, and write the
         result as an update would (validated, admitted). A write that races another is redone on
@@ -169,11 +200,64 @@ class Api:
             if not pinned:
                 obj.metadata.resource_version = current.metadata.resource_version
             try:
-                return await self.registry.update(obj, status=subresource == "status")
+                return await self.registry.update(
+                    obj, status=subresource == "status", field_manager=field_manager or user.name
+                )
             except Conflict:
                 if pinned:
                     raise
         raise Conflict(f'{resource.name} "{name}": the object keeps changing; try the patch again')
+
+    async def apply(
+        self, user: UserInfo, resource: Resource[T], namespace: str, name: str, config: Any, *,
+        field_manager: str, force: bool = False,
+    ) -> tuple[T, bool]:  # fmt: skip
+        """Server-side apply (managedfields.py): create the object from `config` if it does not
+        exist, else merge `config` in as `field_manager`, refusing (409) to change fields other
+        managers own unless `force`. Returns the object and whether it was created."""
+        namespace = object_namespace(resource, namespace)
+        self.allow(user, "patch", resource, namespace=namespace, name=name)
+        if not field_manager:
+            missing = FieldError(
+                "fieldManager", "Required value: is required for apply patch", "FieldValueRequired"
+            )
+            raise Invalid.for_object("PatchOptions.meta.k8s.io", "", [missing])
+        config = _apply_config(resource, config, name, namespace)
+        for _ in range(_PATCH_ATTEMPTS):
+            try:
+                current = await self.registry.get(resource, namespace, name)
+            except NotFound:
+                self.allow(user, "create", resource, namespace=namespace, name=name)
+                merged, owners = managedfields.apply({}, config, [], field_manager, force=force,
+                    descriptor=resource.message.DESCRIPTOR, api_version=resource.api_version)  # fmt: skip
+                obj = decode_patched(resource, merged, name, namespace)
+                managedfields.write_owners(
+                    obj.metadata, owners, resource.api_version, self.registry.now(), ""
+                )
+                escalation.check(self._authz, user, obj)
+                try:
+                    return await self.registry.create(obj), True
+                except AlreadyExists:
+                    continue  # created meanwhile: apply to it
+            merged, owners = managedfields.apply(
+                codec.encode(current), config, managedfields.owners_of(current.metadata), field_manager,
+                force=force, descriptor=resource.message.DESCRIPTOR, api_version=resource.api_version,
+            )  # fmt: skip
+            obj = decode_patched(resource, merged, name, namespace)
+            if _same_apart_from_owners(obj, current) and set(owners) == set(
+                managedfields.owners_of(current.metadata)
+            ):
+                return current, False  # a no-op apply writes nothing (not even new timestamps)
+            managedfields.write_owners(
+                obj.metadata, owners, resource.api_version, self.registry.now(), field_manager
+            )
+            obj.metadata.resource_version = current.metadata.resource_version
+            escalation.check(self._authz, user, obj)
+            try:
+                return await self.registry.update(obj), False
+            except Conflict:
+                continue
+        raise Conflict(f'{resource.name} "{name}": the object keeps changing; try the apply again')
 
     async def scale(self, user: UserInfo, resource: Resource[T], namespace: str, name: str) -> T:
         """The object behind a scale subresource read."""
@@ -189,6 +273,7 @@ class Api:
         name: str,
         replicas: int,
         resource_version: str,
+        field_manager: str = "",
     ) -> T:
         """Write spec.replicas through the scale subresource (a resourceVersion, if given, must match)."""
         namespace = object_namespace(resource, namespace)
@@ -204,7 +289,7 @@ class Api:
                 "has been modified; please apply your changes to the latest version and try again"
             )
         obj.spec.replicas = replicas
-        return await self.registry.update(obj)
+        return await self.registry.update(obj, field_manager=field_manager or user.name)
 
     async def delete_collection(
         self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",

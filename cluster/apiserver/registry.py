@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.api import conditions, limits, names, resources, wellknown
+from cluster.api import codec, conditions, limits, managedfields, names, resources, wellknown
 from cluster.api import fields as field_selectors
 from cluster.api import labels as label_selectors
 from cluster.api.resources import ApiObject, Resource, T
@@ -127,6 +127,8 @@ def _keep_system_metadata(new: meta_pb2.ObjectMeta, old: meta_pb2.ObjectMeta) ->
         new.deletion_grace_period_seconds = old.deletion_grace_period_seconds
     else:
         new.ClearField("deletion_grace_period_seconds")
+    if not new.managed_fields:  # a client that leaves them out keeps them, as in Kubernetes
+        new.managed_fields.extend(old.managed_fields)
 
 
 def _copy_field(target: Message, source: Message, field: str) -> None:
@@ -230,7 +232,7 @@ class Registry:
             except StorageError as err:
                 log.warning("compaction skipped: %s", err)
 
-    def _now(self) -> Timestamp:
+    def now(self) -> Timestamp:
         return Timestamp(seconds=int(self._clock()))
 
     # -- reads -----------------------------------------------------------------------------
@@ -368,7 +370,7 @@ class Registry:
         if not meta.name and meta.generate_name:
             meta.name = meta.generate_name + secrets.token_hex(3)[:5]
         obj.api_version, obj.kind = resource.api_version, resource.kind
-        now = self._now()
+        now = self.now()
         meta.uid = str(uuid.uuid4())
         meta.creation_timestamp.CopyFrom(now)
         meta.generation = 1
@@ -468,11 +470,12 @@ class Registry:
             outcome.metadata.resource_version = str(revision)
             return outcome, False
 
-    async def update(self, obj: T, *, status: bool = False) -> T:
+    async def update(self, obj: T, *, status: bool = False, field_manager: str = "") -> T:
         """Replace an existing object (or, with `status`, only its status).
 
         A resourceVersion in the object is a precondition (Conflict when stale); without one the
-        update applies to whatever is current, retrying on races (last writer wins).
+        update applies to whatever is current, retrying on races (last writer wins). On an object
+        with managed fields (server-side apply), `field_manager` becomes the owner of what it changed.
         """
         resource: Resource[T] = resources.of(obj)
         strategy = self._strategies[resource]
@@ -483,7 +486,7 @@ class Registry:
         requested = strategy.claims(obj)
 
         def change(old: T) -> T:
-            return self._merge(strategy, obj, old, status=status)
+            return self._track(self._merge(strategy, obj, old, status=status), old, field_manager)
 
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
@@ -522,6 +525,19 @@ class Registry:
         if _spec(new) != _spec(old):
             new.metadata.generation = old.metadata.generation + 1
         self._admit(strategy, new, strategy.validate_update(new, old))
+        return new
+
+    def _track(self, new: T, old: T, manager: str) -> T:
+        """Make `manager` the owner of what it changed, on objects whose fields have owners (unless
+        the write set managedFields itself, as an apply does)."""
+        kept = list(new.metadata.managed_fields) == list(old.metadata.managed_fields)
+        if not (manager and old.metadata.managed_fields and kept):
+            return new
+        descriptor = new.DESCRIPTOR
+        owners = managedfields.record_update(
+            codec.encode(old), codec.encode(new), managedfields.owners_of(old.metadata), manager, descriptor
+        )
+        managedfields.write_owners(new.metadata, owners, resources.of(new).api_version, self.now(), manager)
         return new
 
     async def delete(
@@ -590,7 +606,7 @@ class Registry:
                     resources.PODS, name, f"pod {name} is being deleted, cannot be assigned to a host"
                 )
             pod.spec.node_name = node_name
-            conditions.set_condition(pod.status.conditions, "PodScheduled", "True", self._now())
+            conditions.set_condition(pod.status.conditions, "PodScheduled", "True", self.now())
             return pod
 
         bound, _ = await self._guaranteed_update(

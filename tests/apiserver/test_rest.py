@@ -473,3 +473,57 @@ def test_service_account_tokens_authenticate_until_their_account_or_pod_goes(tmp
         assert (await http.call("GET", PODS, token=token))[0] == 401  # its account is gone
 
     run(tmp_path, scenario)
+
+
+APPLIED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: main, image: busybox:1.35}]}
+"""
+
+
+def test_server_side_apply_owns_fields_and_conflicts(tmp_path: Path) -> None:
+    url = "/apis/apps/v1/namespaces/default/deployments/web"
+
+    async def scenario(plane: ControlPlane, http: Http) -> None:
+        async def apply(manager: str | None, replicas: int, force: bool = False) -> tuple[int, Any, Any]:
+            query = "&".join(
+                [*([f"fieldManager={manager}"] if manager else []), *(["force=true"] if force else [])]
+            )
+            return await http.call("PATCH", f"{url}?{query}", APPLIED.replace("REPLICAS", str(replicas)),
+                                   content_type=patch.APPLY_PATCH)  # fmt: skip
+
+        status, refused, _ = await apply(None, 2)
+        assert (status, refused["details"]["causes"][0]["field"]) == (422, "fieldManager")
+        status, created, _ = await apply("alice", 2)
+        assert status == 201 and created["spec"]["replicas"] == 2, created
+        [entry] = created["metadata"]["managedFields"]
+        assert (entry["manager"], entry["operation"], entry["fieldsType"]) == ("alice", "Apply", "FieldsV1")
+        assert entry["fieldsV1"]["f:spec"]["f:replicas"] == {}
+        status, again, _ = await apply("alice", 2)
+        assert (
+            status == 200 and again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+        )
+        status, conflict, _ = await apply("bob", 5)
+        assert (status, conflict["reason"]) == (409, "Conflict")
+        assert (
+            conflict["message"]
+            == 'Apply failed with 1 conflict: conflict with "alice" using apps/v1: .spec.replicas'
+        )
+        status, forced, _ = await apply("bob", 5, force=True)
+        assert status == 200 and forced["spec"]["replicas"] == 5
+        assert {e["manager"] for e in forced["metadata"]["managedFields"]} == {"alice", "bob"}
+        status, scaled, _ = await http.call("PATCH", url, {"spec": {"replicas": 1}}, content_type=patch.MERGE_PATCH,
+                                            headers={"User-Agent": "kubectl-scale/v1.33.0 (linux/amd64)"})  # fmt: skip
+        assert status == 200 and ("kubectl-scale", "Update") in {
+            (e["manager"], e["operation"]) for e in scaled["metadata"]["managedFields"]}  # fmt: skip
+        status, conflict, _ = await apply("bob", 5)
+        assert status == 409 and 'conflict with "kubectl-scale"' in conflict["message"]
+
+    run(tmp_path, scenario)

@@ -212,6 +212,40 @@ def test_kubectl_deployments_services_and_permissions(
                what="the deployment's pods gone")  # fmt: skip
 
 
+SSA_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME, labels: {app: NAME}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: NAME}}
+  template:
+    metadata: {labels: {app: NAME}}
+    spec: {containers: [{name: main, image: localhost/busybox:1.35, command: [sleep, "3600"]}]}
+"""
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_kubectl_server_side_apply_and_its_conflicts(cluster: Cluster, version: str, tmp_path: Path) -> None:
+    kubectl = kubectl_for(cluster, version, tmp_path)
+    name = f"ssa-{version.replace('.', '-')}"
+    manifest = SSA_DEPLOYMENT.replace("NAME", name)
+    applied = kubectl("apply", "--server-side", "-f", "-", stdin=manifest).stdout.strip()
+    assert applied == f"deployment.apps/{name} serverside-applied"
+    kubectl("scale", f"deployment/{name}", "--replicas=2")  # its User-Agent names the manager: kubectl.1.xx
+    refused = kubectl("apply", "--server-side", "-f", "-", stdin=manifest, check=False)
+    assert refused.returncode == 1
+    assert f'Apply failed with 1 conflict: conflict with "kubectl.{version}" using apps/v1: .spec.replicas' in (
+        refused.stderr)  # fmt: skip
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest)
+    managers = kubectl(
+        "get", "deployment", name, "-o", "jsonpath={.metadata.managedFields[*].manager}"
+    ).stdout
+    assert "kubectl" in managers.split()
+    assert kubectl("get", "deployment", name, "-o", "jsonpath={.spec.replicas}").stdout == "1"
+    kubectl("delete", "deployment", name)
+
+
 def test_the_kubernetes_python_client(cluster: Cluster) -> None:
     from kubernetes import client, config, watch
 

@@ -39,7 +39,7 @@ from cluster.apiserver.rest.responses import (
     status_json,
     success_json,
 )
-from cluster.errors import ApiError, BadRequest, Invalid, MethodNotAllowed
+from cluster.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, invalid
 from raykube.v1 import review_pb2
 
 _BINARY = ("application/vnd.kubernetes.protobuf", "application/cbor")
@@ -186,23 +186,31 @@ class Handlers:
     async def _update(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         obj, warnings = decode_body(target.resource, await _object_body(request), _validation(request))
         _same_object(target, obj)
-        updated = await self._api.update(user, obj, status=target.subresource == "status")
+        updated = await self._api.update(
+            user, obj, status=target.subresource == "status", field_manager=_field_manager(request)
+        )
         return _warned(self._object(request, target.resource, updated), warnings)
 
     async def _patch(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         body = await _json_body(request, yaml_too=content_type == patch.APPLY_PATCH)
         if content_type == patch.APPLY_PATCH:
-            raise BadRequest("server-side apply is not supported yet")
+            if target.subresource:
+                raise BadRequest(
+                    f"server-side apply to the {target.subresource} subresource is not supported"
+                )
+            force = request.query.get("force", "false")
+            if force not in ("true", "false"):
+                raise BadRequest(f'force must be "true" or "false", got "{force}"')
+            applied, created = await self._api.apply(
+                user, target.resource, target.namespace, target.name, body,
+                field_manager=_field_manager(request, applying=True), force=force == "true",
+            )  # fmt: skip
+            return self._object(request, target.resource, applied, 201 if created else 200)
         patched = await self._api.patch(
-            user,
-            target.resource,
-            target.namespace,
-            target.name,
-            content_type,
-            body,
-            subresource=target.subresource,
-        )
+            user, target.resource, target.namespace, target.name, content_type, body,
+            subresource=target.subresource, field_manager=_field_manager(request),
+        )  # fmt: skip
         return self._object(request, target.resource, patched)
 
     async def _delete(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
@@ -294,7 +302,9 @@ class Handlers:
             raise BadRequest(f"spec.replicas must be an integer, got {json.dumps(replicas)}")
         if request.method == "PATCH":
             version = ""  # a patch applies to the object as it is
-        updated = await self._api.set_scale(user, resource, target.namespace, target.name, replicas, version)
+        updated = await self._api.set_scale(
+            user, resource, target.namespace, target.name, replicas, version, _field_manager(request)
+        )
         return respond(scale_json(updated))
 
 
@@ -398,6 +408,19 @@ def _same_object(target: Target, obj: Any) -> None:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         meta.namespace = target.namespace
+
+
+def _field_manager(request: web.Request, *, applying: bool = False) -> str:
+    """Who owns what a write changes: `fieldManager`, else (not for applies, which must name one)
+    the client's User-Agent up to its first "/" ("kubectl/v1.33.0 ..." -> "kubectl")."""
+    manager = request.query.get("fieldManager")
+    if manager is None and not applying:
+        manager = request.headers.get("User-Agent", "unknown").split("/", 1)[0]
+    manager = manager or ""
+    if len(manager) > 128 or not manager.isprintable():
+        problem = "must be no more than 128 characters" if len(manager) > 128 else "must be printable"
+        raise Invalid.for_object("PatchOptions.meta.k8s.io", "", [invalid("fieldManager", manager, problem)])
+    return manager
 
 
 def _warned(response: web.Response, warnings: list[str]) -> web.Response:
