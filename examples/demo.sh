@@ -31,4 +31,12 @@ printf '\n\033[1m$ curl http://%s/  (three times)\033[0m\n' "$cluster_ip"
 for _ in 1 2 3; do
   curl -sS --max-time 5 --retry 10 --retry-connrefused --retry-delay 1 "http://$cluster_ip/"
 done
-printf '\nThe cluster is still up: try `.venv/bin/raykube describe service web`; `.venv/bin/raykube down` stops it all.\n'
+printf '\nThe same cluster through real kubectl, over HTTPS with the kubeconfig `raykube up` wrote:\n'
+export KUBECONFIG=${RAYKUBE_HOME:-$HOME/.raykube}/kubeconfig
+kubectl_() { printf '\n\033[1m$ kubectl %s\033[0m\n' "$*"; kubectl "$@"; }
+kubectl_ version
+kubectl_ apply -f examples/kubectl-pod.yaml
+kubectl_ wait pod/hello-kubectl --for=condition=Ready --timeout=180s
+kubectl_ get pods -o wide
+kubectl_ auth can-i delete nodes
+printf '\nThe cluster is still up (export KUBECONFIG=%s for kubectl): try `.venv/bin/raykube describe service web`;\n`.venv/bin/raykube down` stops it all.\n' "$KUBECONFIG"

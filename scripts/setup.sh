@@ -2,7 +2,8 @@
 # Set up raykube on a Debian 12 machine, as root; safe to run again (it only does what is missing):
 #   1. system packages: podman + runc (the container runtime), busybox-static (the local test image),
 #      docker-registry (a real local registry for pull tests), etcd-server/etcd-client (a real etcd
-#      to compare against), nftables and its Python bindings (the service proxy), python3-venv;
+#      to compare against), nftables and its Python bindings (the service proxy), python3-venv, and
+#      kubectl where there is none (Debian's kubernetes-client: kubectl 1.20, which raykube serves);
 #   2. a virtualenv in .venv with raykube installed (editable) and its dev tools;
 #   3. the generated protobuf code (python -m cluster.codegen);
 #   4. the local busybox image the examples run (scripts/busybox-image.sh).
@@ -15,6 +16,7 @@ missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   # Installing etcd-server or docker-registry would start their services on etcd's and the registry's

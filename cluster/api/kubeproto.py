@@ -336,6 +336,10 @@ FIELD_NUMBERS: dict[str, dict[str, int | tuple[int, int]]] = {
     "UserInfo": {"username": 1, "uid": 2, "groups": 3},
     "SelfSubjectReviewStatus": {"userInfo": 1},
     "SelfSubjectReview": {"metadata": 1, "status": 2},
+    "BoundObjectReference": {"kind": 1, "apiVersion": 2, "name": 3, "uid": 4},
+    "TokenRequestSpec": {"audiences": 1, "expirationSeconds": 4, "boundObjectRef": 3},
+    "TokenRequestStatus": {"token": 1, "expirationTimestamp": 2},
+    "TokenRequest": {"metadata": 1, "spec": 2, "status": 3},
 }
 
 

@@ -263,8 +263,8 @@ class Handlers:
 
     async def _token(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         """A TokenRequest (authentication.k8s.io/v1): a ServiceAccount token, bound to a pod if asked."""
-        body = await _json_body(request)
-        spec = (body.get("spec") or {}) if isinstance(body, dict) else {}
+        body = await _object_body(request, review_pb2.TokenRequest)  # JSON, or protobuf from kubectl 1.33
+        spec = body.get("spec") or {}
         ref = spec.get("boundObjectRef") or {}
         if ref and ref.get("kind") != "Pod":
             raise BadRequest(f'spec.boundObjectRef.kind: only Pod is supported, got "{ref.get("kind")}"')
