@@ -122,7 +122,9 @@ class Api:
         self.allow(user, "list", resource, namespace=namespace)
         return await self.registry.list_objects(resource, namespace, label_selector, field_selector)
 
-    async def update(self, user: UserInfo, obj: T, *, status: bool = False, field_manager: str = "") -> T:
+    async def update(
+        self, user: UserInfo, obj: T, *, status: bool = False, field_manager: str = "", dry_run: bool = False
+    ) -> T:
         """Replace the object; on one with managed fields, `field_manager` (the caller's name if
         none is given) owns what it changed."""
         resource: Resource[T] = resources.of(obj)
@@ -131,18 +133,20 @@ class Api:
         self.allow(user, "update", resource, subresource="status" if status else "", namespace=meta.namespace,
                    name=meta.name)  # fmt: skip
         escalation.check(self._authz, user, obj)
-        return await self.registry.update(obj, status=status, field_manager=field_manager or user.name)
+        return await self.registry.update(
+            obj, status=status, field_manager=field_manager or user.name, dry_run=dry_run
+        )
 
     async def delete(
         self, user: UserInfo, resource: Resource[T], namespace: str, name: str, *,
         grace_period_seconds: int | None = None, uid: str = "", resource_version: str = "",
-        propagation_policy: str = "",
+        propagation_policy: str = "", dry_run: bool = False,
     ) -> tuple[T, bool]:  # fmt: skip
         namespace = object_namespace(resource, namespace)
         self.allow(user, "delete", resource, namespace=namespace, name=name)
         return await self.registry.delete(
             resource, namespace, name, grace_period_seconds=grace_period_seconds, uid=uid,
-            resource_version=resource_version, propagation_policy=propagation_policy,
+            resource_version=resource_version, propagation_policy=propagation_policy, dry_run=dry_run,
         )  # fmt: skip
 
     async def watch(
@@ -184,7 +188,7 @@ class Api:
 
     async def patch(
         self, user: UserInfo, resource: Resource[T], namespace: str, name: str, patch_type: str, patch: Any,
-        *, subresource: str = "", field_manager: str = "",
+        *, subresource: str = "", field_manager: str = "", dry_run: bool = False,
     ) -> T:  # fmt: skip
         """Apply a merge, JSON or strategic merge patch to the object as it is now, and write the
         result as an update would (validated, admitted). A write that races another is redone on
@@ -201,8 +205,9 @@ class Api:
                 obj.metadata.resource_version = current.metadata.resource_version
             try:
                 return await self.registry.update(
-                    obj, status=subresource == "status", field_manager=field_manager or user.name
-                )
+                    obj, status=subresource == "status", field_manager=field_manager or user.name,
+                    dry_run=dry_run,
+                )  # fmt: skip
             except Conflict:
                 if pinned:
                     raise
@@ -210,7 +215,7 @@ class Api:
 
     async def apply(
         self, user: UserInfo, resource: Resource[T], namespace: str, name: str, config: Any, *,
-        field_manager: str, force: bool = False,
+        field_manager: str, force: bool = False, dry_run: bool = False,
     ) -> tuple[T, bool]:  # fmt: skip
         """Server-side apply (managedfields.py): create the object from `config` if it does not
         exist, else merge `config` in as `field_manager`, refusing (409) to change fields other
@@ -236,7 +241,7 @@ class Api:
                 )
                 escalation.check(self._authz, user, obj)
                 try:
-                    return await self.registry.create(obj), True
+                    return await self.registry.create(obj, dry_run=dry_run), True
                 except AlreadyExists:
                     continue  # created meanwhile: apply to it
             merged, owners = managedfields.apply(
@@ -254,7 +259,7 @@ class Api:
             obj.metadata.resource_version = current.metadata.resource_version
             escalation.check(self._authz, user, obj)
             try:
-                return await self.registry.update(obj), False
+                return await self.registry.update(obj, dry_run=dry_run), False
             except Conflict:
                 continue
         raise Conflict(f'{resource.name} "{name}": the object keeps changing; try the apply again')
@@ -274,6 +279,7 @@ class Api:
         replicas: int,
         resource_version: str,
         field_manager: str = "",
+        dry_run: bool = False,
     ) -> T:
         """Write spec.replicas through the scale subresource (a resourceVersion, if given, must match)."""
         namespace = object_namespace(resource, namespace)
@@ -289,11 +295,12 @@ class Api:
                 "has been modified; please apply your changes to the latest version and try again"
             )
         obj.spec.replicas = replicas
-        return await self.registry.update(obj, field_manager=field_manager or user.name)
+        return await self.registry.update(obj, field_manager=field_manager or user.name, dry_run=dry_run)
 
     async def delete_collection(
         self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",
         field_selector: str = "", *, grace_period_seconds: int | None = None, propagation_policy: str = "",
+        dry_run: bool = False,
     ) -> list[T]:  # fmt: skip
         """Delete every matching object (each as a single delete would); the objects as deleted."""
         namespace = namespace if resource.namespaced else ""
@@ -305,6 +312,7 @@ class Api:
                 obj, _ = await self.registry.delete(
                     resource, item.metadata.namespace, item.metadata.name, uid=item.metadata.uid,
                     grace_period_seconds=grace_period_seconds, propagation_policy=propagation_policy,
+                    dry_run=dry_run,
                 )  # fmt: skip
             except (NotFound, Conflict):
                 continue  # gone meanwhile, or replaced by a new object of that name

@@ -423,9 +423,11 @@ class Registry:
         *,
         uid: str = "",
         resource_version: str = "",
+        dry_run: bool = False,
     ) -> tuple[T, bool]:
         """Read, check preconditions, `change`, write conditioned on what was read (kube-apiserver's
-        GuaranteedUpdate). Returns (the object as written, whether it was deleted).
+        GuaranteedUpdate). Returns (the object as written, whether it was deleted); `dry_run`: the
+        same answer, as judged on the store's copy, with nothing written.
 
         The first read is the watch cache's copy, which saves a store round trip on most writes;
         the conditional write makes a stale copy harmless: it fails, and the retry reads the store.
@@ -445,10 +447,15 @@ class Registry:
                     raise stale
                 fresh = True
                 continue
+            if dry_run and not fresh:
+                fresh = True  # judge a dry run on the store's copy: there is no write to catch staleness
+                continue
             original = _copy(current)
             outcome = change(current)
             if outcome is not DELETE and _deletion_due(strategy, outcome):
                 outcome = DELETE
+            if dry_run:
+                return (original, True) if outcome is DELETE else (outcome, False)
             held = strategy.claims(original)
             try:
                 if outcome is DELETE:
@@ -470,7 +477,9 @@ class Registry:
             outcome.metadata.resource_version = str(revision)
             return outcome, False
 
-    async def update(self, obj: T, *, status: bool = False, field_manager: str = "") -> T:
+    async def update(
+        self, obj: T, *, status: bool = False, field_manager: str = "", dry_run: bool = False
+    ) -> T:
         """Replace an existing object (or, with `status`, only its status).
 
         A resourceVersion in the object is a precondition (Conflict when stale); without one the
@@ -497,6 +506,7 @@ class Registry:
                     change,
                     uid=meta.uid,
                     resource_version=meta.resource_version,
+                    dry_run=dry_run,
                 )
             except ClaimTaken as taken:  # a value picked by `change` was taken meanwhile: it picks again
                 _refuse_if_requested(resource, obj, strategy.claims(obj), requested, taken.key)
@@ -550,6 +560,7 @@ class Registry:
         uid: str = "",
         resource_version: str = "",
         propagation_policy: str = "",
+        dry_run: bool = False,
     ) -> tuple[T, bool]:
         """Delete now, or mark the object terminating: while a kubelet stops a bound pod, and while
         finalizers are pending (the garbage collector's, with propagation Orphan or Foreground, or a
@@ -583,7 +594,7 @@ class Registry:
             return obj
 
         return await self._guaranteed_update(
-            resource, namespace, name, change, uid=uid, resource_version=resource_version
+            resource, namespace, name, change, uid=uid, resource_version=resource_version, dry_run=dry_run
         )
 
     async def bind(

@@ -527,3 +527,38 @@ def test_server_side_apply_owns_fields_and_conflicts(tmp_path: Path) -> None:
         assert status == 409 and 'conflict with "kubectl-scale"' in conflict["message"]
 
     run(tmp_path, scenario)
+
+
+def test_dry_runs_answer_as_if_written_and_write_nothing(tmp_path: Path) -> None:
+    url = "/apis/apps/v1/namespaces/default/deployments/web"
+
+    async def scenario(plane: ControlPlane, http: Http) -> None:
+        assert (await http.call("POST", PODS, pod("web")))[0] == 201
+        _, before, _ = await http.call("GET", f"{PODS}/web")
+        labels = {"metadata": {"labels": {"tier": "db"}}}
+        for method, path, body, content_type in (
+            ("PATCH", f"{PODS}/web?dryRun=All", labels, patch.MERGE_PATCH),
+            ("PUT", f"{PODS}/web?dryRun=All", {**before, "metadata": {**before["metadata"], "labels": {"x": "y"}}},
+             "application/json"),
+        ):  # fmt: skip
+            status, answer, _ = await http.call(method, path, body, content_type=content_type)
+            assert status == 200 and answer["metadata"]["labels"] != before["metadata"]["labels"], answer
+        status, answer, _ = await http.call("DELETE", f"{PODS}/web?dryRun=All")
+        assert status == 200 and answer["metadata"]["name"] == "web"
+        status, answer, _ = await http.call(
+            "DELETE", f"{PODS}/web", {"dryRun": ["All"], "gracePeriodSeconds": 0}
+        )
+        assert status == 200
+        assert (await http.call("DELETE", PODS + "?dryRun=All"))[0] == 200
+        status, applied, _ = await http.call("PATCH", f"{url}?fieldManager=me&dryRun=All",
+                                             APPLIED.replace("REPLICAS", "2"), content_type=patch.APPLY_PATCH)  # fmt: skip
+        assert status == 201 and applied["spec"]["replicas"] == 2
+        assert (await http.call("GET", url))[0] == 404  # the apply created nothing
+        _, after, _ = await http.call("GET", f"{PODS}/web")
+        assert after == before  # not relabelled, not replaced, not deleted: the same resourceVersion
+        status, bad, _ = await http.call(
+            "PATCH", f"{PODS}/web?dryRun=Some", labels, content_type=patch.MERGE_PATCH
+        )
+        assert (status, bad["message"]) == (400, "dryRun must be \"All\", got ['Some']")
+
+    run(tmp_path, scenario)

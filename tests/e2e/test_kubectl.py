@@ -196,7 +196,9 @@ def test_kubectl_deployments_services_and_permissions(
         assert kind + name in everything, kind
 
     assert kubectl("auth", "can-i", "create", "pods").stdout.strip() == "yes"
-    assert kubectl("create", "token", "default").stdout.count(".") == 2  # a signed JWT: header.claims.signature
+    assert (
+        kubectl("create", "token", "default").stdout.count(".") == 2
+    )  # a signed JWT: header.claims.signature
     assert kubectl("auth", "can-i", "delete", "nodes", "--as=jane", check=False).stdout.strip() == "no"
     jane = kubectl_for(cluster, version, tmp_path, viewer_kubeconfig)
     assert name in jane("get", "deployments").stdout

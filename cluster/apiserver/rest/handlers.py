@@ -187,8 +187,9 @@ class Handlers:
         obj, warnings = decode_body(target.resource, await _object_body(request), _validation(request))
         _same_object(target, obj)
         updated = await self._api.update(
-            user, obj, status=target.subresource == "status", field_manager=_field_manager(request)
-        )
+            user, obj, status=target.subresource == "status", field_manager=_field_manager(request),
+            dry_run=_dry_run(request),
+        )  # fmt: skip
         return _warned(self._object(request, target.resource, updated), warnings)
 
     async def _patch(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
@@ -205,11 +206,12 @@ class Handlers:
             applied, created = await self._api.apply(
                 user, target.resource, target.namespace, target.name, body,
                 field_manager=_field_manager(request, applying=True), force=force == "true",
+                dry_run=_dry_run(request),
             )  # fmt: skip
             return self._object(request, target.resource, applied, 201 if created else 200)
         patched = await self._api.patch(
             user, target.resource, target.namespace, target.name, content_type, body,
-            subresource=target.subresource, field_manager=_field_manager(request),
+            subresource=target.subresource, field_manager=_field_manager(request), dry_run=_dry_run(request),
         )  # fmt: skip
         return self._object(request, target.resource, patched)
 
@@ -220,7 +222,7 @@ class Handlers:
             user, target.resource, target.namespace, target.name,
             grace_period_seconds=options.get("gracePeriodSeconds"), uid=preconditions.get("uid") or "",
             resource_version=preconditions.get("resourceVersion") or "",
-            propagation_policy=options.get("propagationPolicy") or "",
+            propagation_policy=options.get("propagationPolicy") or "", dry_run=_dry_run(request, options),
         )  # fmt: skip
         return respond(object_json(target.resource, obj))
 
@@ -231,7 +233,7 @@ class Handlers:
         deleted = await self._api.delete_collection(
             user, target.resource, target.namespace, *selectors,
             grace_period_seconds=options.get("gracePeriodSeconds"),
-            propagation_policy=options.get("propagationPolicy") or "",
+            propagation_policy=options.get("propagationPolicy") or "", dry_run=_dry_run(request, options),
         )  # fmt: skip
         return respond(list_json(target.resource, deleted, ""))
 
@@ -303,8 +305,9 @@ class Handlers:
         if request.method == "PATCH":
             version = ""  # a patch applies to the object as it is
         updated = await self._api.set_scale(
-            user, resource, target.namespace, target.name, replicas, version, _field_manager(request)
-        )
+            user, resource, target.namespace, target.name, replicas, version, _field_manager(request),
+            _dry_run(request),
+        )  # fmt: skip
         return respond(scale_json(updated))
 
 
@@ -340,8 +343,12 @@ def _validation(request: web.Request) -> str:
     return request.query.get("fieldValidation") or "Strict"
 
 
-def _dry_run(request: web.Request) -> bool:
-    values = request.query.getall("dryRun", [])
+def _dry_run(request: web.Request, options: dict[str, Any] | None = None) -> bool:
+    """dryRun=All (in the query, or in DeleteOptions): answer as if written, write nothing."""
+    in_options = (options or {}).get("dryRun") or []
+    if not isinstance(in_options, list):
+        raise BadRequest(f"dryRun must be a list, got {json.dumps(in_options)}")
+    values = [*request.query.getall("dryRun", []), *in_options]
     if any(v not in ("All", "") for v in values):
         raise BadRequest(f'dryRun must be "All", got {values}')
     return "All" in values
