@@ -96,8 +96,9 @@ class ProcessCluster:
         except grpc.RpcError:
             return None
 
-    def leader(self, timeout: float = 10.0) -> str:
-        """The name of the replica that every running replica names as leader (waiting for one)."""
+    def leader(self, timeout: float = 30.0) -> str:
+        """The name of the replica that every running replica names as leader (waiting for one: three
+        Python processes starting on a loaded 2-core machine can take seconds to agree)."""
         deadline = time.monotonic() + timeout
         while True:
             statuses = {name: self.status(name) for name in self.procs}
