@@ -68,6 +68,8 @@ def ensure_actor(spec: ComponentSpec, report: Report | None = None) -> Any:
             report(f"  {spec.name}: configuration changed; replacing it")
         ray.kill(actor, no_restart=True)
         _wait_until_gone(spec.name)
+    elif report is not None:
+        report(f"  {spec.name}: starting on {spec.host}")
     return (
         ray.remote(ComponentHost)
         .options(
