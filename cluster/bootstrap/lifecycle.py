@@ -40,7 +40,8 @@ from cluster.bootstrap.ray_node import (
     RAY_TOKEN_FILE,
     STATE_FILE,
     LocalRayNode,
-    ensure_ray_token,
+    MissingRayToken,
+    cluster_ray_token,
     primary_ip,
 )
 from cluster.client import config as client_config
@@ -90,7 +91,9 @@ def up(
     owns_head = not ray_address
     loopback = owns_head and ports.loopback
     node_ip = LOOPBACK_NODE_IP if loopback else None
-    token = _ray_token(home, created_here=owns_head, loopback=loopback or ray_address.startswith("127."))
+    token = _cluster_ray_token(
+        home, makes_head=owns_head, loopback=loopback or ray_address.startswith("127.")
+    )
     address = ray_address or head.address()
     if address:
         report(f"Ray: using the cluster at {address}")
@@ -156,25 +159,16 @@ def join(home: Path, address: str, host_name: str = "", token_file: Path | None 
     loopback = address.startswith("127.")
     if token_file is not None and not loopback:
         credentials.write_private(home / RAY_TOKEN_FILE, token_file.read_text().strip())
-    token = _ray_token(home, created_here=False, loopback=loopback)
+    token = _cluster_ray_token(home, makes_head=False, loopback=loopback)
     node.start(port=0, host_name=name, loopback=loopback, join=address, token_file=token)
     return name
 
 
-def _ray_token(home: Path, *, created_here: bool, loopback: bool) -> Path | None:
-    """The Ray token a multi-host cluster authenticates with (None on loopback): made by the
-    `up` that starts the head, copied to every other host."""
-    if loopback:
-        return None
-    if created_here:
-        return ensure_ray_token(home)
-    path = home / RAY_TOKEN_FILE
-    if not path.exists():
-        raise BootstrapError(
-            f"this cluster's Ray nodes authenticate with a token, and there is none at {path}: "
-            f"copy {RAY_TOKEN_FILE} from the first host's RAYKUBE_HOME (or pass --ray-token-file)"
-        )
-    return path
+def _cluster_ray_token(home: Path, *, makes_head: bool, loopback: bool) -> Path | None:
+    try:
+        return cluster_ray_token(home, makes_head=makes_head, loopback=loopback)
+    except MissingRayToken as err:
+        raise BootstrapError(str(err)) from None
 
 
 def leave(home: Path) -> bool:

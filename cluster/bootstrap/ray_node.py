@@ -55,6 +55,35 @@ def apply_ray_env(token_file: Path | None) -> None:
     os.environ.update(ray_env(token_file))
 
 
+class MissingRayToken(RuntimeError):
+    """A host of a token-authenticated cluster without the cluster's token."""
+
+
+def cluster_ray_token(home: Path, *, makes_head: bool, loopback: bool) -> Path | None:
+    """The Ray token this home's nodes and drivers present: none on loopback; made by whoever
+    starts the head; copied to every other host (MissingRayToken says where from if it is not)."""
+    if loopback:
+        return None
+    if makes_head:
+        return ensure_ray_token(home)
+    path = home / RAY_TOKEN_FILE
+    if not path.exists():
+        raise MissingRayToken(
+            f"this cluster's Ray nodes authenticate with a token, and there is none at {path}: "
+            f"copy {RAY_TOKEN_FILE} from the first host's RAYKUBE_HOME (or pass --ray-token-file)"
+        )
+    return path
+
+
+def recorded_ray_token(home: Path) -> Path | None:
+    """The token `raykube up` recorded for this home's cluster (None: none, or no cluster)."""
+    try:
+        token = json.loads((home / STATE_FILE).read_text()).get("ray_token")
+    except (FileNotFoundError, ValueError):
+        return None
+    return Path(token) if token else None
+
+
 def ensure_ray_token(home: Path) -> Path:
     """The Ray token file in `home`, made (random, 0600) if there is none yet."""
     path = home / RAY_TOKEN_FILE

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
+from cluster.bootstrap.ray_node import MissingRayToken, apply_ray_env, cluster_ray_token, recorded_ray_token
 from cluster.cli import commands, rollout
 from cluster.client import config as client_config
 from cluster.client.api import ApiClient
@@ -244,13 +245,35 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _set_ray_auth(home: Path, args: argparse.Namespace) -> None:
+    """Ray takes its authentication mode from the environment when it is imported: set it for this
+    driver before Ray comes in (up and down join the cluster as a driver)."""
+    token = None
+    if args.command == "up":
+        if args.ray_address:
+            loopback, makes_head = args.ray_address.startswith("127."), False
+        else:
+            loopback, makes_head = args.bind_address.startswith("127."), True
+        try:
+            token = recorded_ray_token(home) or cluster_ray_token(
+                home, makes_head=makes_head, loopback=loopback
+            )
+        except MissingRayToken:
+            return  # `up` says so, with where to get it
+    elif args.command == "down":
+        token = recorded_ray_token(home)
+    apply_ray_env(token)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         if args.command in ("up", "down", "join", "leave"):
+            home = client_config.raykube_home()
+            _set_ray_auth(home, args)
             from cluster.cli import lifecycle  # brings Ray along: imported only for these commands
 
-            return lifecycle.COMMANDS[args.command](client_config.raykube_home(), args, sys.stdout)
+            return lifecycle.COMMANDS[args.command](home, args, sys.stdout)
         return asyncio.run(_run_api_command(args))
     except ApiError as err:
         print_error(err, sys.stderr)

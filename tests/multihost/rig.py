@@ -1,0 +1,81 @@
+"""Test hosts made of Podman containers, each with its own address, Ray node and Podman storage.
+
+Each host is a privileged container whose root file system is a copy-on-write overlay of this
+machine's (`--rootfs /:O`: the same Python and packages, nothing written leaks out), on a Podman
+network the rig creates, with its own volume for the containers its kubelet runs (nested Podman
+needs a real file system under its storage, not an overlay). Ansible reaches the hosts through the
+containers.podman.podman connection. The rig removes everything it made, by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CONTAINERS_CONF = REPO / "agents" / "kubelet" / "containers.conf"  # runc + lowered ulimits (PLATFORM.md)
+ENV = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
+
+
+def podman(*args: str, check: bool = True, timeout: float = 120) -> str:
+    done = subprocess.run(["podman", *args], capture_output=True, text=True, env=ENV, timeout=timeout)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"podman {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+@dataclass
+class Host:
+    name: str  # the container's name, also the inventory host and the node name
+    address: str
+
+    def run(self, command: str, timeout: float = 120, check: bool = True) -> str:
+        return podman("exec", self.name, "sh", "-c", command, timeout=timeout, check=check)
+
+
+class Rig:
+    """`count` test hosts on a network of their own; `close()` removes them, the network and volumes."""
+
+    def __init__(self, prefix: str, count: int, work: Path):
+        self.prefix, self.work = prefix, work
+        self.network = f"{prefix}-net"
+        self.hosts: list[Host] = []
+        podman("network", "create", self.network)
+        for i in range(1, count + 1):
+            name = f"{prefix}-lab{i}"
+            storage = work / f"lab{i}-storage"
+            storage.mkdir(parents=True)
+            podman("run", "-d", "--name", name, "--hostname", name, "--network", self.network, "--privileged",
+                   "--shm-size=512m", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
+                   "sleep", "infinity")  # fmt: skip
+            inspected = json.loads(podman("inspect", name))[0]
+            address = inspected["NetworkSettings"]["Networks"][self.network]["IPAddress"]
+            self.hosts.append(Host(name, address))
+
+    def inventory(self, path: Path, **variables: object) -> Path:
+        """An ansible inventory of the rig: the first host the head, the others workers."""
+
+        def host_vars(host: Host) -> dict[str, object]:
+            return {"raykube_address": host.address}
+
+        head, *workers = self.hosts
+        inventory = {"all": {
+            "children": {
+                "raykube_head": {"hosts": {head.name: host_vars(head)}},
+                "raykube_workers": {"hosts": {h.name: host_vars(h) for h in workers}},
+            },
+            "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
+                     **variables},
+        }}  # fmt: skip
+        path.write_text(json.dumps(inventory, indent=2))
+        return path
+
+    def close(self) -> None:
+        for host in self.hosts:
+            podman("rm", "-f", "-t", "0", host.name, check=False, timeout=180)
+        podman("network", "rm", "-f", self.network, check=False)
+        shutil.rmtree(self.work, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""raykube on three test hosts, deployed by the ansible play from bare hosts (tests/multihost/rig.py).
+
+The play converges the rig; a second run changes nothing; every host is a Ready node; a
+Deployment spreads over the hosts; the store's replicas are on three hosts; site-down.yml
+removes what site.yml made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.multihost.rig import ENV, REPO, Rig
+
+pytestmark = [pytest.mark.multihost, pytest.mark.timeout(1800)]
+ANSIBLE = REPO / "ansible"
+HOME = "/var/lib/raykube-lab"  # RAYKUBE_HOME on the test hosts (theirs, not this machine's ~/.raykube)
+RIG_VARS = {
+    "raykube_dir": str(REPO),  # the overlay root already holds this checkout and its virtualenv
+    "raykube_home": HOME,
+    "raykube_systemd": False,  # the test hosts have no systemd: Ray runs under the supervisor loop
+    "raykube_common_pip_extra_args": "--no-deps --no-build-isolation",  # offline: nothing leaves the rig
+}
+
+
+def play(inventory: Path, playbook: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {**ENV, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), playbook],
+                          capture_output=True, text=True, cwd=ANSIBLE, env=env, timeout=1200)  # fmt: skip
+    return done, time.monotonic() - started
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP: host -> {ok, changed, unreachable, failed, ...}."""
+    found = {}
+    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
+        match = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
+        if match:
+            found[match[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match[2])}
+    return found
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    work = tmp_path_factory.mktemp("rig")
+    made = Rig(f"rk{os.getpid()}", 3, work / "hosts")
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def raykube(rig: Rig, *args: str) -> str:
+    return rig.hosts[0].run(f"RAYKUBE_HOME={HOME} {REPO}/.venv/bin/raykube {' '.join(args)}", timeout=180)
+
+
+def test_the_play_converges_bare_hosts_and_a_second_run_changes_nothing(rig: Rig, tmp_path: Path) -> None:
+    inventory = rig.inventory(tmp_path / "hosts.json", **RIG_VARS)
+    first, took = play(inventory, "site.yml")
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+    print(f"first converge: {took:.0f} s")
+    second, took = play(inventory, "site.yml")
+    assert second.returncode == 0, second.stdout[-6000:]
+    print(f"second run: {took:.0f} s")
+    assert {host: counts["changed"] for host, counts in recap(second.stdout).items()} == {
+        host.name: 0 for host in rig.hosts}, second.stdout[-6000:]  # fmt: skip
+
+    nodes = raykube(rig, "get", "nodes", "-o", "json")
+    ready = {item["metadata"]["name"]: next(c["status"] for c in item["status"]["conditions"] if c["type"] == "Ready")
+             for item in json.loads(nodes)["items"]}  # fmt: skip
+    assert ready == {host.name: "True" for host in rig.hosts}
+    layout = json.loads(rig.hosts[0].run(f"cat {HOME}/data/store-layout.json"))
+    assert sorted(member["host"] for member in layout) == sorted(host.name for host in rig.hosts)
