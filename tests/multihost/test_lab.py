@@ -92,3 +92,38 @@ def test_the_play_converges_bare_hosts_and_a_second_run_changes_nothing(rig: Rig
     assert ready == {host.name: "True" for host in rig.hosts}
     layout = json.loads(rig.hosts[0].run(f"cat {HOME}/data/store-layout.json"))
     assert sorted(member["host"] for member in layout) == sorted(host.name for host in rig.hosts)
+    members = rig.hosts[0].run(
+        f"ETCDCTL_API=3 etcdctl --cacert={HOME}/pki/ca.crt --cert={HOME}/pki/admin.crt --key={HOME}/pki/admin.key "
+        f"--endpoints=https://127.0.0.1:2379 member list -w json"
+    )  # fmt: skip
+    peers = {
+        url.split("//")[-1].rsplit(":", 1)[0] for m in json.loads(members)["members"] for url in m["peerURLs"]
+    }
+    assert peers == {host.address for host in rig.hosts}  # one replica on each host's address
+
+
+def test_a_deployment_spreads_over_the_hosts_and_its_service_answers_on_each(rig: Rig) -> None:
+    deployment = (REPO / "examples" / "deployment.yaml").read_text()
+    rig.hosts[0].run(f"cat > /tmp/web.yaml <<'EOF'\n{deployment}\nEOF")
+    raykube(rig, "apply", "-f", "/tmp/web.yaml")
+    raykube(rig, "rollout", "status", "deployment/web", "--timeout=300s")
+    pods = json.loads(raykube(rig, "get", "pods", "-l", "app=web", "-o", "json"))["items"]
+    assert {pod["spec"]["nodeName"] for pod in pods} == {host.name for host in rig.hosts}
+    raykube(rig, "expose", "deployment/web", "--port=80", "--target-port=8080")
+    cluster_ip = raykube(rig, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}").strip()
+    for host in rig.hosts:  # each host's proxy routes the ClusterIP to the pods on all hosts
+        page = host.run(
+            f"curl -sS --max-time 5 --retry 20 --retry-all-errors --retry-delay 1 http://{cluster_ip}/"
+        )
+        assert page.startswith("Hello from web-"), (host.name, page)
+
+
+def test_site_down_removes_what_site_made(rig: Rig, tmp_path: Path) -> None:
+    inventory = rig.inventory(tmp_path / "hosts.json", **RIG_VARS)
+    down, took = play(inventory, "site-down.yml")
+    assert down.returncode == 0, down.stdout[-6000:]
+    print(f"site-down: {took:.0f} s")
+    for host in rig.hosts:
+        left = host.run(f"ls -A {HOME} 2>/dev/null; pgrep -f '[r]ay start|[r]aykube|[r]ay-supervise' || true; "
+                        "podman ps -aq; nft list tables | grep raykube || true", check=False)  # fmt: skip
+        assert left.strip() == "", (host.name, left)
