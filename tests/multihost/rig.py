@@ -1,6 +1,6 @@
 """Test hosts made of Podman containers, each with its own address, Ray node and Podman storage.
 
-Each host is a privileged container whose root file system is a copy-on-write overlay of this
+Each host is a privileged container (with an init that reaps orphans, as a host's would) whose root file system is a copy-on-write overlay of this
 machine's (`--rootfs /:O`: the same Python and packages, nothing written leaks out), on a Podman
 network the rig creates, with its own volume for the containers its kubelet runs (nested Podman
 needs a real file system under its storage, not an overlay). Ansible reaches the hosts through the
@@ -49,7 +49,7 @@ class Rig:
             name = f"{prefix}-lab{i}"
             storage = work / f"lab{i}-storage"
             storage.mkdir(parents=True)
-            podman("run", "-d", "--name", name, "--hostname", name, "--network", self.network, "--privileged",
+            podman("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network, "--privileged",
                    "--shm-size=512m", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
                    "sleep", "infinity")  # fmt: skip
             inspected = json.loads(podman("inspect", name))[0]

@@ -124,6 +124,6 @@ def test_site_down_removes_what_site_made(rig: Rig, tmp_path: Path) -> None:
     assert down.returncode == 0, down.stdout[-6000:]
     print(f"site-down: {took:.0f} s")
     for host in rig.hosts:
-        left = host.run(f"ls -A {HOME} 2>/dev/null; pgrep -af '[r]ay start|[r]aykube|[r]ay-supervise' || true; "
+        left = host.run(f"ls -A {HOME} 2>/dev/null; pgrep -af '[r]ay start|[r]aylet|[g]cs_server|[r]ay-supervise|[p]odman system service' || true; "
                         "podman ps -aq; nft list tables | grep raykube || true", check=False)  # fmt: skip
         assert left.strip() == "", (host.name, left)
