@@ -62,7 +62,7 @@ def ensure_actor(spec: ComponentSpec, report: Report | None = None) -> Any:
     wanted = spec.digest()
     actor = get_actor(spec.name)
     if actor is not None:
-        if ray.get(actor.digest.remote(), timeout=60) == wanted:
+        if _digest(actor) == wanted:
             return actor
         if report is not None:
             report(f"  {spec.name}: configuration changed; replacing it")
@@ -82,6 +82,20 @@ def ensure_actor(spec: ComponentSpec, report: Report | None = None) -> Any:
         )
         .remote(spec)
     )
+
+
+def _digest(actor: Any, timeout: float = 60.0) -> str:
+    """The digest a running actor was started with; an actor Ray is restarting (its host just
+    came back, or it crashed) is waited for rather than taken for a failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            digest: str = ray.get(actor.digest.remote(), timeout=timeout)
+            return digest
+        except ray.exceptions.ActorUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _wait_until_gone(name: str, timeout: float = 30.0) -> None:
