@@ -1,6 +1,6 @@
 """raykube on three test hosts, deployed by the ansible play from bare hosts (tests/multihost/rig.py).
 
-The play converges the rig; a second run changes nothing; every host is a Ready node; a
+The play converges the rig; a second run changes nothing, nor would a --check --diff run; every host is a Ready node; a
 Deployment spreads over the hosts; the store's replicas are on three hosts; site-down.yml
 removes what site.yml made.
 """
@@ -31,11 +31,11 @@ RIG_VARS = {
 }
 
 
-def play(inventory: Path, playbook: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def play(inventory: Path, playbook: str, *options: str) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {**ENV, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
     started = time.monotonic()
-    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), playbook],
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), *options, playbook],
                           capture_output=True, text=True, cwd=ANSIBLE, env=env, timeout=1200)  # fmt: skip
     return done, time.monotonic() - started
 
@@ -85,6 +85,9 @@ def test_the_play_converges_bare_hosts_and_a_second_run_changes_nothing(rig: Rig
     print(f"second run: {took:.0f} s")
     assert {host: counts["changed"] for host, counts in recap(second.stdout).items()} == {
         host.name: 0 for host in rig.hosts}, changed_tasks(second.stdout)  # fmt: skip
+    checked, _ = play(inventory, "site.yml", "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-6000:]
+    assert changed_tasks(checked.stdout) == []  # a dry run after converging has nothing to do
 
     nodes = raykube(rig, "get", "nodes", "-o", "json")
     ready = {item["metadata"]["name"]: next(c["status"] for c in item["status"]["conditions"] if c["type"] == "Ready")
