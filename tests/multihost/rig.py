@@ -28,6 +28,10 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> str:
     return done.stdout
 
 
+class RigUnsupported(RuntimeError):
+    """This machine cannot lend its root file system to test hosts."""
+
+
 @dataclass
 class Host:
     name: str  # the container's name, also the inventory host and the node name
@@ -44,11 +48,24 @@ class Rig:
         self.prefix, self.work = prefix, work
         self.network = f"{prefix}-net"
         self.hosts: list[Host] = []
+        self._names: list[str] = []  # every container asked for, made or not: close() removes each
         podman("network", "create", self.network)
+        try:
+            self._start(count)
+        except RuntimeError as err:
+            self.close()
+            if "rootfs-overlay" in str(err):  # e.g. inside a Podman container whose own root is an overlay
+                raise RigUnsupported(
+                    f"test hosts need an overlay of this machine's root, which it refuses: {err}"
+                ) from err
+            raise
+
+    def _start(self, count: int) -> None:
         for i in range(1, count + 1):
-            name = f"{prefix}-lab{i}"
-            storage = work / f"lab{i}-storage"
+            name = f"{self.prefix}-lab{i}"
+            storage = self.work / f"lab{i}-storage"
             storage.mkdir(parents=True)
+            self._names.append(name)
             podman("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network, "--privileged",
                    "--shm-size=512m", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
                    "sleep", "infinity")  # fmt: skip
@@ -75,7 +92,7 @@ class Rig:
         return path
 
     def close(self) -> None:
-        for host in self.hosts:
-            podman("rm", "-f", "-t", "0", host.name, check=False, timeout=180)
+        for name in self._names:
+            podman("rm", "-f", "-t", "0", name, check=False, timeout=180)
         podman("network", "rm", "-f", self.network, check=False)
         shutil.rmtree(self.work, ignore_errors=True)
