@@ -43,6 +43,7 @@ from cluster.bootstrap.ray_node import (
     MissingRayToken,
     cluster_ray_token,
     primary_ip,
+    up_ray_token,
 )
 from cluster.client import config as client_config
 
@@ -91,9 +92,10 @@ def up(
     owns_head = not ray_address
     loopback = owns_head and ports.loopback
     node_ip = LOOPBACK_NODE_IP if loopback else None
-    token = _cluster_ray_token(
-        home, makes_head=owns_head, loopback=loopback or ray_address.startswith("127.")
-    )
+    try:
+        token = up_ray_token(home, ray_address=ray_address, bind_loopback=ports.loopback)
+    except MissingRayToken as err:
+        raise BootstrapError(str(err)) from None
     address = ray_address or head.address()
     if address:
         report(f"Ray: using the cluster at {address}")
@@ -159,16 +161,12 @@ def join(home: Path, address: str, host_name: str = "", token_file: Path | None 
     loopback = address.startswith("127.")
     if token_file is not None and not loopback:
         credentials.write_private(home / RAY_TOKEN_FILE, token_file.read_text().strip())
-    token = _cluster_ray_token(home, makes_head=False, loopback=loopback)
-    node.start(port=0, host_name=name, loopback=loopback, join=address, token_file=token)
-    return name
-
-
-def _cluster_ray_token(home: Path, *, makes_head: bool, loopback: bool) -> Path | None:
     try:
-        return cluster_ray_token(home, makes_head=makes_head, loopback=loopback)
+        token = cluster_ray_token(home, makes_head=False, loopback=loopback)
     except MissingRayToken as err:
         raise BootstrapError(str(err)) from None
+    node.start(port=0, host_name=name, loopback=loopback, join=address, token_file=token)
+    return name
 
 
 def leave(home: Path) -> bool:

@@ -75,6 +75,14 @@ def cluster_ray_token(home: Path, *, makes_head: bool, loopback: bool) -> Path |
     return path
 
 
+def up_ray_token(home: Path, *, ray_address: str, bind_loopback: bool) -> Path | None:
+    """The token `raykube up` runs with: it starts the head unless given a Ray address, and the
+    cluster is on loopback when that head binds loopback, or when the address given is."""
+    makes_head = not ray_address
+    loopback = bind_loopback if makes_head else ray_address.startswith("127.")
+    return cluster_ray_token(home, makes_head=makes_head, loopback=loopback)
+
+
 def recorded_ray_token(home: Path) -> Path | None:
     """The token `raykube up` recorded for this home's cluster (None: none, or no cluster)."""
     try:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
-from cluster.bootstrap.ray_node import MissingRayToken, apply_ray_env, cluster_ray_token, recorded_ray_token
+from cluster.bootstrap.ray_node import MissingRayToken, apply_ray_env, recorded_ray_token, up_ray_token
 from cluster.cli import commands, rollout
 from cluster.client import config as client_config
 from cluster.client.api import ApiClient
@@ -250,14 +250,9 @@ def _set_ray_auth(home: Path, args: argparse.Namespace) -> None:
     driver before Ray comes in (up and down join the cluster as a driver)."""
     token = None
     if args.command == "up":
-        if args.ray_address:
-            loopback, makes_head = args.ray_address.startswith("127."), False
-        else:
-            loopback, makes_head = args.bind_address.startswith("127."), True
+        bind_loopback = args.bind_address.startswith("127.")
         try:
-            token = recorded_ray_token(home) or cluster_ray_token(
-                home, makes_head=makes_head, loopback=loopback
-            )
+            token = up_ray_token(home, ray_address=args.ray_address, bind_loopback=bind_loopback)
         except MissingRayToken:
             return  # `up` says so, with where to get it
     elif args.command == "down":
