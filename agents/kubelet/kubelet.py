@@ -49,6 +49,7 @@ from cluster.tls import Tls
 from raykube.v1 import pod_pb2
 
 log = logging.getLogger(__name__)
+DRAIN_ROUNDS = 5  # looks for pods still in the making when the kubelet is drained
 
 
 @dataclass(frozen=True)
@@ -250,12 +251,30 @@ class Kubelet:
             task.cancel()
             await asyncio.wait([task])
         if remove_pods:
-            listed = await self.runtime.list_pods()
-            running = [c for c in listed.containers if c.state is ContainerState.RUNNING]
-            await asyncio.gather(*(self.runtime.stop_container(c.id, grace_seconds) for c in running))
-            sandboxes = listed.sandboxes
-            await asyncio.gather(*(self.runtime.remove_sandbox(s.id, grace_seconds) for s in sandboxes))
-            leftovers = (await self.runtime.list_pods()).containers
-            await asyncio.gather(*(self.runtime.remove_container(c.id) for c in leftovers))
+            # A pod the cancelled workers asked Podman for may still be in the making: look again
+            # after a pause until a look finds nothing.
+            for _ in range(DRAIN_ROUNDS):
+                if not await self._remove_everything(grace_seconds):
+                    break
+                await asyncio.sleep(1.0)
         if self._owns_runtime and isinstance(self.runtime, PodmanRuntime):
             await self.runtime.close()
+
+    async def _remove_everything(self, grace_seconds: int) -> bool:
+        """Stop and remove every sandbox and container of this node; False if there were none.
+        One that fails to go (Podman still busy starting it) is logged and looked at next round."""
+        listed = await self.runtime.list_pods()
+        running = [c for c in listed.containers if c.state is ContainerState.RUNNING]
+        steps = (
+            [self.runtime.stop_container(c.id, grace_seconds) for c in running],
+            [self.runtime.remove_sandbox(s.id, grace_seconds) for s in listed.sandboxes],
+        )
+        for step in steps:
+            for failed in await asyncio.gather(*step, return_exceptions=True):
+                if isinstance(failed, Exception):
+                    log.warning("draining node %s: %s", self.node_name, failed)
+        leftovers = (await self.runtime.list_pods()).containers
+        await asyncio.gather(
+            *(self.runtime.remove_container(c.id) for c in leftovers), return_exceptions=True
+        )
+        return bool(listed.sandboxes or listed.containers)

@@ -33,8 +33,8 @@ def remove_leftovers(nodes: list[str], report: Callable[[str], None]) -> None:
     for node in nodes:
         label = f"label={LABEL_NODE}={node}"
         for noun, listing, removal in (
-            ("pod", ("pod", "ps"), ("pod", "rm")),
-            ("container", ("ps", "-a"), ("rm",)),
+            ("pod", ("pod", "ps"), ("pod", "rm", "-t", "0")),  # no grace: their kubelet is gone
+            ("container", ("ps", "-a"), ("rm", "-t", "0")),
         ):
             ids = run(*listing, "-q", "--filter", label).split()
             if ids:
