@@ -45,6 +45,7 @@ class ApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         advertise_host: str = "",
+        peer_hosts: Sequence[str] = (),
         kubelet_token: str = "",
         compact_every: float = 300.0,
         bookmark_every: float = 5.0,
@@ -70,6 +71,7 @@ class ApiServer:
         self._host = host
         self._bind = f"{host}:{port}"
         self._advertise = advertise_host or host
+        self._peer_hosts = tuple(peer_hosts)  # every API server's host, for the `kubernetes` Service
         self._server: grpc.aio.Server | None = None
         self._health: Health
         self._background: asyncio.Task[None] | None = None
@@ -101,7 +103,7 @@ class ApiServer:
         while True:
             try:
                 host, _, port = (self.rest_address or self.address).rpartition(":")  # kubernetes:443 is HTTPS
-                await ensure_system_objects(self.registry, host, int(port))
+                await ensure_system_objects(self.registry, self._peer_hosts or (host,), int(port))
                 return
             except Unavailable as err:
                 if self._background is not None and self._background.done():

@@ -2,18 +2,20 @@
 
 - the namespaces default, kube-system, kube-public and kube-node-lease;
 - the `kubernetes` Service in default (the range's first ClusterIP, port 443) with Endpoints and an
-  EndpointSlice pointing at this API server;
+  EndpointSlice pointing at every API server of the cluster (the list `up` planned, as
+  kube-apiserver's master-count reconciler keeps it; a server whose host is lost stays listed);
 - the `kube-dns` Service in kube-system (the range's tenth ClusterIP, port 53 UDP and TCP): no pods
   behind it; each host's proxy answers it with its own DNS responder;
 - the bootstrap ClusterRoles and ClusterRoleBindings (rbac/bootstrap.py).
 Existing objects are kept (a restarted API server changes nothing); the `kubernetes` endpoints
-follow the API server's address.
+follow the API servers' addresses.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections.abc import Sequence
 
 from cluster.api import wellknown
 from cluster.api.resources import T
@@ -26,7 +28,7 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 
 
-async def ensure_system_objects(registry: Registry, api_host: str, api_port: int) -> None:
+async def ensure_system_objects(registry: Registry, api_hosts: Sequence[str], api_port: int) -> None:
     for name in wellknown.SYSTEM_NAMESPACES:
         namespace = namespace_pb2.Namespace()
         namespace.metadata.name = name
@@ -53,8 +55,9 @@ async def ensure_system_objects(registry: Registry, api_host: str, api_port: int
     for binding in bootstrap.cluster_role_bindings():
         with contextlib.suppress(AlreadyExists):
             await registry.create(binding)
-    if _is_ipv4(api_host):
-        await _point_kubernetes_at(registry, api_host, api_port)
+    ips = [host for host in api_hosts if _is_ipv4(host)]
+    if ips:
+        await _point_kubernetes_at(registry, ips, api_port)
 
 
 def _is_ipv4(host: str) -> bool:
@@ -65,17 +68,18 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
-async def _point_kubernetes_at(registry: Registry, host: str, port: int) -> None:
+async def _point_kubernetes_at(registry: Registry, ips: list[str], port: int) -> None:
     endpoints = service_pb2.Endpoints()
     endpoints.metadata.name, endpoints.metadata.namespace = "kubernetes", wellknown.NAMESPACE_DEFAULT
     subset = endpoints.subsets.add()
-    subset.addresses.add(ip=host)
+    for ip in ips:
+        subset.addresses.add(ip=ip)
     subset.ports.add(name="https", port=port, protocol="TCP")
     slice_ = discovery_pb2.EndpointSlice(address_type="IPv4")
     slice_.metadata.name, slice_.metadata.namespace = "kubernetes", wellknown.NAMESPACE_DEFAULT
     slice_.metadata.labels.update({SERVICE_NAME_LABEL: "kubernetes", MANAGED_BY_LABEL: "raykube-apiserver"})
-    endpoint = slice_.endpoints.add(addresses=[host])
-    endpoint.conditions.ready = True
+    for ip in ips:
+        slice_.endpoints.add(addresses=[ip]).conditions.ready = True
     slice_.ports.add(name="https", port=port, protocol="TCP")
     await _create_or_replace(registry, endpoints)
     await _create_or_replace(registry, slice_)
@@ -87,4 +91,4 @@ async def _create_or_replace(registry: Registry, obj: T) -> None:
     try:
         await registry.create(fresh)
     except AlreadyExists:
-        await registry.update(obj)  # no resourceVersion: whatever is there, this API server's address now
+        await registry.update(obj)  # no resourceVersion: whatever is there, the planned addresses now

@@ -106,6 +106,25 @@ def _wait_until_gone(name: str, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+CONTROL_PLANE_KINDS = ("apiserver", "scheduler", "controller-manager")
+
+
+def retire_actors(planned: set[str], report: Report) -> None:
+    """Stop the control plane's actors the plan no longer has (an API server of an earlier
+    layout would hold the ports its successor needs). Kubelets and proxies of hosts that are not
+    up stay: Ray starts them again when their host returns."""
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        name = entry["name"]
+        if (
+            entry["namespace"] == NAMESPACE
+            and name not in planned
+            and name.rstrip("-0123456789") in CONTROL_PLANE_KINDS
+        ):
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            _wait_until_gone(name)
+            report(f"  {name}: no longer in the plan; stopped")
+
+
 def stop_actors(report: Report) -> None:
     """Drain each kubelet and proxy whose host is still up (containers and Service rules go), then
     kill every actor."""

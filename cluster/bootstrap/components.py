@@ -43,6 +43,15 @@ from cluster.store.server import StoreOptions, start_store_node
 from cluster.supervision import run_forever
 
 Ready = Callable[[str], None]
+ApiClientSettings = (
+    SchedulerSettings | ControllerManagerSettings | KubeletSettings | ProxySettings | HollowNodesSettings
+)
+
+
+def _api_client(settings: ApiClientSettings) -> ApiClient:
+    """A client of the cluster's API servers, found through Ray: the nearest first, the next one
+    after a failure; a call that finds its server unavailable is tried on each."""
+    return ApiClient(ray_resolver(settings.apiservers), tls=settings.tls, tries=len(settings.apiservers))
 
 
 class Component(Protocol):
@@ -86,6 +95,7 @@ class ApiServerComponent:
             port=settings.grpc_port,
             rest_port=settings.port,
             advertise_host=advertised(settings.host),
+            peer_hosts=settings.peer_hosts,
             tls=settings.tls,
             kubelet_tls=settings.kubelet_tls,
             store_tls=settings.tls,
@@ -113,7 +123,7 @@ class _LeaderElected:
 
     def __init__(self, settings: SchedulerSettings | ControllerManagerSettings):
         self._tls = settings.tls
-        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
+        self._client = _api_client(settings)
         self._host = socket.gethostname()
         self.elector = LeaderElector(
             self._client, LeaderElectionConfig(self.lease_name, identity=f"{self._host}_{os.getpid()}")
@@ -156,7 +166,7 @@ class KubeletComponent:
 
         self._advertise = advertised(settings.host)
         self._podman = PodmanService(Path(settings.run_dir) / "podman.sock")
-        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
+        self._client = _api_client(settings)
         dns = ClusterDns(settings.cluster_dns, settings.cluster_domain) if settings.cluster_dns else None
         self.kubelet = Kubelet(
             settings.node_name,
@@ -198,7 +208,7 @@ class ProxyComponent:
         from agents.proxy.proxy import ProxyConfig
 
         self._settings = settings
-        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
+        self._client = _api_client(settings)
         self._config = ProxyConfig(
             dns_ip=settings.dns_ip, dns_port=settings.dns_port, domain=settings.cluster_domain
         )
@@ -228,7 +238,7 @@ class HollowNodesComponent:
 
     def __init__(self, settings: HollowNodesSettings):
         self._settings = settings
-        self._client = ApiClient(ray_resolver(settings.apiserver), tls=settings.tls)
+        self._client = _api_client(settings)
 
     async def run(self, ready: Ready) -> None:
         from agents.hollownode.hollow import HollowNodes

@@ -32,7 +32,7 @@ from agents.kubelet.leftovers import remove_leftovers
 from agents.proxy.nft import Nftables
 from agents.proxy.ruleset import TABLE
 from cluster.bootstrap import credentials
-from cluster.bootstrap.actors import Report, connect_ray, ensure_actor, init_ray, stop_actors
+from cluster.bootstrap.actors import Report, connect_ray, ensure_actor, init_ray, retire_actors, stop_actors
 from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, live_hosts
 from cluster.bootstrap.placement import Ports, network_layout, plan
 from cluster.bootstrap.ray_node import (
@@ -45,6 +45,7 @@ from cluster.bootstrap.ray_node import (
     primary_ip,
     up_ray_token,
 )
+from cluster.bootstrap.settings import ApiServerSettings
 from cluster.client import config as client_config
 
 RAY_LOGS = "/tmp/ray/session_latest/logs"
@@ -67,7 +68,7 @@ class Placed:
 @dataclass(frozen=True)
 class UpResult:
     placed: list[Placed]
-    server: str  # the API server's HTTPS URL, as written to the kubeconfig
+    servers: tuple[str, ...]  # the API servers' HTTPS URLs, as written to the kubeconfig
     kubeconfig: Path
 
 
@@ -109,19 +110,21 @@ def up(
         report(f"Ray: head node up at {address} ({time.monotonic() - started:.1f}s)")
     init_ray(address, node_ip, token)
     try:
-        hosts = sorted(live_hosts())
+        addresses = live_hosts()
+        hosts = sorted(addresses)
         if not hosts:
             raise BootstrapError(f"no Ray node carries a '{HOST_RESOURCE_PREFIX}<name>' resource")
         tokens = credentials.ensure_tokens(home, hosts)
         network = network_layout(home, ports)
-        addresses = [*live_hosts().values(), primary_ip()]
-        pki = credentials.ensure_pki(home, credentials.identities(hosts, addresses, network.kubernetes_ip))
-        specs = plan(home, hosts, tokens, pki, ports)
+        ips = [*addresses.values(), primary_ip()]
+        pki = credentials.ensure_pki(home, credentials.identities(hosts, ips, network.kubernetes_ip))
+        specs = plan(home, addresses, tokens, pki, ports)
         state = {"ray_address": address, "owns_head": owns_head, "node_ip": node_ip, "hosts": hosts,
                  "ray_token": str(token) if token else None}  # fmt: skip
         credentials.write_private(home / STATE_FILE, json.dumps(state, indent=2))
+        retire_actors({spec.name for spec in specs}, report)
         actors = {spec.name: ensure_actor(spec, report) for spec in specs}
-        placed = []
+        placed, rest, grpc = [], [], []
         for spec in specs:
             report(f"  waiting for {spec.name} on {spec.host} ...")
             try:
@@ -136,14 +139,14 @@ def up(
                     f"{spec.name} failed to start: {cause} (Ray's logs: {RAY_LOGS})"
                 ) from None
             placed.append(Placed(spec.name, spec.host, info["address"], info["pid"]))
-            if spec.name == "apiserver":
-                rest, grpc = info["rest_address"], info["address"]
-        server = f"https://{rest}"
-        config = client_config.ClientConfig(server=server, grpc=grpc, tls=pki.tls("admin"))
+            if isinstance(spec.settings, ApiServerSettings):
+                rest.append(f"https://{info['rest_address']}")
+                grpc.append(info["address"])
+        config = client_config.ClientConfig(servers=tuple(rest), grpc=tuple(grpc), tls=pki.tls("admin"))
         kubeconfig = client_config.save(home, config)
     finally:
         ray.shutdown()
-    return UpResult(placed, server, kubeconfig)
+    return UpResult(placed, config.servers, kubeconfig)
 
 
 def join(home: Path, address: str, host_name: str = "", token_file: Path | None = None) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cluster.apiserver import auth
 from cluster.apiserver.allocation import ServiceNetwork
 from cluster.bootstrap import credentials
-from cluster.bootstrap.discovery import live_hosts
 from cluster.bootstrap.ray_node import free_port
 from cluster.bootstrap.settings import (
     ApiServerSettings,
@@ -26,6 +26,7 @@ from cluster.bootstrap.settings import (
 )
 
 STORE_REPLICAS = 3
+API_SERVERS = 2  # on different hosts, so that the API outlives a host
 ELECTED_REPLICAS = 2  # scheduler and controller manager: a leader and a standby, on different hosts
 STORE_PORT_STRIDES = (0, 20000, 30000)  # 2379, 22379, 32379: etcd's local three-member ports
 STORE_LAYOUT_FILE = "store-layout.json"
@@ -58,7 +59,7 @@ class StoreMember:
     peer_address: str
 
 
-def store_layout(home: Path, hosts: list[str], ports: Ports) -> list[StoreMember]:
+def store_layout(home: Path, addresses: Mapping[str, str], ports: Ports) -> list[StoreMember]:
     """Where the store's replicas live and on which ports: decided once, then kept with the data.
 
     One replica per host when there are three hosts or more (else round robin over the hosts);
@@ -70,7 +71,7 @@ def store_layout(home: Path, hosts: list[str], ports: Ports) -> list[StoreMember
     path = home / "data" / STORE_LAYOUT_FILE
     if path.exists():
         return [StoreMember(**member) for member in json.loads(path.read_text())]
-    ips = live_hosts()
+    hosts = sorted(addresses)
     layout = []
     for i in range(STORE_REPLICAS):
         host = hosts[i % len(hosts)]
@@ -79,7 +80,7 @@ def store_layout(home: Path, hosts: list[str], ports: Ports) -> list[StoreMember
             peer = client + 1
         else:
             client, peer = free_port(), free_port()
-        address = "127.0.0.1" if ports.loopback else ips[host]
+        address = "127.0.0.1" if ports.loopback else addresses[host]
         layout.append(StoreMember(f"store-{i}", host, client, peer, f"{address}:{peer}"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(member) for member in layout], indent=2))
@@ -113,13 +114,27 @@ def network_layout(home: Path, ports: Ports) -> Network:
     return network
 
 
+def apiserver_hosts(addresses: Mapping[str, str]) -> list[str]:
+    """The hosts the API servers go on: the first (by name) with an address of their own, up to
+    API_SERVERS. Hosts that share an address (several on one machine) would want the same ports."""
+    chosen: dict[str, str] = {}
+    for host in sorted(addresses):
+        chosen.setdefault(addresses[host], host)
+    return list(chosen.values())[:API_SERVERS]
+
+
 def plan(
-    home: Path, hosts: list[str], tokens: dict[str, auth.UserInfo], pki: credentials.Pki, ports: Ports
+    home: Path,
+    addresses: Mapping[str, str],
+    tokens: dict[str, auth.UserInfo],
+    pki: credentials.Pki,
+    ports: Ports,
 ) -> list[ComponentSpec]:
-    """Which actors the cluster needs, on which hosts, and how each is configured."""
-    first = hosts[0]
+    """Which actors the cluster needs, on which hosts (`addresses`: host -> its address), and how
+    each is configured."""
+    hosts = sorted(addresses)
     bind = ports.bind_address
-    layout = store_layout(home, hosts, ports)
+    layout = store_layout(home, addresses, ports)
     network = network_layout(home, ports)
     peers = {member.name: member.peer_address for member in layout}
     specs = [
@@ -128,26 +143,37 @@ def plan(
             port=member.client_port, peer_port=member.peer_port, peers=peers, tls=pki.tls("store")))
         for member in layout
     ]  # fmt: skip
+    api_hosts = apiserver_hosts(addresses)
     specs += [
-        ComponentSpec("apiserver", first, ApiServerSettings(
+        ComponentSpec(f"apiserver-{i}", host, ApiServerSettings(
             store=tuple(peers), tokens=auth.format_token_file(tokens), tls=pki.tls("apiserver"),
             kubelet_tls=pki.tls("apiserver-kubelet-client"), service_account_key=pki.service_account_key,
-            host=bind, port=ports.apiserver,
-            grpc_port=ports.grpc, service_cidr=network.service_cidr)),
+            host=bind, port=ports.apiserver, grpc_port=ports.grpc, service_cidr=network.service_cidr,
+            peer_hosts=() if ports.loopback else tuple(addresses[h] for h in api_hosts)))
+        for i, host in enumerate(api_hosts)
     ]  # fmt: skip
+
+    names = {host: f"apiserver-{i}" for i, host in enumerate(api_hosts)}
+
+    def apiservers(host: str) -> tuple[str, ...]:
+        """The API servers' actor names for a component on `host`: its own host's first."""
+        return tuple(sorted(names.values(), key=lambda name: name != names.get(host)))
+
     for i in range(ELECTED_REPLICAS):
         host = hosts[i % len(hosts)]
         specs += [
-            ComponentSpec(f"scheduler-{i}", host, SchedulerSettings(tls=pki.tls("scheduler"))),
+            ComponentSpec(f"scheduler-{i}", host, SchedulerSettings(
+                tls=pki.tls("scheduler"), apiservers=apiservers(host))),
             ComponentSpec(f"controller-manager-{i}", host, ControllerManagerSettings(
-                tls=pki.tls("controller-manager"))),
+                tls=pki.tls("controller-manager"), apiservers=apiservers(host))),
         ]  # fmt: skip
     for host in hosts:
         specs += [
             ComponentSpec(f"kubelet-{host}", host, KubeletSettings(
                 node_name=host, tls=pki.tls(f"kubelet-{host}"), host=bind, port=ports.kubelet,
-                run_dir=str(home / "run" / host), cluster_dns=network.dns_ip)),
+                run_dir=str(home / "run" / host), cluster_dns=network.dns_ip, apiservers=apiservers(host))),
             ComponentSpec(f"proxy-{host}", host, ProxySettings(
-                tls=pki.tls("proxy"), dns_ip=network.dns_ip, dns_port=network.dns_port)),
+                tls=pki.tls("proxy"), dns_ip=network.dns_ip, dns_port=network.dns_port,
+                apiservers=apiservers(host))),
         ]  # fmt: skip
     return specs

@@ -41,6 +41,7 @@ class ApiServerSettings:
     port: int  # HTTPS REST, what kubectl dials
     grpc_port: int  # the gRPC API, what raykube's components and CLI dial
     service_cidr: str = "10.96.0.0/12"
+    peer_hosts: tuple[str, ...] = ()  # every API server's address: the `kubernetes` Service's endpoints
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class SchedulerSettings:
     """One replica of the scheduler; replicas elect a leader through a Lease."""
 
     tls: Tls  # system:kube-scheduler
-    apiserver: str = "apiserver"  # the API server's actor name
+    apiservers: tuple[str, ...] = ("apiserver-0",)  # the API servers' actor names, the nearest first
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ControllerManagerSettings:
     """One replica of the controller manager; replicas elect a leader through a Lease."""
 
     tls: Tls  # system:kube-controller-manager
-    apiserver: str = "apiserver"
+    apiservers: tuple[str, ...] = ("apiserver-0",)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class KubeletSettings:
     run_dir: str  # the Podman API socket lives here
     cluster_dns: str = ""  # the kube-dns ClusterIP pods resolve names through ("": the runtime's default)
     cluster_domain: str = "cluster.local"
-    apiserver: str = "apiserver"
+    apiservers: tuple[str, ...] = ("apiserver-0",)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class ProxySettings:
     dns_ip: str  # the kube-dns ClusterIP, redirected to this host's responder
     dns_port: int  # where the responder listens on this host
     cluster_domain: str = "cluster.local"
-    apiserver: str = "apiserver"
+    apiservers: tuple[str, ...] = ("apiserver-0",)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class HollowNodesSettings:
     prefix: str
     count: int
     capacity: Mapping[str, str] = field(default_factory=dict)
-    apiserver: str = "apiserver"
+    apiservers: tuple[str, ...] = ("apiserver-0",)
 
 
 Settings = (

@@ -51,7 +51,8 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
     rows += [[p.name, p.host, p.address or "-", str(p.pid)] for p in result.placed]
     print(table(rows), file=out)
     print(
-        f"\nThe cluster is up. The API server is at {result.server}; `raykube get nodes` to look around."
+        f"\nThe cluster is up; its API servers: {', '.join(result.servers)}."
+        "\n`raykube get nodes` to look around."
         f"\nFor kubectl: export KUBECONFIG={result.kubeconfig}",
         file=out,
     )

@@ -2,14 +2,16 @@
 
 Every call carries the caller's bearer token; every failure comes back as the ApiError the server
 raised (cluster/errors.py), so callers branch on `NotFound`/`Conflict`, never on gRPC codes.
-The target is either a fixed "host:port" or a resolver coroutine (components find the API server
-through Ray); after UNAVAILABLE the next call resolves again, so a restarted API server is found.
-Nothing here retries a non-idempotent call: that decision belongs to the caller.
+The target is a "host:port", several of them (every API server of the cluster), or a resolver
+coroutine (components find the API servers through Ray). After UNAVAILABLE the client resolves
+again, so a restarted API server is found, and with several servers it moves on to the next: a
+unary call that found its server unavailable is tried once on each (the server could not be
+reached, or could not reach the store); a watch or log stream fails and its caller starts again.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -44,9 +46,23 @@ class ApiClient:
     """One channel to the API server; safe to share between tasks of one event loop."""
 
     def __init__(
-        self, target: str | Resolver, token: str = "", *, tls: Tls | None = None, timeout: float = 30.0
+        self,
+        target: str | Sequence[str] | Resolver,
+        token: str = "",
+        *,
+        tls: Tls | None = None,
+        timeout: float = 30.0,
+        tries: int = 0,
     ):
-        self._resolve: Resolver = target if callable(target) else _fixed(target)
+        """`tries`: how many servers a unary call tries after UNAVAILABLE (default: as many as
+        are listed; 1 for a resolver, unless the caller knows it has more to offer)."""
+        self._resolve: Resolver
+        if callable(target):
+            self._resolve, listed = target, 1
+        else:
+            servers = [target] if isinstance(target, str) else list(target)
+            self._resolve, listed = _rotating(servers), len(servers)
+        self._tries = tries or listed
         self._token = token
         self._tls = tls
         self._timeout = timeout
@@ -82,14 +98,17 @@ class ApiClient:
         return error
 
     async def _call(self, method: str, request: Message, timeout: float | None = None) -> Any:
-        stub = await self._api()
-        try:
-            response = await getattr(stub, method)(
-                request, metadata=self._metadata(), timeout=timeout or self._timeout
-            )
-        except grpc.RpcError as err:
-            raise self._failed(err) from None
-        return response
+        for attempt in range(self._tries):
+            stub = await self._api()
+            try:
+                return await getattr(stub, method)(
+                    request, metadata=self._metadata(), timeout=timeout or self._timeout
+                )
+            except grpc.RpcError as err:
+                error = self._failed(err)
+                if not isinstance(error, Unavailable) or attempt == self._tries - 1:
+                    raise error from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- the verbs -----------------------------------------------------------------------------
 
@@ -261,9 +280,16 @@ class ApiClient:
             call.cancel()
 
 
-def _fixed(target: str) -> Resolver:
+def _rotating(servers: list[str]) -> Resolver:
+    """The first server, then the next one each time the client resolves again (after a failure)."""
+    if not servers:
+        raise ValueError("an API client needs at least one server address")
+    turn = -1
+
     async def resolve() -> str:
-        return target
+        nonlocal turn
+        turn += 1
+        return servers[turn % len(servers)]
 
     return resolve
 

@@ -1,10 +1,12 @@
 """Where clients find the cluster: a kubeconfig, the same file kubectl reads.
 
-`raykube up` writes RAYKUBE_HOME/kubeconfig (mode 0600): the cluster's CA, the HTTPS server
-kubectl dials, the admin's client certificate, and, as a cluster extension kubectl ignores
-(`raykube.io/grpc`), the gRPC address raykube's own CLI dials. The CLI reads the file named by
---kubeconfig, else the first of $KUBECONFIG, else RAYKUBE_HOME/kubeconfig, and its current
-context (or --context), as kubectl does.
+`raykube up` writes RAYKUBE_HOME/kubeconfig (mode 0600): the cluster's CA, the admin's client
+certificate, and a cluster and context per API server: `raykube` (the current context) dials the
+first, `raykube-1` the second (kubectl talks to one server; switch contexts if it is lost). Each
+cluster also lists, as an extension kubectl ignores (`raykube.io/grpc`), the gRPC addresses of
+every API server: raykube's own CLI tries them in turn, so it fails over by itself. The CLI
+reads the file named by --kubeconfig, else the first of $KUBECONFIG, else RAYKUBE_HOME/kubeconfig,
+and its current context (or --context), as kubectl does.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def raykube_home() -> Path:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    server: str  # https://host:port, the REST API (kubectl)
-    grpc: str  # host:port of the gRPC API (raykube's CLI and components)
+    servers: tuple[str, ...]  # https://host:port of each API server's REST side (kubectl)
+    grpc: tuple[str, ...]  # host:port of each API server's gRPC side (raykube's CLI), tried in turn
     tls: Tls | None  # the CA and the user's client certificate
     token: str = ""  # a bearer token, for users without a certificate
     namespace: str = "default"
@@ -59,20 +61,25 @@ def _unb64(text: str) -> str:
 
 def save(home: Path, config: ClientConfig) -> Path:
     """Write home/kubeconfig for `config` (readable by its owner only); its path."""
-    grpc = {"name": GRPC_EXTENSION, "extension": {"server": config.grpc}}
-    cluster: dict[str, Any] = {"server": config.server, "extensions": [grpc]}
+    grpc = {"name": GRPC_EXTENSION, "extension": {"servers": list(config.grpc)}}
     user: dict[str, Any] = {}
     if config.tls is not None:
-        cluster["certificate-authority-data"] = _b64(config.tls.ca)
         user |= {"client-certificate-data": _b64(config.tls.cert), "client-key-data": _b64(config.tls.key)}
     if config.token:
         user["token"] = config.token
+    clusters, contexts = [], []
+    for i, server in enumerate(config.servers):
+        name = CLUSTER if i == 0 else f"{CLUSTER}-{i}"
+        cluster: dict[str, Any] = {"server": server, "extensions": [grpc]}
+        if config.tls is not None:
+            cluster["certificate-authority-data"] = _b64(config.tls.ca)
+        clusters.append({"name": name, "cluster": cluster})
+        contexts.append(
+            {"name": name, "context": {"cluster": name, "user": USER, "namespace": config.namespace}}
+        )
     document = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
-        "clusters": [{"name": CLUSTER, "cluster": cluster}],
-        "users": [{"name": USER, "user": user}],
-        "contexts": [{"name": CONTEXT,
-                      "context": {"cluster": CLUSTER, "user": USER, "namespace": config.namespace}}],
+        "clusters": clusters, "users": [{"name": USER, "user": user}], "contexts": contexts,
         "current-context": CONTEXT,
     }  # fmt: skip
     home.mkdir(parents=True, exist_ok=True)
@@ -105,17 +112,17 @@ def load(home: Path, *, path: str = "", context: str = "") -> ClientConfig:
     found = _named(document, "contexts", name, where).get("context") or {}
     cluster = _named(document, "clusters", found.get("cluster", ""), where).get("cluster") or {}
     user = _named(document, "users", found.get("user", ""), where).get("user") or {}
-    grpc = next((e.get("extension", {}).get("server") for e in cluster.get("extensions") or []
+    grpc = next((e.get("extension", {}).get("servers") for e in cluster.get("extensions") or []
                  if e.get("name") == GRPC_EXTENSION), None)  # fmt: skip
-    if not grpc:
+    if not grpc or not isinstance(grpc, list):
         raise NoConfig(
             f"context {name!r} in {where} names no raykube gRPC endpoint (extension {GRPC_EXTENSION})"
         )
     ca = _data(cluster, "certificate-authority")
     cert, key = _data(user, "client-certificate"), _data(user, "client-key")
     tls = Tls(ca, cert, key) if ca and cert and key else None
-    return ClientConfig(str(cluster.get("server", "")), str(grpc), tls, str(user.get("token", "")),
-                        str(found.get("namespace") or "default"))  # fmt: skip
+    return ClientConfig((str(cluster.get("server", "")),), tuple(str(g) for g in grpc), tls,
+                        str(user.get("token", "")), str(found.get("namespace") or "default"))  # fmt: skip
 
 
 def _named(document: dict[str, Any], section: str, name: str, where: Path) -> dict[str, Any]:

@@ -48,10 +48,16 @@ def test_the_system_services_exist(tmp_path: Path) -> None:
         endpoints = await admin.get(resources.ENDPOINTS, "default", "kubernetes")
         host, port = plane.api.rest_address.rsplit(":", 1)  # the HTTPS side: kubernetes:443 is HTTPS
         assert (endpoints.subsets[0].addresses[0].ip, endpoints.subsets[0].ports[0].port) == (host, int(port))
-        await ensure_system_objects(plane.api.registry, "127.0.0.1", 16443)  # restarted on another port
+        # restarted on another port, one of two API servers
+        await ensure_system_objects(plane.api.registry, ["127.0.0.1", "127.0.0.2"], 16443)
         endpoints = await admin.get(resources.ENDPOINTS, "default", "kubernetes")
         endpoint_slice = await admin.get(resources.ENDPOINTSLICES, "default", "kubernetes")
         assert (endpoints.subsets[0].ports[0].port, endpoint_slice.ports[0].port) == (16443, 16443)
+        assert [a.ip for a in endpoints.subsets[0].addresses] == ["127.0.0.1", "127.0.0.2"]
+        assert [e.addresses[0] for e in endpoint_slice.endpoints if e.conditions.ready] == [
+            "127.0.0.1",
+            "127.0.0.2",
+        ]
 
     run(tmp_path, scenario)
 

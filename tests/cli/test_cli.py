@@ -35,7 +35,10 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Control
     plane = ControlPlaneThread(tmp_path)
     home = tmp_path / "home"
     config.save(
-        home, config.ClientConfig(server="https://unused", grpc=plane.address, tls=None, token="admin-token")
+        home,
+        config.ClientConfig(
+            servers=("https://unused",), grpc=(plane.address,), tls=None, token="admin-token"
+        ),
     )
     monkeypatch.setenv("RAYKUBE_HOME", str(home))
     yield plane

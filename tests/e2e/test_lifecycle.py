@@ -23,7 +23,7 @@ def placement(table: str) -> dict[str, tuple[str, str]]:
     rows = [
         line.split()
         for line in table.splitlines()
-        if re.match(r"(store-|apiserver|scheduler-|controller-manager-|kubelet-|proxy-)", line)
+        if re.match(r"(store-|apiserver-|scheduler-|controller-manager-|kubelet-|proxy-)", line)
     ]
     return {row[0]: (row[2], row[3]) for row in rows}
 
@@ -60,7 +60,7 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
             "store-0",
             "store-1",
             "store-2",
-            "apiserver",
+            "apiserver-0",
             "scheduler-0",
             "scheduler-1",
             "controller-manager-0",

@@ -61,7 +61,7 @@ def test_a_crashed_store_replica_comes_back_and_serves_linearizable_reads(cluste
 
 
 def test_a_crashed_api_server_comes_back_with_its_watch_caches(cluster: Cluster) -> None:
-    crash(cluster, "watch cache pods", "apiserver")
+    crash(cluster, "watch cache pods", "apiserver-0")
     # Through the restarted API server's pod watch cache: the scheduler's and the kubelet's watches
     # (they find the new server through Ray), and `raykube wait`'s (the CLI's config still holds).
     cluster.apply(pod_manifest("watched-after-apiserver-crash", "sleep 100000"))
