@@ -4,11 +4,14 @@ Each host is a privileged container (with an init that reaps orphans, as a host'
 machine's (`--rootfs /:O`: the same Python and packages, nothing written leaks out), on a Podman
 network the rig creates, with its own volume for the containers its kubelet runs (nested Podman
 needs a real file system under its storage, not an overlay). Ansible reaches the hosts through the
-containers.podman.podman connection. The rig removes everything it made, by name.
+containers.podman.podman connection. Each host has a fixed address in the network's subnet, so a
+host that is stopped and started again (`stop()`, `start()`: a lost host and its return) comes back
+where its peers expect it. The rig removes everything it made, by name.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -40,6 +43,14 @@ class Host:
     def run(self, command: str, timeout: float = 120, check: bool = True) -> str:
         return podman("exec", self.name, "sh", "-c", command, timeout=timeout, check=check)
 
+    def stop(self) -> None:
+        """Power the host off: every process in it ends at once (its Ray node, its pods' containers)."""
+        podman("stop", "-t", "0", self.name)
+
+    def start(self) -> None:
+        """Boot it again, at the same address, with its disk (overlay and container storage) as it was."""
+        podman("start", self.name)
+
 
 class Rig:
     """`count` test hosts on a network of their own; `close()` removes them, the network and volumes."""
@@ -61,12 +72,15 @@ class Rig:
             raise
 
     def _start(self, count: int) -> None:
+        subnet = json.loads(podman("network", "inspect", self.network))[0]["subnets"][0]["subnet"]
+        addresses = list(ipaddress.ip_network(subnet).hosts())[9:]  # .10 on: clear of the gateway
         for i in range(1, count + 1):
             name = f"{self.prefix}-lab{i}"
             storage = self.work / f"lab{i}-storage"
             storage.mkdir(parents=True)
             self._names.append(name)
-            podman("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network, "--privileged",
+            podman("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network,
+                   "--ip", str(addresses[i - 1]), "--privileged",
                    "--shm-size=512m", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
                    "sleep", "infinity")  # fmt: skip
             inspected = json.loads(podman("inspect", name))[0]
