@@ -76,8 +76,9 @@ class StoreComponent:
     async def run(self, ready: Ready) -> None:
         s = self._settings
         options = StoreOptions(
-            name=s.name, peers=dict(s.peers), peer_listen=f"{s.host}:{s.peer_port}", tls=s.tls
-        )
+            name=s.name, peers=dict(s.peers), peer_listen=f"{s.host}:{s.peer_port}", tls=s.tls,
+            initial_cluster_state=s.initial_cluster_state,
+        )  # fmt: skip
         node = await start_store_node(Path(s.data_dir), s.host, s.port, options)
         try:
             ready(f"{advertised(s.host)}:{node.address[1]}")

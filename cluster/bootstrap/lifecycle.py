@@ -32,9 +32,17 @@ from agents.kubelet.leftovers import remove_leftovers
 from agents.proxy.nft import Nftables
 from agents.proxy.ruleset import TABLE
 from cluster.bootstrap import credentials
-from cluster.bootstrap.actors import Report, connect_ray, ensure_actor, init_ray, retire_actors, stop_actors
+from cluster.bootstrap.actors import (
+    Report,
+    connect_ray,
+    ensure_actor,
+    get_actor,
+    init_ray,
+    retire_actors,
+    stop_actors,
+)
 from cluster.bootstrap.discovery import HOST_RESOURCE_PREFIX, live_hosts
-from cluster.bootstrap.placement import Ports, network_layout, plan
+from cluster.bootstrap.placement import Ports, network_layout, plan, replica_moves, store_layout
 from cluster.bootstrap.ray_node import (
     LOOPBACK_NODE_IP,
     RAY_TOKEN_FILE,
@@ -45,8 +53,10 @@ from cluster.bootstrap.ray_node import (
     primary_ip,
     up_ray_token,
 )
+from cluster.bootstrap.replicas import MoveFailed, move_replica
 from cluster.bootstrap.settings import ApiServerSettings
 from cluster.client import config as client_config
+from cluster.tls import Tls
 
 RAY_LOGS = "/tmp/ray/session_latest/logs"
 
@@ -118,6 +128,7 @@ def up(
         network = network_layout(home, ports)
         ips = [*addresses.values(), primary_ip()]
         pki = credentials.ensure_pki(home, credentials.identities(hosts, ips, network.kubernetes_ip))
+        _spread_store(home, addresses, ports, pki.tls("store"), report)
         specs = plan(home, addresses, tokens, pki, ports)
         state = {"ray_address": address, "owns_head": owns_head, "node_ip": node_ip, "hosts": hosts,
                  "ray_token": str(token) if token else None}  # fmt: skip
@@ -147,6 +158,23 @@ def up(
     finally:
         ray.shutdown()
     return UpResult(placed, config.servers, kubeconfig)
+
+
+def _spread_store(home: Path, addresses: dict[str, str], ports: Ports, tls: Tls, report: Report) -> None:
+    """Move store replicas that share a host to hosts that joined since (replicas.py), if the
+    store is running: its members are changed through it."""
+    layout = store_layout(home, addresses, ports)
+    moves = replica_moves(layout, addresses)
+    if moves and any(get_actor(member.name) is None for member in layout):
+        report("  the store is not running yet: its replicas spread over the hosts at the next `up`")
+        return
+    for member, host in moves:
+        try:
+            layout = move_replica(
+                home, layout, member, host, addresses[host], ports.bind_address, tls, report
+            )
+        except (MoveFailed, ray.exceptions.RayError) as err:
+            raise BootstrapError(f"moving {member.name} to {host} failed: {err}") from None
 
 
 def join(home: Path, address: str, host_name: str = "", token_file: Path | None = None) -> str:

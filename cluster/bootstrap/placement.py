@@ -5,10 +5,12 @@ Pure but for the store's layout, which is decided once and kept with the store's
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
+import os
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cluster.apiserver import auth
@@ -24,6 +26,7 @@ from cluster.bootstrap.settings import (
     SchedulerSettings,
     StoreSettings,
 )
+from cluster.tls import Tls
 
 STORE_REPLICAS = 3
 API_SERVERS = 2  # on different hosts, so that the API outlives a host
@@ -33,7 +36,7 @@ STORE_LAYOUT_FILE = "store-layout.json"
 NETWORK_FILE = "network.json"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Ports:
     """Where components listen: the address they bind, and ports (0: any free port)."""
 
@@ -50,13 +53,26 @@ class Ports:
         return self.bind_address.startswith("127.")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class StoreMember:
     name: str
     host: str
     client_port: int
     peer_port: int
     peer_address: str
+    # The members it started with (name -> peer address, itself included): for a founder, the
+    # founders; for a member added later (moved to a host that joined), the members it joined.
+    # None in layouts written before replicas could move: the founders, every member listed.
+    peers: dict[str, str] | None = None
+    state: str = "new"  # "existing": added later, joining `peers`
+
+    @property
+    def ip(self) -> str:
+        return self.peer_address.rsplit(":", 1)[0]
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.ip}:{self.client_port}"
 
 
 def store_layout(home: Path, addresses: Mapping[str, str], ports: Ports) -> list[StoreMember]:
@@ -82,12 +98,56 @@ def store_layout(home: Path, addresses: Mapping[str, str], ports: Ports) -> list
             client, peer = free_port(), free_port()
         address = "127.0.0.1" if ports.loopback else addresses[host]
         layout.append(StoreMember(f"store-{i}", host, client, peer, f"{address}:{peer}"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(member) for member in layout], indent=2))
+    founders = {member.name: member.peer_address for member in layout}
+    layout = [dataclasses.replace(member, peers=founders) for member in layout]
+    save_store_layout(home, layout)
     return layout
 
 
-@dataclass(frozen=True)
+def save_store_layout(home: Path, layout: list[StoreMember]) -> None:
+    """Replace the saved layout in one step (a crash leaves the old one or the new one)."""
+    path = home / "data" / STORE_LAYOUT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
+        out.write(json.dumps([dataclasses.asdict(member) for member in layout], indent=2))
+        out.flush()
+        os.fsync(out.fileno())
+    partial.replace(path)
+
+
+def replica_moves(layout: list[StoreMember], addresses: Mapping[str, str]) -> list[tuple[StoreMember, str]]:
+    """Which replicas should move, and to which host, so that no two share a host's address while
+    a live host (by name) has an address none uses: the store then outlives any one host. The
+    newest members of a crowded address move first."""
+
+    def place(member: StoreMember) -> str:
+        return addresses.get(member.host, member.ip)
+
+    crowded = Counter(place(member) for member in layout)
+    free = [host for host in sorted(addresses) if addresses[host] not in crowded]
+    moves = []
+    for member in reversed(layout):
+        if crowded[place(member)] > 1 and free:
+            host = free.pop(0)
+            moves.append((member, host))
+            crowded[place(member)] -= 1
+            crowded[addresses[host]] += 1
+    return moves
+
+
+def store_spec(
+    home: Path, member: StoreMember, layout: list[StoreMember], bind: str, tls: Tls
+) -> ComponentSpec:
+    """A replica's actor: it starts with the peers it was planned with (the founders, or the
+    members it joined), never the current ones: its configuration stays the same for good."""
+    peers = member.peers or {m.name: m.peer_address for m in layout}
+    return ComponentSpec(member.name, member.host, StoreSettings(
+        name=member.name, data_dir=str(home / "data" / member.name), host=bind, port=member.client_port,
+        peer_port=member.peer_port, peers=peers, tls=tls, initial_cluster_state=member.state))  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
 class Network:
     """The cluster's Service network, decided once (ClusterIPs are allocated from it) and kept."""
 
@@ -110,7 +170,7 @@ def network_layout(home: Path, ports: Ports) -> Network:
         return Network(**json.loads(path.read_text()))
     network = Network(ports.service_cidr, ports.dns or free_port("0.0.0.0"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(network), indent=2))
+    path.write_text(json.dumps(dataclasses.asdict(network), indent=2))
     return network
 
 
@@ -136,19 +196,14 @@ def plan(
     bind = ports.bind_address
     layout = store_layout(home, addresses, ports)
     network = network_layout(home, ports)
-    peers = {member.name: member.peer_address for member in layout}
-    specs = [
-        ComponentSpec(member.name, member.host, StoreSettings(
-            name=member.name, data_dir=str(home / "data" / member.name), host=bind,
-            port=member.client_port, peer_port=member.peer_port, peers=peers, tls=pki.tls("store")))
-        for member in layout
-    ]  # fmt: skip
+    specs = [store_spec(home, member, layout, bind, pki.tls("store")) for member in layout]
     api_hosts = apiserver_hosts(addresses)
     specs += [
         ComponentSpec(f"apiserver-{i}", host, ApiServerSettings(
-            store=tuple(peers), tokens=auth.format_token_file(tokens), tls=pki.tls("apiserver"),
-            kubelet_tls=pki.tls("apiserver-kubelet-client"), service_account_key=pki.service_account_key,
-            host=bind, port=ports.apiserver, grpc_port=ports.grpc, service_cidr=network.service_cidr,
+            store=tuple(m.name for m in layout), tokens=auth.format_token_file(tokens),
+            tls=pki.tls("apiserver"), kubelet_tls=pki.tls("apiserver-kubelet-client"),
+            service_account_key=pki.service_account_key, host=bind, port=ports.apiserver,
+            grpc_port=ports.grpc, service_cidr=network.service_cidr,
             peer_hosts=() if ports.loopback else tuple(addresses[h] for h in api_hosts)))
         for i, host in enumerate(api_hosts)
     ]  # fmt: skip

@@ -28,6 +28,7 @@ class StoreSettings:
     peer_port: int
     peers: Mapping[str, str]  # member name -> peer address (host:port), this one included
     tls: Tls  # serving and peer certificate (clients and peers present the CA's certificates)
+    initial_cluster_state: str = "new"  # "existing": a member added later, joining `peers`
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ class ComponentSpec:
     settings: Settings
 
     def digest(self) -> str:
-        """Identifies the configuration and placement: equal specs, equal digest (the kind counts too)."""
-        data = [self.name, self.host, type(self.settings).__name__, dataclasses.asdict(self.settings)]
+        """Identifies the configuration and placement: equal specs, equal digest (the kind counts too).
+        Fields left at their defaults do not count, so adding a field does not replace every actor."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self.settings)}
+        settings = {k: v for k, v in dataclasses.asdict(self.settings).items() if v != defaults[k]}
+        data = [self.name, self.host, type(self.settings).__name__, settings]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

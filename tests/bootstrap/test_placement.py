@@ -6,8 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from cluster.bootstrap import credentials
-from cluster.bootstrap.placement import Network, Ports, apiserver_hosts, network_layout, plan
-from cluster.bootstrap.settings import ApiServerSettings
+from cluster.bootstrap.placement import (
+    Network,
+    Ports,
+    StoreMember,
+    apiserver_hosts,
+    network_layout,
+    plan,
+    replica_moves,
+    store_layout,
+    store_spec,
+)
+from cluster.bootstrap.settings import ApiServerSettings, StoreSettings
+from cluster.tls import Tls
 
 
 def test_the_service_network_is_kept_after_the_first_up(tmp_path: Path) -> None:
@@ -54,3 +65,41 @@ def test_the_plan_spreads_the_control_plane_and_points_each_component_at_its_nea
     assert nearest["kubelet-lab1"] == nearest["scheduler-0"] == ("apiserver-0", "apiserver-1")
     assert nearest["kubelet-lab2"] == nearest["proxy-lab2"] == ("apiserver-1", "apiserver-0")
     assert nearest["kubelet-lab3"] == ("apiserver-0", "apiserver-1")
+
+
+def _member(i: int, host: str, ip: str) -> StoreMember:
+    return StoreMember(f"store-{i}", host, 2379 + 10000 * i, 2380 + 10000 * i, f"{ip}:{2380 + 10000 * i}")
+
+
+def test_replicas_that_share_a_host_move_to_hosts_that_joined_later() -> None:
+    crowded = [_member(i, "lab1", "10.0.0.11") for i in range(3)]
+    three = {"lab1": "10.0.0.11", "lab2": "10.0.0.12", "lab3": "10.0.0.13"}
+    assert [(m.name, host) for m, host in replica_moves(crowded, three)] == [
+        ("store-2", "lab2"),
+        ("store-1", "lab3"),
+    ]
+    assert [(m.name, host) for m, host in replica_moves(crowded, {"lab1": "10.0.0.11", "lab2": "10.0.0.12"})] == [
+        ("store-2", "lab2")]  # fmt: skip
+    spread = [
+        _member(0, "lab1", "10.0.0.11"),
+        _member(1, "lab2", "10.0.0.12"),
+        _member(2, "lab3", "10.0.0.13"),
+    ]
+    assert replica_moves(spread, {**three, "lab4": "10.0.0.14"}) == []
+    # on one machine: replicas listen on 127.0.0.1, the hosts' Ray nodes share another address
+    on_one_machine = [_member(i, "a", "127.0.0.1") for i in range(3)]
+    assert replica_moves(on_one_machine, {"a": "127.0.0.2", "b": "127.0.0.2"}) == []
+
+
+def test_a_member_starts_with_the_peers_it_was_planned_with(tmp_path: Path) -> None:
+    founders = store_layout(tmp_path, {"lab1": "10.0.0.11"}, Ports(bind_address="0.0.0.0"))
+    founding = {m.name: m.peer_address for m in founders}
+    joined = {**founding, "store-3": "10.0.0.12:32380"}
+    added = StoreMember("store-3", "lab2", 32379, 32380, "10.0.0.12:32380", joined, "existing")
+    after_the_move = [founders[0], founders[1], added]  # store-2 moved to lab2 as store-3
+    tls = Tls("ca", "cert", "key")
+    first = store_spec(tmp_path, founders[0], after_the_move, "0.0.0.0", tls).settings
+    later = store_spec(tmp_path, added, after_the_move, "0.0.0.0", tls).settings
+    assert isinstance(first, StoreSettings) and isinstance(later, StoreSettings)
+    assert (dict(first.peers), first.initial_cluster_state) == (founding, "new")  # as when it was founded
+    assert (dict(later.peers), later.initial_cluster_state) == (joined, "existing")
