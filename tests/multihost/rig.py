@@ -4,7 +4,8 @@ Each host is a privileged container (with an init that reaps orphans, as a host'
 machine's (`--rootfs /:O`: the same Python and packages, nothing written leaks out), on a Podman
 network the rig creates, with its own volume for the containers its kubelet runs (nested Podman
 needs a real file system under its storage, not an overlay). Ansible reaches the hosts through the
-containers.podman.podman connection. Each host has a fixed address in the network's subnet, so a
+containers.podman.podman connection. /run is a tmpfs, as on a real host: a restarted host starts
+with an empty one (Podman tells a reboot by it). Each host has a fixed address in the network's subnet, so a
 host that is stopped and started again (`stop()`, `start()`: a lost host and its return) comes back
 where its peers expect it. The rig removes everything it made, by name.
 """
@@ -81,19 +82,19 @@ class Rig:
             self._names.append(name)
             podman("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network,
                    "--ip", str(addresses[i - 1]), "--privileged",
-                   "--shm-size=512m", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
+                   "--shm-size=512m", "--tmpfs", "/run", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
                    "sleep", "infinity")  # fmt: skip
             inspected = json.loads(podman("inspect", name))[0]
             address = inspected["NetworkSettings"]["Networks"][self.network]["IPAddress"]
             self.hosts.append(Host(name, address))
 
-    def inventory(self, path: Path, **variables: object) -> Path:
-        """An ansible inventory of the rig: the first host the head, the others workers."""
+    def inventory(self, path: Path, hosts: list[Host] | None = None, **variables: object) -> Path:
+        """An ansible inventory of the rig (or of `hosts`): the first host the head, the others workers."""
 
         def host_vars(host: Host) -> dict[str, object]:
             return {"raykube_address": host.address}
 
-        head, *workers = self.hosts
+        head, *workers = hosts or self.hosts
         inventory = {"all": {
             "children": {
                 "raykube_head": {"hosts": {head.name: host_vars(head)}},

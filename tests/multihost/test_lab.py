@@ -1,7 +1,8 @@
 """raykube on three test hosts, deployed by the ansible play from bare hosts (tests/multihost/rig.py).
 
-The play converges the rig; a second run changes nothing, nor would a --check --diff run; every host is a Ready node; a
-Deployment spreads over the hosts; the store's replicas are on three hosts. A restarted Ray head
+The play converges the head alone, then with two more hosts (the store's replicas move to them); a second run changes
+nothing, nor would a --check --diff run; every host is a Ready node; a Deployment spreads over the hosts; the store's
+replicas are on three hosts. A restarted Ray head
 resumes from its Redis with the other hosts' actors untouched; a host powered off with the
 store's leader and an API server on it leaves a cluster that keeps serving, and comes back Ready
 with nothing running twice. site-down.yml removes what site.yml made. Timings are printed (-s).
@@ -147,10 +148,14 @@ def running_containers(host: Host) -> list[tuple[str, str]]:
 
 
 def test_the_play_converges_bare_hosts_and_a_second_run_changes_nothing(rig: Rig, tmp_path: Path) -> None:
-    inventory = rig.inventory(tmp_path / "hosts.json", **RIG_VARS)
-    first, took = play(inventory, "site.yml")
+    head = rig.inventory(tmp_path / "head.json", rig.hosts[:1], **RIG_VARS)
+    first, took = play(head, "site.yml")  # the head alone: every store replica on it
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
-    print(f"first converge: {took:.0f} s")
+    print(f"\nfirst converge, the head alone: {took:.0f} s")
+    inventory = rig.inventory(tmp_path / "hosts.json", **RIG_VARS)
+    joined, took = play(inventory, "site.yml")  # two hosts join: two replicas move to them
+    assert joined.returncode == 0, joined.stdout[-6000:] + joined.stderr[-3000:]
+    print(f"converge with two more hosts (two store replicas move): {took:.0f} s")
     second, took = play(inventory, "site.yml")
     assert second.returncode == 0, second.stdout[-6000:]
     print(f"second run: {took:.0f} s")
@@ -207,6 +212,7 @@ def test_a_restarted_ray_head_resumes_from_redis_with_the_other_hosts_actors_run
 
 def test_losing_a_host_keeps_the_cluster_serving_and_it_comes_back(rig: Rig) -> None:
     victim = rig.hosts[1]  # an API server and a store replica, not the Ray head (see the test above)
+    print(f"\nhost loss ({victim.name} powered off with the store's leader and an API server on it):")
     endpoints = store_endpoints(rig)
     until("a store leader", lambda: store_leader(rig, endpoints), time.monotonic())
     leader = store_leader(rig, endpoints)
@@ -226,7 +232,6 @@ def test_losing_a_host_keeps_the_cluster_serving_and_it_comes_back(rig: Rig) -> 
     rig.hosts[0].run(f"cat > /tmp/victim-first.yaml <<'EOF'\n{yaml.safe_dump(config)}\nEOF")
     survivors = {name: url for name, url in endpoints.items() if name != victim.name}
 
-    print(f"\nhost loss ({victim.name} powered off with the store's leader and an API server on it):")
     started = time.monotonic()
     victim.stop()
     until("a new store leader", lambda: (store_leader(rig, survivors) or ("",))[0] in survivors, started)
