@@ -82,7 +82,7 @@ class Rig:
             self._names.append(name)
             podman("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network,
                    "--ip", str(addresses[i - 1]), "--privileged",
-                   "--shm-size=512m", "--tmpfs", "/run", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
+                   "--shm-size=512m", "--tmpfs", "/run:notmpcopyup", "-v", f"{storage}:/var/lib/containers", "--rootfs", "/:O",
                    "sleep", "infinity")  # fmt: skip
             inspected = json.loads(podman("inspect", name))[0]
             address = inspected["NetworkSettings"]["Networks"][self.network]["IPAddress"]
