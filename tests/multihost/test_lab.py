@@ -214,7 +214,7 @@ def test_losing_a_host_keeps_the_cluster_serving_and_it_comes_back(rig: Rig) -> 
     victim = rig.hosts[1]  # an API server and a store replica, not the Ray head (see the test above)
     print(f"\nhost loss ({victim.name} powered off with the store's leader and an API server on it):")
     endpoints = store_endpoints(rig)
-    until("a store leader", lambda: store_leader(rig, endpoints), time.monotonic())
+    until("(before) the store has a leader", lambda: store_leader(rig, endpoints), time.monotonic())
     leader = store_leader(rig, endpoints)
     assert leader is not None
     if leader[0] != victim.name:  # put the leader on the victim
