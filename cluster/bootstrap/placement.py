@@ -132,7 +132,6 @@ def replica_moves(layout: list[StoreMember], addresses: Mapping[str, str]) -> li
             host = free.pop(0)
             moves.append((member, host))
             crowded[place(member)] -= 1
-            crowded[addresses[host]] += 1
     return moves
 
 

@@ -11,19 +11,21 @@ what `etcdctl member list` shows. The old replica's data directory stays on its 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 import ray
+from google.protobuf.message import Message
 
 from cluster.bootstrap.actors import Report, ensure_actor, get_actor
 from cluster.bootstrap.placement import StoreMember, save_store_layout, store_spec
+from cluster.store.replication.members import url_of
 from cluster.tls import Tls, grpc_channel_credentials, grpc_channel_options
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 CATCH_UP_TIMEOUT = 120.0
+CALL_TIMEOUT = 10.0
 
 
 class MoveFailed(Exception):
@@ -43,7 +45,7 @@ def move_replica(
     others = [m for m in layout if m.name != member.name]
     report(f"  {member.name}: moving to {host} as {name} (add, catch up, then remove {member.name})")
     _each_until_one_answers(
-        others, tls, lambda c: c.MemberAdd(rpc_pb2.MemberAddRequest(peerURLs=[_url(new)]))
+        others, tls, "MemberAdd", rpc_pb2.MemberAddRequest(peerURLs=[url_of(new.peer_address)])
     )
     grown = [*layout, new]
     save_store_layout(home, grown)
@@ -64,19 +66,13 @@ def move_replica(
 
 def _remove(member: StoreMember, others: list[StoreMember], tls: Tls) -> None:
     """Remove `member` from the store's membership, then stop its actor for good."""
-    members = _each_until_one_answers(others, tls, lambda c: c.MemberList(rpc_pb2.MemberListRequest()))
-    found = [m.ID for m in members.members if _url(member) in m.peerURLs]
+    members = _each_until_one_answers(others, tls, "MemberList", rpc_pb2.MemberListRequest())
+    found = [m.ID for m in members.members if url_of(member.peer_address) in m.peerURLs]
     if found:
-        _each_until_one_answers(
-            others, tls, lambda c: c.MemberRemove(rpc_pb2.MemberRemoveRequest(ID=found[0]))
-        )
+        _each_until_one_answers(others, tls, "MemberRemove", rpc_pb2.MemberRemoveRequest(ID=found[0]))
     actor = get_actor(member.name)
     if actor is not None:
         ray.kill(actor, no_restart=True)
-
-
-def _url(member: StoreMember) -> str:
-    return f"http://{member.peer_address}"  # the store's peer URLs are etcd-style http:// URLs
 
 
 def _channel(member: StoreMember, tls: Tls) -> grpc.Channel:
@@ -85,27 +81,17 @@ def _channel(member: StoreMember, tls: Tls) -> grpc.Channel:
     )
 
 
-def _each_until_one_answers(members: list[StoreMember], tls: Tls, call: Callable[[Any], Any]) -> Any:
-    """`call` on the Cluster service of each member in turn, until one answers (a follower may
-    be the one that is down); the store forwards membership changes to its leader."""
+def _each_until_one_answers(members: list[StoreMember], tls: Tls, method: str, request: Message) -> Any:
+    """Call `method` of the Cluster service on each member in turn until one answers (a follower
+    may be the one that is down); the store forwards membership changes to its leader."""
     errors = []
     for member in members:
         with _channel(member, tls) as channel:
             try:
-                return call(_Timed(rpc_pb2_grpc.ClusterStub(channel)))
+                return getattr(rpc_pb2_grpc.ClusterStub(channel), method)(request, timeout=CALL_TIMEOUT)
             except grpc.RpcError as err:
                 errors.append(f"{member.name}: {err.details()}")
     raise MoveFailed("; ".join(errors))
-
-
-class _Timed:
-    """A stub whose calls carry a deadline."""
-
-    def __init__(self, stub: Any, timeout: float = 10.0):
-        self._stub, self._timeout = stub, timeout
-
-    def __getattr__(self, method: str) -> Callable[[Any], Any]:
-        return lambda request: getattr(self._stub, method)(request, timeout=self._timeout)
 
 
 def _status(member: StoreMember, tls: Tls) -> rpc_pb2.StatusResponse | None:

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,7 @@ class Rig:
             address = inspected["NetworkSettings"]["Networks"][self.network]["IPAddress"]
             self.hosts.append(Host(name, address))
 
-    def inventory(self, path: Path, hosts: list[Host] | None = None, **variables: object) -> Path:
+    def inventory(self, path: Path, variables: Mapping[str, object], hosts: list[Host] | None = None) -> Path:
         """An ansible inventory of the rig (or of `hosts`): the first host the head, the others workers."""
 
         def host_vars(host: Host) -> dict[str, object]:

@@ -148,11 +148,11 @@ def running_containers(host: Host) -> list[tuple[str, str]]:
 
 
 def test_the_play_converges_bare_hosts_and_a_second_run_changes_nothing(rig: Rig, tmp_path: Path) -> None:
-    head = rig.inventory(tmp_path / "head.json", rig.hosts[:1], **RIG_VARS)
+    head = rig.inventory(tmp_path / "head.json", RIG_VARS, rig.hosts[:1])
     first, took = play(head, "site.yml")  # the head alone: every store replica on it
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
     print(f"\nfirst converge, the head alone: {took:.0f} s")
-    inventory = rig.inventory(tmp_path / "hosts.json", **RIG_VARS)
+    inventory = rig.inventory(tmp_path / "hosts.json", RIG_VARS)
     joined, took = play(inventory, "site.yml")  # two hosts join: two replicas move to them
     assert joined.returncode == 0, joined.stdout[-6000:] + joined.stderr[-3000:]
     print(f"converge with two more hosts (two store replicas move): {took:.0f} s")
@@ -171,10 +171,7 @@ def test_the_play_converges_bare_hosts_and_a_second_run_changes_nothing(rig: Rig
     assert ready == {host.name: "True" for host in rig.hosts}
     layout = json.loads(rig.hosts[0].run(f"cat {HOME}/data/store-layout.json"))
     assert sorted(member["host"] for member in layout) == sorted(host.name for host in rig.hosts)
-    members = rig.hosts[0].run(
-        f"ETCDCTL_API=3 etcdctl --cacert={HOME}/pki/ca.crt --cert={HOME}/pki/admin.crt --key={HOME}/pki/admin.key "
-        f"--endpoints=https://127.0.0.1:2379 member list -w json"
-    )  # fmt: skip
+    members = etcdctl(rig, "member", "list", "-w", "json", endpoints=["https://127.0.0.1:2379"])
     peers = {
         url.split("//")[-1].rsplit(":", 1)[0] for m in json.loads(members)["members"] for url in m["peerURLs"]
     }
@@ -264,7 +261,7 @@ def test_losing_a_host_keeps_the_cluster_serving_and_it_comes_back(rig: Rig) -> 
 
 
 def test_site_down_removes_what_site_made(rig: Rig, tmp_path: Path) -> None:
-    inventory = rig.inventory(tmp_path / "hosts.json", **RIG_VARS)
+    inventory = rig.inventory(tmp_path / "hosts.json", RIG_VARS)
     down, took = play(inventory, "site-down.yml")
     assert down.returncode == 0, down.stdout[-6000:]
     print(f"site-down: {took:.0f} s")
