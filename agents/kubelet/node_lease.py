@@ -12,11 +12,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from cluster.api import resources, wellknown
 from cluster.client.api import ApiClient
-from cluster.errors import ApiError, NotFound
+from cluster.errors import ApiError, Conflict, NotFound
 from raykube.v1 import coordination_pb2
 
 log = logging.getLogger(__name__)
@@ -37,6 +35,7 @@ class NodeLease:
         self._node = node_name
         self._period = period
         self._clock = clock
+        self._lease: coordination_pb2.Lease | None = None
 
     async def run(self) -> None:
         while True:
@@ -47,18 +46,25 @@ class NodeLease:
             await asyncio.sleep(self._period)
 
     async def renew(self) -> None:
-        now = Timestamp()
-        now.FromNanoseconds(int(self._clock() * 1e9))
+        """One write per renewal: the Lease last written is updated again (as the kubelet's lease
+        controller does); it is read first only when it is not known yet or someone else changed it."""
+        if self._lease is not None:
+            try:
+                self._lease = await self._client.update(self._stamped(self._lease))
+                return
+            except (Conflict, NotFound):
+                self._lease = None  # changed or removed by someone else: read it again
         try:
-            lease = await self._client.get(resources.LEASES, wellknown.NAMESPACE_NODE_LEASE, self._node)
+            current = await self._client.get(resources.LEASES, wellknown.NAMESPACE_NODE_LEASE, self._node)
         except NotFound:
             lease = coordination_pb2.Lease()
             lease.metadata.name, lease.metadata.namespace = self._node, wellknown.NAMESPACE_NODE_LEASE
-            lease.spec.holder_identity, lease.spec.lease_duration_seconds = self._node, LEASE_DURATION
-            lease.spec.renew_time.CopyFrom(now)
-            await self._client.create(lease)
+            lease.spec.lease_duration_seconds = LEASE_DURATION
+            self._lease = await self._client.create(self._stamped(lease))
             return
-        assert isinstance(lease, coordination_pb2.Lease)
+        self._lease = await self._client.update(self._stamped(current))
+
+    def _stamped(self, lease: coordination_pb2.Lease) -> coordination_pb2.Lease:
         lease.spec.holder_identity = self._node
-        lease.spec.renew_time.CopyFrom(now)
-        await self._client.update(lease)
+        lease.spec.renew_time.FromNanoseconds(int(self._clock() * 1e9))
+        return lease
