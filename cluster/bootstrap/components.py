@@ -36,7 +36,8 @@ from cluster.bootstrap.settings import (
 from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
 from cluster.client.leaderelection import LeaderElectionConfig, LeaderElector
-from cluster.controllers.manager import ControllerManager
+from cluster.controllers.manager import ControllerManager, ControllerManagerConfig
+from cluster.controllers.nodelifecycle.controller import NodeLifecycleConfig
 from cluster.scheduler import Scheduler
 from cluster.serving import health_only
 from cluster.store.server import StoreOptions, start_store_node
@@ -153,8 +154,13 @@ class SchedulerComponent(_LeaderElected):
 class ControllerManagerComponent(_LeaderElected):
     lease_name = "kube-controller-manager"
 
+    def __init__(self, settings: ControllerManagerSettings):
+        super().__init__(settings)
+        lifecycle = NodeLifecycleConfig(grace_period=settings.node_monitor_grace_period)
+        self._config = ControllerManagerConfig(node_lifecycle=lifecycle)
+
     async def lead(self) -> None:
-        await ControllerManager(self._client, host=self._host).run()
+        await ControllerManager(self._client, self._config, host=self._host).run()
 
 
 class KubeletComponent:
@@ -242,13 +248,16 @@ class HollowNodesComponent:
         self._client = _api_client(settings)
 
     async def run(self, ready: Ready) -> None:
-        from agents.hollownode.hollow import HollowNodes
+        from agents.hollownode.hollow import HollowNodes, NodeShape
 
         s = self._settings
         names = [f"{s.prefix}-{i}" for i in range(s.count)]
+        shape = NodeShape(dict(s.capacity), dict(s.labels), s.zones, s.taints)
         try:
             ready("")
-            await HollowNodes(self._client, names, dict(s.capacity)).run()
+            await HollowNodes(
+                self._client, names, shape, run_pods=s.run_pods, lease_period=s.lease_period
+            ).run()
         finally:
             await self._client.close()
 

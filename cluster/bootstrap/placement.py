@@ -38,7 +38,8 @@ NETWORK_FILE = "network.json"
 
 @dataclasses.dataclass(frozen=True)
 class Ports:
-    """Where components listen: the address they bind, and ports (0: any free port)."""
+    """How `up` lays the cluster out: the address components bind, their ports (0: any free port),
+    and the few cluster-wide settings it takes (the Service range, the node monitor's grace)."""
 
     bind_address: str = "127.0.0.1"
     apiserver: int = 6443  # HTTPS REST (kubectl)
@@ -47,6 +48,7 @@ class Ports:
     kubelet: int = 10250
     dns: int = 10053  # each host's DNS responder, behind the kube-dns ClusterIP
     service_cidr: str = "10.96.0.0/12"
+    node_monitor_grace_period: float = 20.0  # seconds without a heartbeat before a node is NotReady
 
     @property
     def loopback(self) -> bool:
@@ -219,7 +221,8 @@ def plan(
             ComponentSpec(f"scheduler-{i}", host, SchedulerSettings(
                 tls=pki.tls("scheduler"), apiservers=apiservers(host))),
             ComponentSpec(f"controller-manager-{i}", host, ControllerManagerSettings(
-                tls=pki.tls("controller-manager"), apiservers=apiservers(host))),
+                tls=pki.tls("controller-manager"), apiservers=apiservers(host),
+                node_monitor_grace_period=ports.node_monitor_grace_period)),
         ]  # fmt: skip
     for host in hosts:
         specs += [

@@ -59,6 +59,7 @@ class ControllerManagerSettings:
 
     tls: Tls  # system:kube-controller-manager
     apiservers: tuple[str, ...] = ("apiserver-0",)
+    node_monitor_grace_period: float = 20.0  # kube-controller-manager's --node-monitor-grace-period
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class HollowNodesSettings:
     count: int
     capacity: Mapping[str, str] = field(default_factory=dict)
     apiservers: tuple[str, ...] = ("apiserver-0",)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    zones: tuple[str, ...] = ()
+    taints: tuple[str, ...] = ()  # "key=value:Effect"
+    run_pods: bool = True  # False: the nodes only exist (scheduler_perf's nodes)
+    lease_period: float = 10.0
 
 
 Settings = (

@@ -33,6 +33,7 @@ def up(home: Path, args: argparse.Namespace, out: IO[str]) -> int:
         kubelet=args.kubelet_port,
         dns=args.dns_port,
         service_cidr=args.service_cidr,
+        node_monitor_grace_period=args.node_monitor_grace_period,
     )
     try:
         result = lifecycle.up(

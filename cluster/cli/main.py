@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="address components listen on and advertise (0.0.0.0: all, advertising each host's IP)",
     )
     up.add_argument(
+        "--node-monitor-grace-period",
+        type=_duration,
+        default=20.0,
+        help="how long a node may stay silent before it is NotReady (e.g. 40s; Kubernetes: 40s)",
+    )
+    up.add_argument(
         "--node-name", default="", help="this host's node name when Ray starts here (default: hostname)"
     )
     up.add_argument(
