@@ -51,7 +51,10 @@ def test_the_plan_spreads_the_control_plane_and_points_each_component_at_its_nea
     )
     tokens = credentials.ensure_tokens(tmp_path, sorted(addresses))
     specs = {
-        spec.name: spec for spec in plan(tmp_path, addresses, tokens, pki, Ports(bind_address="0.0.0.0"))
+        spec.name: spec
+        for spec in plan(
+            tmp_path, addresses, tokens, pki, Ports(bind_address="0.0.0.0", node_monitor_grace_period=90)
+        )
     }
     hosts = {name: spec.host for name, spec in specs.items()}
     assert [hosts[f"store-{i}"] for i in range(3)] == ["lab1", "lab2", "lab3"]
@@ -65,6 +68,9 @@ def test_the_plan_spreads_the_control_plane_and_points_each_component_at_its_nea
     assert nearest["kubelet-lab1"] == nearest["scheduler-0"] == ("apiserver-0", "apiserver-1")
     assert nearest["kubelet-lab2"] == nearest["proxy-lab2"] == ("apiserver-1", "apiserver-0")
     assert nearest["kubelet-lab3"] == ("apiserver-0", "apiserver-1")
+    assert {
+        specs[f"controller-manager-{i}"].settings.node_monitor_grace_period for i in range(2)
+    } == {90}
 
 
 def _member(i: int, host: str, ip: str) -> StoreMember:
