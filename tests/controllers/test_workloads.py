@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agents.hollownode.hollow import HollowNodes
+from agents.hollownode.hollow import HollowNodes, NodeShape
 from cluster.api import resources, wellknown
 from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
@@ -48,7 +48,7 @@ async def workload_cluster(tmp_path: Path) -> AsyncIterator[ApiClient]:
         client = plane.client("scheduler-token")
         config = SchedulerConfig(initial_backoff=0.05, max_backoff=0.2)
         scheduler = Scheduler(client, config, events=EventRecorder(client, "default-scheduler"))
-        nodes = HollowNodes(plane.client(), NODES, {"cpu": "8", "memory": "16Gi", "pods": "110"})
+        nodes = HollowNodes(plane.client(), NODES, NodeShape({"cpu": "8", "memory": "16Gi", "pods": "110"}))
         manager = ControllerManager(plane.client("controller-manager-token"))
         async with background(scheduler.run(), nodes.run(), manager.run()):
             yield admin
