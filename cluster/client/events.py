@@ -33,6 +33,7 @@ from raykube.v1 import event_pb2
 
 log = logging.getLogger(__name__)
 NORMAL, WARNING = "Normal", "Warning"
+DROP_LOG_PERIOD = 10.0  # seconds between warnings about dropped events
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class EventRecorder:
         self._aggregate_for = aggregate_for
         self._clock = clock
         self._pending: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=capacity)
+        self.dropped = 0
+        self._dropped_logged = -DROP_LOG_PERIOD
         # (involved uid/name, type, reason, message) -> (the Event's namespace/name, its count, last written)
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int, float]] = OrderedDict()
 
@@ -83,7 +86,12 @@ class EventRecorder:
         try:
             self._pending.put_nowait(_Pending(reference(obj), type, reason, message, self._clock()))
         except asyncio.QueueFull:
-            log.warning("event dropped (too many waiting): %s %s: %s", type, reason, message)
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._dropped_logged >= DROP_LOG_PERIOD:  # a flood must not flood the log too
+                self._dropped_logged = now
+                log.warning("events dropped (too many waiting): %d so far; the latest: %s %s: %s",
+                            self.dropped, type, reason, message)  # fmt: skip
 
     async def run(self) -> None:
         """Write recorded Events until cancelled."""
