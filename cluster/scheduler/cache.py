@@ -39,6 +39,10 @@ class Cache:
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[str, _Entry] = {}
         self._node_list: list[NodeInfo] | None = None
+        # Nodes with pods that have affinity / required anti-affinity terms, for inter-pod
+        # affinity (node name -> NodeInfo; a list of those with a Node is made when asked).
+        self._with_affinity: dict[str, NodeInfo] = {}
+        self._with_anti_affinity: dict[str, NodeInfo] = {}
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -48,6 +52,12 @@ class Cache:
         if self._node_list is None:
             self._node_list = [info for info in self._nodes.values() if info.node is not None]
         return self._node_list
+
+    def nodes_with_affinity(self) -> list[NodeInfo]:
+        return [info for info in self._with_affinity.values() if info.node is not None]
+
+    def nodes_with_required_anti_affinity(self) -> list[NodeInfo]:
+        return [info for info in self._with_anti_affinity.values() if info.node is not None]
 
     def node(self, name: str) -> NodeInfo | None:
         return self._nodes.get(name)
@@ -120,10 +130,20 @@ class Cache:
             info = self._nodes[node_name] = NodeInfo(node_name)
         info.add_pod(pod)
         self._pods[pod.key] = _Entry(pod, node_name, assumed)
+        self._index(info)
 
     def _remove(self, key: str) -> None:
         entry = self._pods.pop(key)
         info = self._nodes[entry.node]
         info.remove_pod(key)
+        self._index(info)
         if info.node is None and not info.pods:
             del self._nodes[entry.node]
+
+    def _index(self, info: NodeInfo) -> None:
+        for index, has in ((self._with_affinity, info.pods_with_affinity),
+                           (self._with_anti_affinity, info.pods_with_required_anti_affinity)):  # fmt: skip
+            if has:
+                index[info.name] = info
+            else:
+                index.pop(info.name, None)

@@ -106,6 +106,7 @@ class SchedulerConfig:
     initial_backoff: float = 1.0  # seconds; doubles per failed attempt of a pod...
     max_backoff: float = 10.0  # ...up to this
     max_unschedulable: float = 60.0  # an unschedulable pod is retried at least this often
+    percentage_of_nodes_to_score: int = 0  # 0: adaptive (decide.nodes_to_find)
 
 
 class Scheduler:
@@ -126,6 +127,7 @@ class Scheduler:
         self._config = config
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
+        self._next_start = 0  # where the next decision starts filtering (round-robin)
         self.cache = Cache()
         self.queue = SchedulingQueue(
             clock=clock,
@@ -133,9 +135,9 @@ class Scheduler:
             max_backoff=config.max_backoff,
             max_unschedulable=config.max_unschedulable,
         )
-        self.framework = Framework(
-            config.framework, registry or default_registry(), Handle(api, self.cache.nodes)
-        )
+        cache = self.cache
+        handle = Handle(api, cache.nodes, cache.nodes_with_affinity, cache.nodes_with_required_anti_affinity)
+        self.framework = Framework(config.framework, registry or default_registry(), handle)
         self.node_events = NodeEvents(self.cache, self._cluster_event)
         self.pod_events = PodEvents(self.cache, self.queue, self._cluster_event, self._responsible)
         # Informer is typed against ApiClient but uses only list/watch, which SchedulerApi has.
@@ -159,6 +161,9 @@ class Scheduler:
                 follow_up = self.schedule_one(await self.queue.pop())
                 if follow_up is not None:
                     tasks.create_task(follow_up)
+                # A full queue never suspends pop(): yield, or the binds, informers and the
+                # leader's lease renewals (all on this loop) would starve while it drains.
+                await asyncio.sleep(0)
 
     def schedule_one(self, queued: QueuedPod) -> FollowUp | None:
         """Decide where `queued` goes and update cache and queue; return the bind or status write."""
@@ -166,7 +171,11 @@ class Scheduler:
         if pod.errors:
             return self._failed(queued, "SchedulerError", "; ".join(pod.errors))
         state = CycleState()
-        decision = decide(self.framework, state, pod, self.cache.nodes(), self._rng)
+        percentage = self._config.percentage_of_nodes_to_score
+        nodes = self.cache.nodes()
+        decision = decide(self.framework, state, pod, nodes, self._rng, start=self._next_start,
+                          percentage=percentage)  # fmt: skip
+        self._next_start = (self._next_start + decision.looked) % max(len(nodes), 1)
         if decision.status.rejected:
             log.info("pod %s unschedulable: %s", _name(pod), decision.status.message())
             self._event(queued.pod, "Warning", "FailedScheduling", decision.status.message())

@@ -3,7 +3,7 @@ import pytest
 from cluster.scheduler.cache import Cache
 from cluster.scheduler.framework import PodInfo
 
-from .builders import node, pod
+from .builders import node, pod, term
 
 
 def bound(p, node_name):
@@ -95,3 +95,29 @@ def test_node_updates_keep_the_pods(cache):
     assert cache.nodes() is before  # same list: no node came or went
     info = cache.node("n1")
     assert (info.allocatable_milli_cpu, info.labels["zone"], info.requested_milli_cpu) == (8000, "a", 1000)
+
+
+def test_nodes_with_affinity_pods_are_indexed_as_pods_come_and_go(cache):
+    """Inter-pod affinity walks these lists instead of every node."""
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term("h", app="a")]}}
+    preferred = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "podAffinityTerm": term("h", app="a")}]}}  # fmt: skip
+    repelling, attracted, plain = (
+        PodInfo(pod("r", affinity=anti)),
+        PodInfo(pod("a", affinity=preferred)),
+        PodInfo(pod("p")),
+    )
+    cache.assume(plain, "n1")
+    assert cache.nodes_with_affinity() == [] and cache.nodes_with_required_anti_affinity() == []
+    cache.assume(repelling, "n1")
+    cache.assume(attracted, "n2")
+    assert {n.name for n in cache.nodes_with_affinity()} == {"n1", "n2"}
+    assert [n.name for n in cache.nodes_with_required_anti_affinity()] == ["n1"]
+    cache.set_pod(bound(repelling.pod, "n2"))  # bound elsewhere than assumed: it moves
+    assert [n.name for n in cache.nodes_with_required_anti_affinity()] == ["n2"]
+    cache.remove_node("n2")  # a node without its Node object is offered to no plugin
+    assert [n.name for n in cache.nodes_with_affinity()] == []
+    cache.set_node(node("n2"))
+    cache.remove_pod(repelling.key)
+    cache.forget(attracted.key)
+    assert cache.nodes_with_affinity() == [] and cache.nodes_with_required_anti_affinity() == []

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cluster.scheduler.decide import decide, fit_error_message, select_host
+from cluster.scheduler.decide import decide, fit_error_message, nodes_to_find, select_host
 from cluster.scheduler.framework import (
     SKIP,
     SUCCESS,
@@ -133,7 +133,7 @@ def test_first_rejecting_filter_decides_per_node():
     a = Fake("A", rejects={"n1": unschedulable("a says no")})
     b = Fake("B", rejects={"n1": unschedulable("b says no"), "n2": unresolvable("b hates n2")})
     diagnosis = Diagnosis()
-    feasible, status = framework(a, b).filter_nodes(CycleState(), POD, NODES, diagnosis)
+    feasible, _, status = framework(a, b).filter_nodes(CycleState(), POD, NODES, diagnosis)
     assert status.ok and [n.name for n in feasible] == ["n3"]
     assert diagnosis.node_statuses == {
         "n1": Status(Code.UNSCHEDULABLE, ("a says no",), "A"),
@@ -145,7 +145,7 @@ def test_first_rejecting_filter_decides_per_node():
 
 def test_a_filter_error_aborts_the_attempt():
     fw = framework(Fake("A", rejects={"n2": error("boom")}))
-    feasible, status = fw.filter_nodes(CycleState(), POD, NODES, Diagnosis())
+    feasible, _, status = fw.filter_nodes(CycleState(), POD, NODES, Diagnosis())
     assert (feasible, status) == ([], Status(Code.ERROR, ("boom",), "A"))
 
 
@@ -153,7 +153,7 @@ def test_pre_filter_skip_removes_the_plugins_filter_for_this_cycle():
     skipper = Fake("A", pre_filter_status=SKIP, rejects={"n1": unschedulable("no")})
     fw, state = framework(skipper), CycleState()
     assert fw.run_pre_filter(state, POD, NODES).ok
-    feasible, _ = fw.filter_nodes(state, POD, NODES, Diagnosis())
+    feasible, _, _ = fw.filter_nodes(state, POD, NODES, Diagnosis())
     assert len(feasible) == 3 and skipper.calls == []
 
 
@@ -236,3 +236,29 @@ def test_post_filter_runs_when_nothing_fits_and_its_message_is_reported():
     decision = decide(framework(preempt), CycleState(), POD, NODES, random.Random(0))
     assert decision.status.message() == "0/3 nodes are available: 3 no. preemption: not helpful."
     assert decision.rejected_by == {"A"} and preempt.calls[-1] == "post_filter ['n1', 'n2', 'n3']"
+
+
+@pytest.mark.parametrize(
+    ("total", "percentage", "expected"),
+    [
+        (50, 0, 50),  # small clusters: every node
+        (100, 0, 100),
+        (101, 0, 100),  # 50% adaptive, but never fewer than 100
+        (1000, 0, 420),  # 50% - 8%
+        (5000, 0, 500),  # 50% - 40% = 10%
+        (20000, 0, 1000),  # adaptive floor: 5%
+        (5000, 30, 1500),
+        (5000, 100, 5000),
+    ],
+)
+def test_enough_feasible_nodes_follows_percentage_of_nodes_to_score(total, percentage, expected):
+    assert nodes_to_find(total, percentage) == expected
+
+
+def test_filtering_stops_at_enough_nodes_and_the_next_decision_starts_after_them():
+    nodes = [node_info(node(f"n{i:03}")) for i in range(300)]
+    fw = Framework(FrameworkConfig(), default_registry(), Handle(binder=None, nodes=lambda: nodes))  # type: ignore[arg-type]
+    first = decide(fw, CycleState(), PodInfo(pod("a")), nodes, random.Random(0), percentage=40)
+    assert first.looked == first.feasible == 120 and int(first.node[1:]) < 120
+    second = decide(fw, CycleState(), PodInfo(pod("b")), nodes, random.Random(0), start=250, percentage=40)
+    assert second.looked == 120 and not 70 <= int(second.node[1:]) < 250  # 250..299, then 0..69

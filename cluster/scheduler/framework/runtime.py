@@ -2,8 +2,9 @@
 
 Plugins come from a registry (name -> factory) and a FrameworkConfig; the runtime sorts them by
 the Protocols they implement once, at construction, so a scheduling attempt only loops over
-lists. Per attempt, the per-node loops (filter, score) are the hot path: 100 nodes x the enabled
-plugins for every pod. Plugins whose pre_filter/pre_score said SKIP drop out of those loops.
+lists. Per attempt, the per-node loops (filter, score) are the hot path: up to every node x the
+enabled plugins for every pod (in large clusters the filter loop stops once enough nodes fit).
+Plugins whose pre_filter/pre_score said SKIP drop out of those loops.
 
 Status handling follows kube-scheduler: pre_filter rejections are merged (an unresolvable one or
 an error stops at once); per node, the first filter that does not return SUCCESS decides; an
@@ -13,6 +14,7 @@ normalizing are an error (a plugin bug, reported rather than silently skewing de
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -111,24 +113,41 @@ class Framework:
         return merge(rejections)
 
     def filter_nodes(
-        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], diagnosis: Diagnosis
-    ) -> tuple[list[NodeInfo], Status]:
-        """The nodes every filter accepts; rejected nodes' statuses go into `diagnosis`."""
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        nodes: Sequence[NodeInfo],
+        diagnosis: Diagnosis,
+        *,
+        start: int = 0,
+        enough: int | None = None,
+    ) -> tuple[list[NodeInfo], int, Status]:
+        """The nodes every filter accepts, looking from `nodes[start]` on (wrapping around) and
+        stopping once `enough` were found; returns them and how many nodes were looked at.
+        Rejected nodes' statuses go into `diagnosis`."""
         filters = [(p.name, p.filter) for p in self._filter if p.name not in state.skip_filter]
         feasible: list[NodeInfo] = []
         rejected = diagnosis.node_statuses
-        for node in nodes:
+        total = len(nodes)
+        enough = total if enough is None else enough
+        order = itertools.chain(range(start, total), range(start)) if start else range(total)
+        looked = 0
+        for index in order:
+            node = nodes[index]
+            looked += 1
             for name, run_filter in filters:
                 status = run_filter(state, pod, node)
                 if status is not SUCCESS and status.code is not Code.SUCCESS:
                     status = status.by(name)
                     if status.code is Code.ERROR:
-                        return [], status
+                        return [], looked, status
                     rejected[node.name] = status
                     break
             else:
                 feasible.append(node)
-        return feasible, SUCCESS
+                if len(feasible) >= enough:
+                    break
+        return feasible, looked, SUCCESS
 
     def run_post_filter(self, state: CycleState, pod: PodInfo, diagnosis: Diagnosis) -> Status:
         """Give post_filter plugins (e.g. preemption) their chance; the first that succeeds ends it.

@@ -49,10 +49,13 @@ class FilterState:
 KEY = StateKey[FilterState]("InterPodAffinity/preFilter")
 
 
-def pre_filter(state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+def pre_filter(
+    state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], with_anti_affinity: Sequence[NodeInfo]
+) -> Status:
+    """`with_anti_affinity`: the nodes of `nodes` with pods that have required anti-affinity."""
     existing_anti: Domains = {}
     matches_pod: dict[int, bool] = {}  # id(interned term) -> whether it selects the incoming pod
-    for node in nodes:
+    for node in with_anti_affinity:
         for other in node.pods_with_required_anti_affinity.values():
             for term in other.required_anti_affinity:
                 hit = matches_pod.get(id(term))

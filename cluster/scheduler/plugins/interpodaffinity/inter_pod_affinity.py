@@ -25,16 +25,16 @@ class InterPodAffinity:
         self._hard_weight = int(args.get("hard_pod_affinity_weight", 1))
         if not 0 <= self._hard_weight <= 100:
             raise ValueError(f"{NAME}: hard_pod_affinity_weight must be in 0..100, not {self._hard_weight}")
-        self._nodes = handle.nodes
+        self._handle = handle
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        return filtering.pre_filter(state, pod, nodes)
+        return filtering.pre_filter(state, pod, nodes, self._handle.nodes_with_required_anti_affinity())
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         return filtering.filter_node(state, pod, node)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        return scoring.pre_score(state, pod, self._nodes, self._hard_weight)
+        return scoring.pre_score(state, pod, self._handle, self._hard_weight)
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         return scoring.score(state, node)

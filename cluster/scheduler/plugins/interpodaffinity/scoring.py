@@ -14,7 +14,7 @@ filtering, each distinct term and each distinct pod namespace+labels is matched 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable
 
 from cluster.scheduler.framework import (
     MAX_NODE_SCORE,
@@ -22,6 +22,7 @@ from cluster.scheduler.framework import (
     SUCCESS,
     AffinityTerm,
     CycleState,
+    Handle,
     NodeInfo,
     PodInfo,
     StateKey,
@@ -32,9 +33,7 @@ from cluster.scheduler.plugins.interpodaffinity.topology import Domains, add, to
 KEY = StateKey[Domains]("InterPodAffinity/preScore")
 
 
-def pre_score(
-    state: CycleState, pod: PodInfo, all_nodes: Callable[[], Sequence[NodeInfo]], hard_weight: int
-) -> Status:
+def pre_score(state: CycleState, pod: PodInfo, handle: Handle, hard_weight: int) -> Status:
     incoming_terms = [(w.term, w.weight) for w in pod.preferred_affinity]
     incoming_terms += [(w.term, -w.weight) for w in pod.preferred_anti_affinity]
     answers: dict[Hashable, list[tuple[AffinityTerm, int]]] = {}  # match_key -> terms it matches
@@ -47,7 +46,7 @@ def pre_score(
         return hit
 
     scores: Domains = {}
-    for node in all_nodes():
+    for node in handle.nodes() if incoming_terms else handle.nodes_with_affinity():
         if incoming_terms:
             for other in node.pods.values():
                 answer = answers.get(other.match_key)

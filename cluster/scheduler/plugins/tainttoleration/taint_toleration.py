@@ -37,9 +37,6 @@ def untolerated_taint_reason(taint: node_pb2.Taint) -> str:
 class TaintToleration:
     name = NAME
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        return SUCCESS if any(node.taints for node in nodes) else SKIP
-
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         tolerations = pod.pod.spec.tolerations
         for taint in node.taints:
