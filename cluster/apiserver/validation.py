@@ -32,6 +32,8 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_OPERATORS = ("Exists", "Equal")
 NODE_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+UNSATISFIABLE_ACTIONS = ("DoNotSchedule", "ScheduleAnyway")
+INCLUSION_POLICIES = ("Honor", "Ignore")
 
 
 def _problems(path: str, value: str, problems: Iterable[str]) -> list[FieldError]:
@@ -266,6 +268,45 @@ def _affinity(affinity: pod_pb2.Affinity, path: str) -> list[FieldError]:
     return errors
 
 
+def _topology_spread(constraints: Iterable[pod_pb2.TopologySpreadConstraint], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[tuple[str, str]] = set()
+    for i, c in enumerate(constraints):
+        where = f"{path}[{i}]"
+        if c.max_skew <= 0:
+            errors.append(invalid(f"{where}.maxSkew", c.max_skew, "must be greater than zero"))
+        if not c.topology_key:
+            errors.append(required(f"{where}.topologyKey"))
+        else:
+            errors += _problems(f"{where}.topologyKey", c.topology_key, names.qualified_name(c.topology_key))
+        if c.when_unsatisfiable not in UNSATISFIABLE_ACTIONS:
+            errors.append(
+                not_supported(f"{where}.whenUnsatisfiable", c.when_unsatisfiable, UNSATISFIABLE_ACTIONS)
+            )
+        elif (c.topology_key, c.when_unsatisfiable) in seen:
+            errors.append(duplicate(f"{where}", f"{{{c.topology_key}, {c.when_unsatisfiable}}}"))
+        seen.add((c.topology_key, c.when_unsatisfiable))
+        if c.HasField("min_domains"):
+            if c.min_domains <= 0:
+                errors.append(invalid(f"{where}.minDomains", c.min_domains, "must be greater than zero"))
+            elif c.when_unsatisfiable != "DoNotSchedule":
+                message = "can only use minDomains if whenUnsatisfiable=DoNotSchedule"
+                errors.append(invalid(f"{where}.minDomains", c.min_domains, message))
+        for field, value in (
+            ("nodeAffinityPolicy", c.node_affinity_policy),
+            ("nodeTaintsPolicy", c.node_taints_policy),
+        ):
+            if value and value not in INCLUSION_POLICIES:
+                errors.append(not_supported(f"{where}.{field}", value, INCLUSION_POLICIES))
+        for j, key in enumerate(c.match_label_keys):
+            errors += _problems(f"{where}.matchLabelKeys[{j}]", key, names.qualified_name(key))
+        try:
+            label_selectors.from_label_selector(c.label_selector)
+        except label_selectors.SelectorError as err:
+            errors.append(invalid(f"{where}.labelSelector", "", str(err)))
+    return errors
+
+
 def _toleration(toleration: pod_pb2.Toleration, path: str) -> list[FieldError]:
     errors: list[FieldError] = []
     if toleration.key:
@@ -323,6 +364,7 @@ def pod_spec(spec: pod_pb2.PodSpec, path: str = "spec") -> list[FieldError]:
     for i, toleration in enumerate(spec.tolerations):
         errors += _toleration(toleration, f"{path}.tolerations[{i}]")
     errors += _affinity(spec.affinity, f"{path}.affinity")
+    errors += _topology_spread(spec.topology_spread_constraints, f"{path}.topologySpreadConstraints")
     if spec.hostname:
         errors += _problems(f"{path}.hostname", spec.hostname, names.dns1123_label(spec.hostname))
     return errors

@@ -16,6 +16,12 @@ GOOD = {
 }
 
 
+def spread(**fields: object) -> dict:
+    """A topology spread constraint in manifest form: one per zone by default."""
+    return {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "web"}}, **fields}  # fmt: skip
+
+
 def make(mutate: Callable[[dict], None]) -> pod_pb2.Pod:
     doc = codec.encode(codec.decode(GOOD, pod_pb2.Pod))
     mutate(doc)
@@ -72,6 +78,19 @@ CASES: list[tuple[str, Callable[[dict], None], str, str]] = [
     ("pod anti-affinity topology", lambda d: d["spec"].update(affinity={"podAntiAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"a": "b"}}}]}}),
      "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey", "Required"),
+    ("spread skew", lambda d: d["spec"].update(topologySpreadConstraints=[spread(maxSkew=0)]),
+     "spec.topologySpreadConstraints[0].maxSkew", "must be greater than zero"),
+    ("spread key", lambda d: d["spec"].update(topologySpreadConstraints=[spread(topologyKey="")]),
+     "spec.topologySpreadConstraints[0].topologyKey", "Required"),
+    ("spread action", lambda d: d["spec"].update(topologySpreadConstraints=[spread(whenUnsatisfiable="Never")]),
+     "spec.topologySpreadConstraints[0].whenUnsatisfiable", 'Unsupported value: "Never"'),
+    ("spread twice", lambda d: d["spec"].update(topologySpreadConstraints=[spread(), spread(maxSkew=2)]),
+     "spec.topologySpreadConstraints[1]", "Duplicate value"),
+    ("spread min domains", lambda d: d["spec"].update(topologySpreadConstraints=[
+        spread(minDomains=2, whenUnsatisfiable="ScheduleAnyway")]),
+     "spec.topologySpreadConstraints[0].minDomains", "whenUnsatisfiable=DoNotSchedule"),
+    ("spread policy", lambda d: d["spec"].update(topologySpreadConstraints=[spread(nodeTaintsPolicy="Always")]),
+     "spec.topologySpreadConstraints[0].nodeTaintsPolicy", 'supported values: "Honor", "Ignore"'),
     ("probe without handler", lambda d: container(d).update(livenessProbe={"periodSeconds": 5}),
      "spec.containers[0].livenessProbe", "handler"),
     ("probe port", lambda d: container(d).update(readinessProbe={"tcpSocket": {"port": 70000}}),
@@ -88,6 +107,11 @@ def test_invalid_pods(case: str, mutate: Callable[[dict], None], field: str, mes
 
 def test_a_good_pod_has_no_errors() -> None:
     assert validation.pod(make(lambda d: None)) == []
+    both = [
+        spread(),
+        spread(whenUnsatisfiable="ScheduleAnyway", nodeAffinityPolicy="Ignore", matchLabelKeys=["x"]),
+    ]
+    assert validation.pod(make(lambda d: d["spec"].update(topologySpreadConstraints=both))) == []
 
 
 @pytest.mark.parametrize(

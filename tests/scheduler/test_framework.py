@@ -187,8 +187,12 @@ def test_failed_reserve_unreserves_the_ones_before():
 
 def test_plugins_name_the_events_they_care_about():
     fw = Framework(FrameworkConfig(), default_registry(), Handle(binder=None, nodes=list))  # type: ignore[arg-type]
-    assert fw.interested(ClusterEvent.POD_ASSIGNED) == {"InterPodAffinity"}
-    assert fw.interested(ClusterEvent.ASSIGNED_POD_DELETED) == {"NodeResourcesFit", "InterPodAffinity"}
+    assert fw.interested(ClusterEvent.POD_ASSIGNED) == {"PodTopologySpread", "InterPodAffinity"}
+    assert fw.interested(ClusterEvent.ASSIGNED_POD_DELETED) == {
+        "NodeResourcesFit",
+        "PodTopologySpread",
+        "InterPodAffinity",
+    }
     assert "TaintToleration" in fw.interested(ClusterEvent.NODE_CHANGED)
 
 

@@ -4,7 +4,7 @@
 order (so the first filter to reject a node names the reason, as in kube-scheduler's default
 order). A plugin scores only if `score_weights` gives it a weight. `plugin_args` passes each
 plugin's own settings to its factory. The defaults are kube-scheduler's default profile, minus the
-plugins raykube has no objects for (volumes, ports, topology spread, images).
+plugins raykube has no objects for (volumes, ports, images).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = (
     "TaintToleration",
     "NodeAffinity",
     "NodeResourcesFit",
+    "PodTopologySpread",
     "InterPodAffinity",
     "NodeResourcesBalancedAllocation",
     "DefaultBinder",
@@ -29,6 +30,7 @@ DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
         "TaintToleration": 3,
         "NodeAffinity": 2,
         "NodeResourcesFit": 1,
+        "PodTopologySpread": 2,
         "InterPodAffinity": 2,
         "NodeResourcesBalancedAllocation": 1,
     }

@@ -16,25 +16,29 @@ from cluster.scheduler.plugins.nodeaffinity import NodeAffinity
 from cluster.scheduler.plugins.nodename import NodeName
 from cluster.scheduler.plugins.noderesources import BalancedAllocation, Fit
 from cluster.scheduler.plugins.nodeunschedulable import NodeUnschedulable
+from cluster.scheduler.plugins.podtopologyspread import PodTopologySpread
 from cluster.scheduler.plugins.tainttoleration import TaintToleration
 
 
 def default_registry() -> Registry:
     return {
-        NodeUnschedulable.name: _without_settings(NodeUnschedulable),
-        NodeName.name: _without_settings(NodeName),
-        TaintToleration.name: _without_settings(TaintToleration),
-        NodeAffinity.name: _without_settings(NodeAffinity),
+        NodeUnschedulable.name: _without_settings(lambda handle: NodeUnschedulable()),
+        NodeName.name: _without_settings(lambda handle: NodeName()),
+        TaintToleration.name: _without_settings(lambda handle: TaintToleration()),
+        NodeAffinity.name: _without_settings(lambda handle: NodeAffinity()),
         Fit.name: lambda args, handle: Fit(args),
-        BalancedAllocation.name: _without_settings(BalancedAllocation),
+        BalancedAllocation.name: _without_settings(lambda handle: BalancedAllocation()),
+        PodTopologySpread.name: _without_settings(PodTopologySpread),
         InterPodAffinity.name: InterPodAffinity,
         DefaultBinder.name: DefaultBinder,
     }
 
 
-def _without_settings(make: Callable[[], Plugin]) -> PluginFactory:
+def _without_settings(make: Callable[[Handle], Plugin]) -> PluginFactory:
+    """A factory for a plugin that takes no args (some take the handle)."""
+
     def factory(args: PluginArgs, handle: Handle) -> Plugin:
-        plugin = make()
+        plugin = make(handle)
         if args:
             raise ValueError(f"{plugin.name} takes no args, got: {', '.join(sorted(args))}")
         return plugin

@@ -70,6 +70,22 @@ class Required:
         return self.terms is None or any(t.matches(node) for t in self.terms)
 
 
+def required_of(pod: pod_pb2.Pod) -> Required | None:
+    """The nodes `pod` may run on by its nodeSelector and required node affinity (None: any);
+    raises labels.SelectorError for a term that cannot be parsed."""
+    spec = pod.spec
+    affinity = spec.affinity.node_affinity
+    has_required = affinity.HasField("required_during_scheduling_ignored_during_execution")
+    if not spec.node_selector and not has_required:
+        return None
+    terms = None
+    if has_required:
+        selector = affinity.required_during_scheduling_ignored_during_execution
+        parsed = (Term.parse(t) for t in selector.node_selector_terms)
+        terms = tuple(t for t in parsed if t is not None)
+    return Required(labels.from_map(spec.node_selector), terms)
+
+
 _REQUIRED = StateKey[Required](f"{NAME}/preFilter")
 _PREFERRED = StateKey[list[tuple[Term, int]]](f"{NAME}/preScore")
 
@@ -78,20 +94,13 @@ class NodeAffinity:
     name = NAME
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        spec = pod.pod.spec
-        affinity = spec.affinity.node_affinity
-        has_required = affinity.HasField("required_during_scheduling_ignored_during_execution")
-        if not spec.node_selector and not has_required:
-            return SKIP
         try:
-            terms = None
-            if has_required:
-                selector = affinity.required_during_scheduling_ignored_during_execution
-                parsed = (Term.parse(t) for t in selector.node_selector_terms)
-                terms = tuple(t for t in parsed if t is not None)
-            state.write(_REQUIRED, Required(labels.from_map(spec.node_selector), terms))
+            required = required_of(pod.pod)
         except labels.SelectorError as err:
             return error(f"invalid node affinity: {err}")
+        if required is None:
+            return SKIP
+        state.write(_REQUIRED, required)
         return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
