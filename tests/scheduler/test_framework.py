@@ -189,6 +189,7 @@ def test_plugins_name_the_events_they_care_about():
     fw = Framework(FrameworkConfig(), default_registry(), Handle(binder=None, nodes=list))  # type: ignore[arg-type]
     assert fw.interested(ClusterEvent.POD_ASSIGNED) == {"PodTopologySpread", "InterPodAffinity"}
     assert fw.interested(ClusterEvent.ASSIGNED_POD_DELETED) == {
+        "NodePorts",
         "NodeResourcesFit",
         "PodTopologySpread",
         "InterPodAffinity",

@@ -4,7 +4,7 @@
 order (so the first filter to reject a node names the reason, as in kube-scheduler's default
 order). A plugin scores only if `score_weights` gives it a weight. `plugin_args` passes each
 plugin's own settings to its factory. The defaults are kube-scheduler's default profile, minus the
-plugins raykube has no objects for (volumes, ports, images).
+plugins raykube has no objects for (volumes, dynamic resources).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ DEFAULT_PLUGINS = (
     "NodeName",
     "TaintToleration",
     "NodeAffinity",
+    "NodePorts",
     "NodeResourcesFit",
     "PodTopologySpread",
     "InterPodAffinity",

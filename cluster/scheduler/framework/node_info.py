@@ -1,9 +1,10 @@
 """NodeInfo: one node as the plugins see it: the node, its pods, and running totals.
 
-Totals (requested cpu/memory, their non-zero variants for scoring, the pod count) are kept up to
-date as pods are added and removed, so a filter is a few integer comparisons rather than a walk
-over the node's pods. Allocatable, labels and taints are parsed once per node update. Pods with
-(anti-)affinity terms are indexed separately, so inter-pod affinity walks only those.
+Totals (requested cpu/memory, their non-zero variants for scoring, the pod count, the host ports
+in use) are kept up to date as pods are added and removed, so a filter is a few integer
+comparisons rather than a walk over the node's pods. Allocatable, labels and taints are parsed
+once per node update. Pods with (anti-)affinity terms are indexed separately, so inter-pod
+affinity walks only those.
 
 Only the scheduler cache mutates NodeInfos, on the event loop, between decisions; plugins read.
 `node` is None while the cache knows pods on a node it has no Node object for (yet, or any more).
@@ -12,6 +13,7 @@ Only the scheduler cache mutates NodeInfos, on the event loop, between decisions
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from cluster.api import quantity
@@ -41,6 +43,7 @@ class NodeInfo:
         "requested_milli_cpu",
         "taints",
         "unschedulable",
+        "used_ports",
     )
 
     def __init__(self, name: str, node: node_pb2.Node | None = None):
@@ -54,6 +57,7 @@ class NodeInfo:
         self.pods: dict[str, PodInfo] = {}
         self.pods_with_affinity: dict[str, PodInfo] = {}
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
+        self.used_ports: Counter[tuple[str, int]] = Counter()  # (protocol, hostPort) -> pods using it
         self.requested_milli_cpu = self.requested_memory = 0
         self.non_zero_milli_cpu = self.non_zero_memory = 0
         if node is not None:
@@ -101,6 +105,10 @@ class NodeInfo:
         self.requested_memory += sign * pod.memory
         self.non_zero_milli_cpu += sign * pod.non_zero_milli_cpu
         self.non_zero_memory += sign * pod.non_zero_memory
+        for port in pod.host_ports:
+            self.used_ports[port] += sign
+            if not self.used_ports[port]:
+                del self.used_ports[port]
 
     def __repr__(self) -> str:
         return (

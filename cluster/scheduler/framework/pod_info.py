@@ -54,6 +54,7 @@ class PodInfo:
     __slots__ = (
         "errors",
         "has_affinity",
+        "host_ports",
         "key",
         "labels",
         "match_key",
@@ -87,6 +88,13 @@ class PodInfo:
         self.preferred_affinity = self._weighted(getattr(pod_affinity, preferred), errors)
         self.preferred_anti_affinity = self._weighted(getattr(anti, preferred), errors)
         self.errors = tuple(errors)
+        # (protocol, hostPort) of each container port published on its node
+        self.host_ports = tuple(
+            (port.protocol or "TCP", port.host_port)
+            for container in pod.spec.containers
+            for port in container.ports
+            if port.host_port > 0
+        )
         self.has_affinity = bool(  # any pod (anti-)affinity term, required or preferred
             self.required_affinity
             or self.required_anti_affinity

@@ -14,6 +14,7 @@ from cluster.scheduler.plugins.defaultbinder import DefaultBinder
 from cluster.scheduler.plugins.interpodaffinity import InterPodAffinity
 from cluster.scheduler.plugins.nodeaffinity import NodeAffinity
 from cluster.scheduler.plugins.nodename import NodeName
+from cluster.scheduler.plugins.nodeports import NodePorts
 from cluster.scheduler.plugins.noderesources import BalancedAllocation, Fit
 from cluster.scheduler.plugins.nodeunschedulable import NodeUnschedulable
 from cluster.scheduler.plugins.podtopologyspread import PodTopologySpread
@@ -26,6 +27,7 @@ def default_registry() -> Registry:
         NodeName.name: _without_settings(lambda handle: NodeName()),
         TaintToleration.name: _without_settings(lambda handle: TaintToleration()),
         NodeAffinity.name: _without_settings(lambda handle: NodeAffinity()),
+        NodePorts.name: _without_settings(lambda handle: NodePorts()),
         Fit.name: lambda args, handle: Fit(args),
         BalancedAllocation.name: _without_settings(lambda handle: BalancedAllocation()),
         PodTopologySpread.name: _without_settings(PodTopologySpread),

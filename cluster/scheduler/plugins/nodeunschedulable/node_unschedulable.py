@@ -1,17 +1,14 @@
 """NodeUnschedulable: a cordoned node (spec.unschedulable) takes no new pods...
 
 ...unless the pod tolerates the taint Kubernetes uses to express it,
-node.kubernetes.io/unschedulable:NoSchedule (DaemonSet-style pods do). Skipped for the attempt
-when no node is cordoned.
+node.kubernetes.io/unschedulable:NoSchedule (DaemonSet-style pods do). No pre_filter: a walk
+over every node to see whether any is cordoned costs more than the filter on the nodes looked at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from cluster.api.taints import tolerated
 from cluster.scheduler.framework import (
-    SKIP,
     SUCCESS,
     ClusterEvent,
     CycleState,
@@ -29,9 +26,6 @@ UNSCHEDULABLE_TAINT = node_pb2.Taint(key="node.kubernetes.io/unschedulable", eff
 
 class NodeUnschedulable:
     name = NAME
-
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        return SUCCESS if any(node.unschedulable for node in nodes) else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if node.unschedulable and not tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):
