@@ -6,7 +6,8 @@ that are not being deleted, per domain: per value of `topologyKey` among the eli
 A node counts when it has every constraint's topology key and, by that constraint's inclusion
 policies, matches the pod's nodeSelector/required node affinity (nodeAffinityPolicy Honor, the
 default) and carries only taints the pod tolerates (nodeTaintsPolicy Honor; the default Ignore
-skips this).
+skips this; a cordoned node carries the unschedulable taint, as Kubernetes' node controller
+puts it there).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cluster.api import labels
 from cluster.api.taints import tolerated
 from cluster.scheduler.framework import NodeInfo, PodInfo
 from cluster.scheduler.plugins.nodeaffinity.node_affinity import Required, required_of
+from cluster.scheduler.plugins.nodeunschedulable.node_unschedulable import UNSCHEDULABLE_TAINT
 from raykube.v1 import pod_pb2
 
 DO_NOT_SCHEDULE, SCHEDULE_ANYWAY = "DoNotSchedule", "ScheduleAnyway"
@@ -53,7 +55,10 @@ class Spread:
         """Whether `node`'s pods count for constraint `c`, by its inclusion policies."""
         if c.honor_affinity and self.required is not None and not self.required.matches(node):
             return False
-        return not c.honor_taints or all(tolerated(self.tolerations, taint) for taint in node.taints)
+        if not c.honor_taints:
+            return True
+        taints = (*node.taints, UNSCHEDULABLE_TAINT) if node.unschedulable else node.taints
+        return all(tolerated(self.tolerations, taint) for taint in taints)
 
 
 def parse(pod: PodInfo, action: str) -> Spread | None:
