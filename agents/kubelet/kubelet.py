@@ -180,6 +180,7 @@ class Kubelet:
                 self._client,
                 node,
                 healthy=self.relister.healthy,
+                images=self.runtime.list_images,
                 period=self._heartbeat_period,
                 clock=self._clock,
             )

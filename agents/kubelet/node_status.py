@@ -7,7 +7,8 @@ restarted kubelet), its labels are merged and its status replaced instead of fai
 
 The heartbeat writes the status unconditionally (this kubelet is the only writer of its node's
 status) with the Ready condition: True while the runtime relists (PLEG healthy), False with a
-reason otherwise. lastTransitionTime changes only when the condition's status does. Failures are
+reason otherwise, and the node's largest images (for ImageLocality). lastTransitionTime changes
+only when the condition's status does. Failures are
 logged and retried at the next beat; registration is retried until it succeeds, and repeated when
 the Node was deleted (the kubelet owns its Node's existence, as Kubernetes' does).
 """
@@ -20,13 +21,14 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from agents.kubelet.runtime import RuntimeFailure
 from cluster.api.conditions import set_condition
 from cluster.api.resources import NODES
 from cluster.client.api import ApiClient
@@ -36,6 +38,7 @@ from raykube.v1 import meta_pb2, node_pb2
 log = logging.getLogger(__name__)
 
 MAX_PODS = "110"
+MAX_IMAGES = 50
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
@@ -165,9 +168,11 @@ class NodeStatusReporter:
         node: node_pb2.Node,
         *,
         healthy: Callable[[], bool],
+        images: Callable[[], Awaitable[list[tuple[list[str], int]]]] | None = None,
         period: float = 10.0,
         clock: Callable[[], float] = time.time,
     ):
+        self._images = images
         self._client = client
         self._node = node
         self._healthy = healthy
@@ -202,10 +207,24 @@ class NodeStatusReporter:
         await self.heartbeat()
         self.registered.set()
 
+    async def _image_list(self) -> list[node_pb2.ContainerImage]:
+        """The node's largest images (at most MAX_IMAGES, as the kubelet's nodeStatusMaxImages),
+        for the scheduler's ImageLocality; none while the runtime does not answer."""
+        if self._images is None:
+            return []
+        try:
+            images = await self._images()
+        except RuntimeFailure as err:
+            log.warning("node %s: images not listed: %s", self._node.metadata.name, err)
+            return []
+        largest = sorted(images, key=lambda image: -image[1])[:MAX_IMAGES]
+        return [node_pb2.ContainerImage(names=names, size_bytes=size) for names, size in largest]
+
     async def heartbeat(self) -> None:
         node = node_pb2.Node()
         node.CopyFrom(self._node)
         condition = ready_condition(self._ready, self._healthy(), self._clock())
         node.status.conditions.append(condition)
+        node.status.images.extend(await self._image_list())
         await self._client.update_status(node)  # no resourceVersion: unconditional
         self._ready = condition

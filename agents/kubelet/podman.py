@@ -214,6 +214,10 @@ class PodmanRuntime:
     async def pull_image(self, image: str) -> None:
         await self._run_slow(self._pull, image)
 
+    async def list_images(self) -> list[tuple[list[str], int]]:
+        images = await self._run(self._client.images.list)
+        return [(list(image.tags), int(image.attrs.get("Size", 0))) for image in images if image.tags]
+
     def _pull(self, image: str) -> None:
         try:
             progress = cast(

@@ -184,6 +184,10 @@ class Runtime(Protocol):
 
     async def pull_image(self, image: str) -> None: ...
 
+    async def list_images(self) -> list[tuple[list[str], int]]:
+        """Every image the runtime holds: (its names, its size in bytes)."""
+        ...
+
     async def run_sandbox(self, config: SandboxConfig) -> SandboxInfo:
         """Create and start the sandbox; its IP is known when this returns."""
         ...

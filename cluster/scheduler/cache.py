@@ -19,6 +19,7 @@ by the informer's update (or deletion) of the pod, which confirms (or removes) i
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from cluster.scheduler.framework import NodeInfo, PodInfo
@@ -43,6 +44,7 @@ class Cache:
         # affinity (node name -> NodeInfo; a list of those with a Node is made when asked).
         self._with_affinity: dict[str, NodeInfo] = {}
         self._with_anti_affinity: dict[str, NodeInfo] = {}
+        self._image_nodes: Counter[str] = Counter()  # normalized image name -> nodes that have it
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -58,6 +60,9 @@ class Cache:
 
     def nodes_with_required_anti_affinity(self) -> list[NodeInfo]:
         return [info for info in self._with_anti_affinity.values() if info.node is not None]
+
+    def nodes_with_image(self, image: str) -> int:
+        return self._image_nodes[image]
 
     def node(self, name: str) -> NodeInfo | None:
         return self._nodes.get(name)
@@ -79,18 +84,25 @@ class Cache:
         name = node.metadata.name
         info = self._nodes.get(name)
         if info is None:
-            self._nodes[name] = NodeInfo(name, node)
+            info = self._nodes[name] = NodeInfo(name, node)
             self._node_list = None
+            self._image_nodes.update(info.images.keys())
             return
         if info.node is None:
             self._node_list = None
+        self._image_nodes.subtract(info.images.keys())
         info.set_node(node)
+        self._image_nodes.update(info.images.keys())
+        self._image_nodes += Counter()  # drop images no node has any more
 
     def remove_node(self, name: str) -> None:
         info = self._nodes.get(name)
         if info is None:
             return
         self._node_list = None
+        self._image_nodes.subtract(info.images.keys())
+        self._image_nodes += Counter()
+        info.images = {}
         if info.pods:
             info.node = None  # keep counting its pods until they are deleted too
         else:

@@ -136,7 +136,10 @@ class Scheduler:
             max_unschedulable=config.max_unschedulable,
         )
         cache = self.cache
-        handle = Handle(api, cache.nodes, cache.nodes_with_affinity, cache.nodes_with_required_anti_affinity)
+        handle = Handle(
+            api, cache.nodes, cache.nodes_with_affinity, cache.nodes_with_required_anti_affinity,
+            cache.nodes_with_image,
+        )  # fmt: skip
         self.framework = Framework(config.framework, registry or default_registry(), handle)
         self.node_events = NodeEvents(self.cache, self._cluster_event)
         self.pod_events = PodEvents(self.cache, self.queue, self._cluster_event, self._responsible)

@@ -26,6 +26,8 @@ from agents.kubelet.runtime import (
     StartFailed,
 )
 
+IMAGE_SIZE = 5 * 2**20  # every fake image's size
+
 
 class FakeClock:
     def __init__(self, now: float = 1_000_000.0):
@@ -89,6 +91,9 @@ class FakeRuntime:
 
     async def image_present(self, image: str) -> bool:
         return image in self.images
+
+    async def list_images(self) -> list[tuple[list[str], int]]:
+        return [([image], IMAGE_SIZE) for image in sorted(self.images)]
 
     async def pull_image(self, image: str) -> None:
         self.pulls.append(image)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from agents.kubelet.node_status import HostFacts, mem_total_kib, node_object, os_image, ready_condition
+import asyncio
+
+from agents.kubelet.node_status import (
+    HostFacts,
+    NodeStatusReporter,
+    mem_total_kib,
+    node_object,
+    os_image,
+    ready_condition,
+)
+from agents.kubelet.runtime import RuntimeUnavailable
+from cluster.api.conditions import is_true
+from raykube.v1 import node_pb2
 
 MEMINFO = "MemTotal:       24572156 kB\nMemFree:        1000 kB\n"
 
@@ -39,3 +51,34 @@ def test_ready_condition_keeps_its_transition_time_while_unchanged() -> None:
     assert (again.last_transition_time.seconds, again.last_heartbeat_time.seconds) == (100, 110)
     down = ready_condition(again, False, 120)
     assert (down.status, down.reason, down.last_transition_time.seconds) == ("False", "KubeletNotReady", 120)
+
+
+def test_the_heartbeat_reports_the_fifty_largest_images_and_none_when_the_runtime_fails() -> None:
+    written: list[node_pb2.Node] = []
+
+    class Api:  # the part of ApiClient the heartbeat uses
+        async def update_status(self, node: node_pb2.Node) -> node_pb2.Node:
+            written.append(node)
+            return node
+
+    images = [([f"img-{i}:1"], i * 1000) for i in range(60)]
+    failing = False
+
+    async def list_images() -> list[tuple[list[str], int]]:
+        if failing:
+            raise RuntimeUnavailable("podman is not answering")
+        return images
+
+    node = node_object(
+        "n1",
+        HostFacts(cpus=2, memory_kib=1024, os_image="Debian", kernel="6.1", ip="10.0.0.1", hostname="n1"),
+        kubelet_port=10250,
+        runtime_version="fake://1",
+    )
+    reporter = NodeStatusReporter(Api(), node, healthy=lambda: True, images=list_images)  # type: ignore[arg-type]
+    asyncio.run(reporter.heartbeat())
+    reported = written[-1].status.images
+    assert len(reported) == 50 and reported[0].names == ["img-59:1"] and reported[-1].size_bytes == 10_000
+    failing = True
+    asyncio.run(reporter.heartbeat())
+    assert not written[-1].status.images and is_true(written[-1].status.conditions, "Ready")

@@ -343,6 +343,8 @@ def test_real_pull_from_a_local_registry(
         assert not await runtime.image_present(image)
         await runtime.pull_image(image)  # plain HTTP: the registry is on loopback
         assert await runtime.image_present(image)
+        sizes = {name: size for names, size in await runtime.list_images() for name in names}
+        assert sizes[image] > 1_000_000  # busybox: about 4 MB, as the node status reports it
         with pytest.raises(ImagePullFailed, match="manifest unknown"):
             await runtime.pull_image(f"{registry}/raykube/busybox:nope")
 

@@ -24,6 +24,7 @@ DEFAULT_PLUGINS = (
     "PodTopologySpread",
     "InterPodAffinity",
     "NodeResourcesBalancedAllocation",
+    "ImageLocality",
     "DefaultBinder",
 )
 DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
@@ -34,6 +35,7 @@ DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
         "PodTopologySpread": 2,
         "InterPodAffinity": 2,
         "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
     }
 )
 

@@ -114,13 +114,14 @@ class Handle:
     pods that have (anti-)affinity terms (NodeInfo.pods_with_affinity and ...required_anti_...):
     the scheduler's cache keeps them as pods come and go (`indexed_...`), so that inter-pod
     affinity walks those instead of 5,000 nodes per decision; without an index they are picked
-    out of `nodes()`.
+    out of `nodes()`. Likewise, per image, the number of nodes that hold it.
     """
 
     binder: Binder
     nodes: Callable[[], Sequence[NodeInfo]]
     indexed_with_affinity: Callable[[], Sequence[NodeInfo]] | None = None
     indexed_with_required_anti_affinity: Callable[[], Sequence[NodeInfo]] | None = None
+    indexed_image_nodes: Callable[[str], int] | None = None
 
     def nodes_with_affinity(self) -> Sequence[NodeInfo]:
         if self.indexed_with_affinity is not None:
@@ -131,6 +132,12 @@ class Handle:
         if self.indexed_with_required_anti_affinity is not None:
             return self.indexed_with_required_anti_affinity()
         return [node for node in self.nodes() if node.pods_with_required_anti_affinity]
+
+    def nodes_with_image(self, image: str) -> int:
+        """How many nodes hold `image` (a normalized name): ImageLocality's spread."""
+        if self.indexed_image_nodes is not None:
+            return self.indexed_image_nodes(image)
+        return sum(1 for node in self.nodes() if image in node.images)
 
 
 PluginArgs = Mapping[str, Any]

@@ -25,11 +25,26 @@ log = logging.getLogger(__name__)
 HARD_TAINT_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 
 
+def normalized_image(image: str) -> str:
+    """An image reference as a runtime names it: a tag (":latest" if none) and a registry
+    ("docker.io", "library/" for a single-component name), so "busybox" and the node's
+    "docker.io/library/busybox:latest" are the same image."""
+    if "@" not in image and ":" not in image.rsplit("/", 1)[-1]:
+        image += ":latest"
+    first, slash, _ = image.partition("/")
+    if not slash:
+        return f"docker.io/library/{image}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{image}"
+    return image
+
+
 class NodeInfo:
     __slots__ = (
         "allocatable_memory",
         "allocatable_milli_cpu",
         "allocatable_pods",
+        "images",
         "labels",
         "name",
         "node",
@@ -54,6 +69,7 @@ class NodeInfo:
         self.taints: tuple[node_pb2.Taint, ...] = ()  # NoSchedule and NoExecute
         self.prefer_no_schedule_taints: tuple[node_pb2.Taint, ...] = ()
         self.unschedulable = False
+        self.images: dict[str, int] = {}  # normalized image name -> size in bytes
         self.pods: dict[str, PodInfo] = {}
         self.pods_with_affinity: dict[str, PodInfo] = {}
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
@@ -73,6 +89,9 @@ class NodeInfo:
         self.taints = tuple(t for t in node.spec.taints if t.effect in HARD_TAINT_EFFECTS)
         self.prefer_no_schedule_taints = tuple(t for t in node.spec.taints if t.effect == "PreferNoSchedule")
         self.unschedulable = node.spec.unschedulable
+        self.images = {
+            normalized_image(name): image.size_bytes for image in node.status.images for name in image.names
+        }
 
     def _quantity(self, allocatable: Mapping[str, str], name: str, parse: Callable[[str], int]) -> int:
         text = allocatable.get(name)

@@ -1,0 +1,62 @@
+"""ImageLocality: nodes holding the pod's (large, rare) images score higher; names are normalized."""
+
+import pytest
+
+from cluster.scheduler.cache import Cache
+from cluster.scheduler.framework import Code, CycleState, Handle, PodInfo
+from cluster.scheduler.framework.node_info import normalized_image
+from cluster.scheduler.plugins.imagelocality import ImageLocality
+from raykube.v1 import node_pb2
+
+from .builders import node, pod
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("image", "normalized"),
+    [
+        ("busybox", "docker.io/library/busybox:latest"),
+        ("busybox:1.35", "docker.io/library/busybox:1.35"),
+        ("bitnami/redis:7", "docker.io/bitnami/redis:7"),
+        ("localhost/busybox:1.35", "localhost/busybox:1.35"),
+        ("registry.k8s.io/pause:3.10", "registry.k8s.io/pause:3.10"),
+        ("127.0.0.1:5000/web", "127.0.0.1:5000/web:latest"),
+        ("busybox@sha256:abc", "docker.io/library/busybox@sha256:abc"),
+    ],
+)
+def test_image_names_are_compared_as_the_runtime_names_them(image: str, normalized: str) -> None:
+    assert normalized_image(image) == normalized
+
+
+def holding(name: str, *images: tuple[str, int]) -> node_pb2.Node:
+    obj = node(name)
+    for image, size in images:
+        obj.status.images.add(names=[image], size_bytes=size)
+    return obj
+
+
+def test_a_node_holding_a_large_image_scores_by_its_size_and_how_rare_it_is() -> None:
+    cache = Cache()
+    for obj in (holding("n1", ("docker.io/library/busybox:1.35", 500 * MB)), holding("n2"),
+                holding("n3", ("docker.io/library/busybox:1.35", 500 * MB))):  # fmt: skip
+        cache.set_node(obj)
+    plugin = ImageLocality(Handle(None, cache.nodes, indexed_image_nodes=cache.nodes_with_image))  # type: ignore[arg-type]
+    state, incoming = CycleState(), PodInfo(pod("p"))
+    incoming.pod.spec.containers[0].image = "busybox:1.35"
+    assert plugin.pre_score(state, incoming, cache.nodes()).ok
+    scores = {n.name: plugin.score(state, incoming, n) for n in cache.nodes()}
+    assert scores == {"n1": 100 * (500 * MB * 2 // 3 - 23 * MB) // (977 * MB), "n2": 0, "n3": scores["n1"]}
+    assert scores["n1"] == 31
+    cache.set_node(holding("n3"))  # the image is gone from n3: rarer, so worth more where it is
+    cache.remove_node("n2")
+    assert cache.nodes_with_image("docker.io/library/busybox:1.35") == 1
+    assert plugin.pre_score(state, incoming, cache.nodes()).ok
+    assert plugin.score(state, incoming, cache.node("n1")) == 100 * (500 * MB // 2 - 23 * MB) // (977 * MB)  # type: ignore[arg-type]
+
+
+def test_skipped_when_no_node_holds_any_of_the_images() -> None:
+    cache = Cache()
+    cache.set_node(holding("n1", ("docker.io/library/nginx:1.25", 100 * MB)))
+    plugin = ImageLocality(Handle(None, cache.nodes))  # type: ignore[arg-type]  # counted from nodes()
+    assert plugin.pre_score(CycleState(), PodInfo(pod("p")), cache.nodes()).code is Code.SKIP
