@@ -79,7 +79,8 @@ def publish(name: str, result: dict[str, Any], plot: Callable[[dict[str, Any], P
 class TemporaryCluster:
     """A local raykube cluster in a temporary home, brought up and torn down with the real CLI."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *up_args: str):
+        self._up_args = up_args
         self._tmp = tempfile.TemporaryDirectory(prefix=f"raykube-bench-{name}-")
         self.home = Path(self._tmp.name)
         self.node_name = f"bench-{name}-{os.getpid()}"
@@ -94,12 +95,17 @@ class TemporaryCluster:
     def __enter__(self) -> TemporaryCluster:
         print(f"bringing up a local cluster in {self.home} ...", flush=True)
         started = time.monotonic()
-        ports = ["--ray-port=0", "--apiserver-port=0", "--grpc-port=0", "--store-port=0", "--kubelet-port=0",
-                 "--dns-port=0"]  # fmt: skip
-        self.raykube("up", *ports, f"--node-name={self.node_name}")
+        self.up()
         print(f"cluster up in {time.monotonic() - started:.1f}s", flush=True)
         self.config = client_config.load(self.home)
         return self
+
+    def up(self) -> None:
+        """`raykube up` with this cluster's options: the first time, and again to start what was
+        stopped (it is level-triggered)."""
+        ports = ["--ray-port=0", "--apiserver-port=0", "--grpc-port=0", "--store-port=0", "--kubelet-port=0",
+                 "--dns-port=0"]  # fmt: skip
+        self.raykube("up", *ports, f"--node-name={self.node_name}", *self._up_args)
 
     def client(self) -> ApiClient:
         return self.config.client()
@@ -126,23 +132,32 @@ def measure_on_client(cluster: TemporaryCluster, measure: Measure) -> dict[str, 
     return asyncio.run(run())
 
 
+def start_hollow_nodes(cluster: TemporaryCluster, groups: dict[str, dict[str, Any]]) -> None:
+    """One hollow-node actor per group (actor name -> HollowNodesSettings' fields but the
+    credential, which is the admin's), on this host; Ray must be connected."""
+    from cluster.bootstrap.actors import ensure_actor
+    from cluster.bootstrap.settings import ComponentSpec, HollowNodesSettings
+
+    admin_tls = cluster.config.tls
+    assert admin_tls is not None, "raykube up writes the admin's certificate"
+    for actor, fields in groups.items():
+        ensure_actor(ComponentSpec(actor, cluster.node_name, HollowNodesSettings(tls=admin_tls, **fields)))
+
+
 def with_hollow_nodes(name: str, groups: dict[str, tuple[str, int]], measure: Measure) -> dict[str, Any]:
     """A throwaway cluster plus hollow-node actors (actor name -> (node name prefix, count)), all
     nodes of the same capacity; `measure` runs against it."""
     import ray
 
-    from cluster.bootstrap.actors import connect_ray, ensure_actor
-    from cluster.bootstrap.settings import ComponentSpec, HollowNodesSettings
+    from cluster.bootstrap.actors import connect_ray
 
     with TemporaryCluster(name) as cluster:
         connect_ray(cluster.home)
-        admin_tls = cluster.config.tls
-        assert admin_tls is not None, "raykube up writes the admin's certificate"
         try:
-            for actor, (prefix, count) in groups.items():
-                settings = HollowNodesSettings(tls=admin_tls, prefix=prefix, count=count,
-                                               capacity=HOLLOW_CAPACITY)  # fmt: skip
-                ensure_actor(ComponentSpec(actor, cluster.node_name, settings))
+            start_hollow_nodes(cluster, {
+                actor: {"prefix": prefix, "count": count, "capacity": HOLLOW_CAPACITY}
+                for actor, (prefix, count) in groups.items()
+            })  # fmt: skip
             return measure_on_client(cluster, measure)
         finally:
             ray.shutdown()
