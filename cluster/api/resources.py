@@ -29,6 +29,7 @@ from raykube.v1 import (
     node_pb2,
     pod_pb2,
     rbac_pb2,
+    scheduling_pb2,
     service_pb2,
     serviceaccount_pb2,
 )
@@ -42,6 +43,7 @@ ApiObject = (
     | apps_pb2.Deployment
     | event_pb2.Event
     | coordination_pb2.Lease
+    | scheduling_pb2.PriorityClass
     | service_pb2.Service
     | service_pb2.Endpoints
     | discovery_pb2.EndpointSlice
@@ -61,6 +63,7 @@ T = TypeVar(
     apps_pb2.Deployment,
     event_pb2.Event,
     coordination_pb2.Lease,
+    scheduling_pb2.PriorityClass,
     service_pb2.Service,
     service_pb2.Endpoints,
     discovery_pb2.EndpointSlice,
@@ -208,9 +211,12 @@ ROLEBINDINGS = Resource("rolebindings", "rolebinding", "RoleBinding", RBAC, "v1"
 CLUSTERROLEBINDINGS = Resource("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", RBAC,
                                "v1", False, rbac_pb2.ClusterRoleBinding, "cluster_role_binding",
                                _meta_fields)  # fmt: skip
+PRIORITYCLASSES = Resource("priorityclasses", "priorityclass", "PriorityClass", "scheduling.k8s.io", "v1",
+                           False, scheduling_pb2.PriorityClass, "priority_class", _meta_fields,
+                           ("pc",))  # fmt: skip
 ALL: tuple[Resource[Any], ...] = (
     PODS, NODES, NAMESPACES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES, SERVICES, ENDPOINTS, ENDPOINTSLICES,
-    SERVICEACCOUNTS, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
+    SERVICEACCOUNTS, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS, PRIORITYCLASSES,
 )  # fmt: skip
 _BY_ALIAS = {alias: r for r in ALL for alias in r.aliases}
 _BY_KIND = {r.kind: r for r in ALL}

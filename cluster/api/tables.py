@@ -20,6 +20,7 @@ from raykube.v1 import (
     namespace_pb2,
     node_pb2,
     pod_pb2,
+    scheduling_pb2,
     service_pb2,
     serviceaccount_pb2,
 )
@@ -160,6 +161,11 @@ def lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity or "<none>", age(lease, now)]
 
 
+def priority_class_row(pc: scheduling_pb2.PriorityClass, now: float) -> list[str]:
+    return [pc.metadata.name, str(pc.value), str(pc.global_default).lower(), age(pc, now),
+            pc.preemption_policy or "PreemptLowerPriority"]  # fmt: skip
+
+
 def service_ports_text(service: service_pb2.Service) -> str:
     """kubectl's PORT(S): 80/TCP, or 80:30080/TCP for a NodePort."""
     return (
@@ -264,6 +270,7 @@ TABLES: dict[str, tuple[tuple[Column, ...], Row]] = {
     "clusterroles": (_columns("Name|Created At"), created_at_row),
     "rolebindings": (_columns("Name|Role|Age|Users*|Groups*|ServiceAccounts*"), binding_row),
     "clusterrolebindings": (_columns("Name|Role|Age|Users*|Groups*|ServiceAccounts*"), binding_row),
+    "priorityclasses": (_columns("Name|Value|Global-Default|Age|PreemptionPolicy"), priority_class_row),
 }
 
 

@@ -15,6 +15,7 @@ import grpc
 
 from cluster.api import codec, managedfields, resources
 from cluster.api.resources import Resource, T
+from cluster.apiserver import priority
 from cluster.apiserver.auth import AUTHENTICATED_GROUP, NODE_USER_PREFIX, NODES_GROUP, Request, UserInfo
 from cluster.apiserver.patching import apply_patch, decode_patched
 from cluster.apiserver.rbac import escalation
@@ -107,6 +108,8 @@ class Api:
         obj.metadata.namespace = object_namespace(resource, obj.metadata.namespace)
         self.allow(user, "create", resource, namespace=obj.metadata.namespace, name=obj.metadata.name)
         escalation.check(self._authz, user, obj)
+        if isinstance(obj, pod_pb2.Pod):
+            await priority.admit(self.registry, obj)
         return await self.registry.create(obj, dry_run=dry_run)
 
     async def get(self, user: UserInfo, resource: Resource[T], namespace: str, name: str) -> T:

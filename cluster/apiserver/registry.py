@@ -530,6 +530,7 @@ class Registry:
         _keep_system_metadata(new.metadata, old.metadata)
         if resource.has_status:
             _copy_field(new, old, "status")
+        strategy.keep_admitted(new, old)
         strategy.default(new)
         strategy.allocate(new, old)
         if _spec(new) != _spec(old):

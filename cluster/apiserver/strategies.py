@@ -25,6 +25,7 @@ from raykube.v1 import (
     node_pb2,
     pod_pb2,
     rbac_pb2,
+    scheduling_pb2,
     service_pb2,
     serviceaccount_pb2,
 )
@@ -45,6 +46,9 @@ class Strategy(Generic[T]):
         """Reset what a client may not set on create (the status, for kinds with one), and admit."""
         if self.resource.has_status:
             obj.ClearField("status")
+
+    def keep_admitted(self, new: T, old: T) -> None:
+        """On an update, carry over what admission set on create and the manifest leaves out."""
 
     def validate(self, obj: T) -> list[FieldError]:
         raise NotImplementedError
@@ -91,6 +95,15 @@ class PodStrategy(Strategy[pod_pb2.Pod]):
         super().prepare_for_create(obj, now)
         obj.status.phase = "Pending"
         obj.status.qos_class = defaults.qos_class(obj)
+
+    def keep_admitted(self, new: pod_pb2.Pod, old: pod_pb2.Pod) -> None:
+        """Priority admission's fields (a re-applied manifest says nothing of them)."""
+        spec, before = new.spec, old.spec
+        if not spec.HasField("priority") and before.HasField("priority"):
+            spec.priority = before.priority
+            spec.priority_class_name = spec.priority_class_name or before.priority_class_name
+        if not spec.HasField("preemption_policy") and before.HasField("preemption_policy"):
+            spec.preemption_policy = before.preemption_policy
 
     def validate(self, obj: pod_pb2.Pod) -> list[FieldError]:
         return validation.pod(obj)
@@ -190,6 +203,22 @@ class LeaseStrategy(Strategy[coordination_pb2.Lease]):
         return validation.lease(obj)
 
 
+class PriorityClassStrategy(Strategy[scheduling_pb2.PriorityClass]):
+    resource = resources.PRIORITYCLASSES
+
+    def default(self, obj: scheduling_pb2.PriorityClass) -> None:
+        if not obj.HasField("preemption_policy"):
+            obj.preemption_policy = "PreemptLowerPriority"
+
+    def validate(self, obj: scheduling_pb2.PriorityClass) -> list[FieldError]:
+        return validation.priority_class(obj)
+
+    def validate_update(
+        self, new: scheduling_pb2.PriorityClass, old: scheduling_pb2.PriorityClass
+    ) -> list[FieldError]:
+        return validation.priority_class_update(new, old)
+
+
 class ServiceStrategy(Strategy[service_pb2.Service]):
     resource = resources.SERVICES
 
@@ -281,7 +310,7 @@ class Strategies:
             PodStrategy(), NodeStrategy(), NamespaceStrategy(), ReplicaSetStrategy(), DeploymentStrategy(),
             EventStrategy(), LeaseStrategy(), ServiceStrategy(network), EndpointsStrategy(),
             EndpointSliceStrategy(), ServiceAccountStrategy(), RoleStrategy(), ClusterRoleStrategy(),
-            RoleBindingStrategy(), ClusterRoleBindingStrategy(),
+            RoleBindingStrategy(), ClusterRoleBindingStrategy(), PriorityClassStrategy(),
         ]  # fmt: skip
         self._by_name = {s.resource.name: s for s in made}
         missing = {r.name for r in resources.ALL} - set(self._by_name)

@@ -6,7 +6,8 @@
   kube-apiserver's master-count reconciler keeps it; a server whose host is lost stays listed);
 - the `kube-dns` Service in kube-system (the range's tenth ClusterIP, port 53 UDP and TCP): no pods
   behind it; each host's proxy answers it with its own DNS responder;
-- the bootstrap ClusterRoles and ClusterRoleBindings (rbac/bootstrap.py).
+- the bootstrap ClusterRoles and ClusterRoleBindings (rbac/bootstrap.py);
+- the PriorityClasses system-cluster-critical and system-node-critical.
 Existing objects are kept (a restarted API server changes nothing); the `kubernetes` endpoints
 follow the API servers' addresses.
 """
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 from cluster.api import wellknown
 from cluster.api.resources import T
+from cluster.apiserver.priority import system_priority_classes
 from cluster.apiserver.rbac import bootstrap
 from cluster.apiserver.registry import Registry
 from cluster.errors import AlreadyExists
@@ -49,6 +51,9 @@ async def ensure_system_objects(registry: Registry, api_hosts: Sequence[str], ap
     for service in (kubernetes, dns):
         with contextlib.suppress(AlreadyExists):
             await registry.create(service)
+    for priority_class in system_priority_classes():
+        with contextlib.suppress(AlreadyExists):
+            await registry.create(priority_class)
     for role in bootstrap.cluster_roles():
         with contextlib.suppress(AlreadyExists):
             await registry.create(role)

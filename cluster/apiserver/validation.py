@@ -22,6 +22,7 @@ from raykube.v1 import (
     namespace_pb2,
     node_pb2,
     pod_pb2,
+    scheduling_pb2,
     service_pb2,
 )
 
@@ -365,6 +366,14 @@ def pod_spec(spec: pod_pb2.PodSpec, path: str = "spec") -> list[FieldError]:
         errors += _toleration(toleration, f"{path}.tolerations[{i}]")
     errors += _affinity(spec.affinity, f"{path}.affinity")
     errors += _topology_spread(spec.topology_spread_constraints, f"{path}.topologySpreadConstraints")
+    if spec.priority_class_name:
+        errors += _problems(
+            f"{path}.priorityClassName",
+            spec.priority_class_name,
+            names.dns1123_subdomain(spec.priority_class_name),
+        )
+    if spec.HasField("preemption_policy") and spec.preemption_policy not in PREEMPTION_POLICIES:
+        errors.append(not_supported(f"{path}.preemptionPolicy", spec.preemption_policy, PREEMPTION_POLICIES))
     if spec.hostname:
         errors += _problems(f"{path}.hostname", spec.hostname, names.dns1123_label(spec.hostname))
     return errors
@@ -602,6 +611,41 @@ def lease(obj: coordination_pb2.Lease) -> list[FieldError]:
             invalid("spec.leaseDurationSeconds", spec.lease_duration_seconds, "must be greater than 0")
         )
     errors += _non_negative(spec.lease_transitions, "spec.leaseTransitions")
+    return errors
+
+
+PREEMPTION_POLICIES = ("PreemptLowerPriority", "Never")
+HIGHEST_USER_DEFINABLE_PRIORITY = 1_000_000_000
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluster-critical": 2_000_000_000}
+
+
+def priority_class(obj: scheduling_pb2.PriorityClass) -> list[FieldError]:
+    errors = object_meta(obj.metadata, namespaced=False)
+    name = obj.metadata.name
+    if name in SYSTEM_PRIORITY_CLASSES:
+        if obj.value != SYSTEM_PRIORITY_CLASSES[name]:
+            errors.append(invalid("value", obj.value, f"must be {SYSTEM_PRIORITY_CLASSES[name]} for {name}"))
+    elif name.startswith("system-"):
+        errors.append(
+            invalid("metadata.name", name, "priority class names with 'system-' prefix are reserved")
+        )
+    elif obj.value > HIGHEST_USER_DEFINABLE_PRIORITY:
+        errors.append(
+            invalid("value", obj.value, f"must be less than or equal to {HIGHEST_USER_DEFINABLE_PRIORITY}")
+        )
+    if obj.HasField("preemption_policy") and obj.preemption_policy not in PREEMPTION_POLICIES:
+        errors.append(not_supported("preemptionPolicy", obj.preemption_policy, PREEMPTION_POLICIES))
+    return errors
+
+
+def priority_class_update(
+    new: scheduling_pb2.PriorityClass, old: scheduling_pb2.PriorityClass
+) -> list[FieldError]:
+    errors = priority_class(new)
+    if new.value != old.value:
+        errors.append(forbidden("value", "may not be changed in an update."))
+    if new.preemption_policy != old.preemption_policy:
+        errors.append(invalid("preemptionPolicy", new.preemption_policy, "field is immutable"))
     return errors
 
 

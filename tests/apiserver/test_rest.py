@@ -70,7 +70,7 @@ def test_discovery_version_and_openapi(tmp_path: Path) -> None:
         _, groups, _ = await http.call("GET", "/apis")
         assert {g["name"] for g in groups["groups"]} == {
             "apps", "coordination.k8s.io", "discovery.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
-            "authentication.k8s.io"}  # fmt: skip
+            "authentication.k8s.io", "scheduling.k8s.io"}  # fmt: skip
         _, core, _ = await http.call("GET", "/api/v1")
         by_name = {r["name"]: r for r in core["resources"]}
         assert by_name["pods"]["categories"] == ["all"] and by_name["pods"]["shortNames"] == ["po"]
