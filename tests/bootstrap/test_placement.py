@@ -68,9 +68,7 @@ def test_the_plan_spreads_the_control_plane_and_points_each_component_at_its_nea
     assert nearest["kubelet-lab1"] == nearest["scheduler-0"] == ("apiserver-0", "apiserver-1")
     assert nearest["kubelet-lab2"] == nearest["proxy-lab2"] == ("apiserver-1", "apiserver-0")
     assert nearest["kubelet-lab3"] == ("apiserver-0", "apiserver-1")
-    assert {
-        specs[f"controller-manager-{i}"].settings.node_monitor_grace_period for i in range(2)
-    } == {90}
+    assert {specs[f"controller-manager-{i}"].settings.node_monitor_grace_period for i in range(2)} == {90}
 
 
 def _member(i: int, host: str, ip: str) -> StoreMember:
