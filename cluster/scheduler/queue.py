@@ -2,8 +2,8 @@
 
 Three places a pending pod can wait (a pod is in at most one; while it is being scheduled or
 bound it is in none):
-  active         ready now, first in first out (kube-scheduler orders by priority, then by
-                 queueing time; raykube pods have no priority);
+  active         ready now: the highest spec.priority first, then the longest waiting
+                 (kube-scheduler's PrioritySort);
   backoff        failed recently; becomes active when its backoff expires. The backoff doubles
                  with each attempt: initial_backoff * 2**(attempts-1), capped at max_backoff;
   unschedulable  no node fit. It stays until a cluster event that may help one of the plugins
@@ -40,6 +40,7 @@ class QueuedPod:
     since: float = 0.0  # when it entered the place it waits in now
     backoff_until: float = 0.0
     rejected_by: frozenset[str] = field(default_factory=frozenset)  # plugins that found no node
+    sequence: int = 0  # of its latest entry into the active queue (older heap entries are stale)
 
 
 def changed_for_scheduling(old: pod_pb2.Pod, new: pod_pb2.Pod) -> bool:
@@ -60,7 +61,9 @@ class SchedulingQueue:
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._max_unschedulable = max_unschedulable
-        self._active: OrderedDict[str, QueuedPod] = OrderedDict()
+        self._active: dict[str, QueuedPod] = {}
+        # (-priority, since, sequence, key); entries of pods no longer (or since re-) activated are skipped
+        self._active_heap: list[tuple[int, float, int, str]] = []
         self._backoff: dict[str, tuple[int, QueuedPod]] = {}
         self._backoff_heap: list[tuple[float, int, str]] = []  # stale entries are skipped
         self._unschedulable: OrderedDict[str, QueuedPod] = OrderedDict()  # oldest first
@@ -110,11 +113,15 @@ class SchedulingQueue:
     def pop_nowait(self) -> QueuedPod | None:
         """The next pod to try, if one is ready; counts the attempt."""
         self.flush()
-        if not self._active:
-            return None
-        _, queued = self._active.popitem(last=False)
-        queued.attempts += 1
-        return queued
+        heap = self._active_heap
+        while heap:
+            _, _, sequence, key = heapq.heappop(heap)
+            queued = self._active.get(key)
+            if queued is not None and queued.sequence == sequence:
+                del self._active[key]
+                queued.attempts += 1
+                return queued
+        return None
 
     async def pop(self) -> QueuedPod:
         """Wait for the next pod to try."""
@@ -212,5 +219,8 @@ class SchedulingQueue:
 
     def _activate(self, queued: QueuedPod) -> None:
         queued.since = self._clock()
+        queued.sequence = next(self._sequence)
         self._active[queued.key] = queued
+        priority = queued.pod.spec.priority
+        heapq.heappush(self._active_heap, (-priority, queued.since, queued.sequence, queued.key))
         self._wakeup.set()

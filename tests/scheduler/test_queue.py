@@ -40,6 +40,24 @@ def test_active_is_first_in_first_out_and_counts_attempts(queue):
     assert keys(queue) == ["b", "c"]
 
 
+def prioritized(name, priority):
+    p = pod(name)
+    p.spec.priority = priority
+    return p
+
+
+def test_higher_priority_goes_first_and_equals_wait_their_turn(queue, clock):
+    queue.add(prioritized("low", 0))
+    clock.now += 1
+    queue.add(prioritized("high-1", 100))
+    clock.now += 1
+    queue.add(prioritized("high-2", 100))
+    queue.add(prioritized("top", 1000))
+    queue.delete(queue.pop_nowait().key)  # "top", taken; deleting it again changes nothing
+    queue.add(prioritized("mid", 50))
+    assert keys(queue) == ["high-1", "high-2", "mid", "low"]
+
+
 def test_updates_replace_the_queued_version_in_place(queue):
     p = pod("a")
     queue.add(p)
