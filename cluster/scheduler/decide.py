@@ -24,12 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cluster.scheduler.framework import (
+    NOMINATION,
     SUCCESS,
     Code,
     CycleState,
     Diagnosis,
     Framework,
     NodeInfo,
+    Nomination,
     PodInfo,
     Status,
     unschedulable,
@@ -58,6 +60,7 @@ class Decision:
     rejected_by: frozenset[str] = frozenset()  # plugins that turned the pod away
     feasible: int = 0
     looked: int = 0  # nodes filtered: the next decision starts that far on
+    nomination: Nomination | None = None  # a post_filter made room: victims to delete first
 
 
 def decide(
@@ -105,7 +108,8 @@ def _unschedulable(
     status = framework.run_post_filter(state, pod, diagnosis)
     if status.code is Code.ERROR:
         return Decision("", status)
-    return Decision("", unschedulable(fit_error_message(total, diagnosis)), diagnosis.rejectors())
+    message = unschedulable(fit_error_message(total, diagnosis))
+    return Decision("", message, diagnosis.rejectors(), nomination=state.get(NOMINATION))
 
 
 def fit_error_message(total: int, diagnosis: Diagnosis) -> str:

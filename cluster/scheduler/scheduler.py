@@ -41,7 +41,7 @@ from cluster.api import conditions, resources
 from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
 from cluster.client.informer import Informer
-from cluster.errors import ApiError, Conflict
+from cluster.errors import ApiError, Conflict, NotFound
 from cluster.scheduler.cache import Cache
 from cluster.scheduler.decide import decide
 from cluster.scheduler.framework import (
@@ -50,6 +50,7 @@ from cluster.scheduler.framework import (
     Framework,
     FrameworkConfig,
     Handle,
+    Nomination,
     PodInfo,
     Registry,
 )
@@ -93,6 +94,18 @@ class SchedulerApi(Protocol):
     ) -> Message: ...
 
     async def update_status(self, obj: pod_pb2.Pod) -> pod_pb2.Pod: ...
+
+    async def delete(
+        self,
+        resource: resources.Resource,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str = "",
+        resource_version: str = "",
+        propagation_policy: str = "",
+    ) -> tuple[Message, bool]: ...
 
 
 if TYPE_CHECKING:  # the production client fits the seam (mypy checks this assignment)
@@ -183,6 +196,8 @@ class Scheduler:
             log.info("pod %s unschedulable: %s", _name(pod), decision.status.message())
             self._event(queued.pod, "Warning", "FailedScheduling", decision.status.message())
             self.queue.requeue_unschedulable(queued, decision.rejected_by)
+            if decision.nomination is not None:
+                return self._preempt(queued.pod, decision.nomination, decision.status.message())
             return self._condition_write(queued.pod, "Unschedulable", decision.status.message())
         if not decision.status.ok:
             return self._failed(queued, "SchedulerError", decision.status.message())
@@ -217,21 +232,44 @@ class Scheduler:
         queued.pod = latest
         self.queue.requeue_backoff(queued)
 
-    def _condition_write(self, pod: pod_pb2.Pod, reason: str, message: str) -> FollowUp | None:
+    async def _preempt(self, pod: pod_pb2.Pod, nomination: Nomination, message: str) -> None:
+        """Evict the victims a post_filter chose (each with its own grace period, as a kubelet
+        stops it), then record where the pod is nominated; it is retried as they go."""
+        for victim in nomination.victims:
+            meta = victim.pod.metadata
+            try:
+                await self._api.delete(resources.PODS, meta.namespace, meta.name, uid=meta.uid)
+            except NotFound:
+                continue  # gone already: room made all the same
+            except ApiError as err:
+                log.info("pod %s: could not preempt %s: %s", _name(pod), _name(victim), err)
+                continue
+            self._event(
+                victim.pod, "Normal", "Preempted", f"Preempted by {_name(pod)} on node {nomination.node}"
+            )
+        log.info("pod %s preempted %d pod(s) on %s", _name(pod), len(nomination.victims), nomination.node)
+        write = self._condition_write(pod, "Unschedulable", message, nominated=nomination.node)
+        if write is not None:
+            await write
+
+    def _condition_write(
+        self, pod: pod_pb2.Pod, reason: str, message: str, *, nominated: str = ""
+    ) -> FollowUp | None:
         """The write of PodScheduled=False (reason, message), or None if the pod says so already.
 
         Conditional on the resourceVersion the decision saw: if the pod moved on meanwhile (it was
         bound after a later attempt, say), a stale "not scheduled" must not overwrite its status.
         """
         current = conditions.find(pod.status.conditions, "PodScheduled")
-        if current is not None and (current.status, current.reason, current.message) == (
-            "False",
-            reason,
-            message,
+        said = (current.status, current.reason, current.message) if current is not None else None
+        if said == ("False", reason, message) and pod.status.nominated_node_name == (
+            nominated or pod.status.nominated_node_name
         ):
             return None
         updated = pod_pb2.Pod()
         updated.CopyFrom(pod)
+        if nominated:
+            updated.status.nominated_node_name = nominated
         now = Timestamp(seconds=int(self._wall_clock()))
         conditions.set_condition(updated.status.conditions, "PodScheduled", "False", now, reason, message)
         return self._write_status(updated)

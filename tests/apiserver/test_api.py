@@ -167,8 +167,8 @@ def test_bind_assigns_once_with_preconditions(tmp_path: Path) -> None:
             assert (condition.type, condition.status) == ("PodScheduled", "True")
             with pytest.raises(Conflict, match='already assigned to node "node-1"'):
                 await scheduler.bind("default", "web", "node-2")
-            with pytest.raises(Forbidden):
-                await scheduler.delete(PODS, "default", "web")
+            with pytest.raises(Forbidden):  # it binds and evicts; it does not rewrite pods
+                await scheduler.update(bound)
 
     run(tmp_path, scenario)
 

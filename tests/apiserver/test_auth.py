@@ -88,7 +88,8 @@ def request(user: auth.UserInfo, verb: str, resource: str, sub: str = "", name: 
         (request(SCHEDULER, "create", "pods", "binding", "p", "default"), True),
         (request(SCHEDULER, "update", "pods", "status", "p", "default"), True),
         (request(SCHEDULER, "update", "pods", "", "p", "default"), False),
-        (request(SCHEDULER, "delete", "pods", "", "p", "default"), False),
+        (request(SCHEDULER, "delete", "pods", "", "p", "default"), True),  # preemption evicts
+        (request(SCHEDULER, "delete", "nodes", "", "n1"), False),
         (request(NODE, "update", "pods", "status", "on-n1", "default"), True),
         (request(NODE, "update", "pods", "status", "elsewhere", "default"), True),  # missing: its 404 follows
         (request(NODE, "delete", "pods", "", "on-n1", "default"), True),

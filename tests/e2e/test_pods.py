@@ -111,7 +111,10 @@ def test_a_pod_that_fits_nowhere_stays_pending_and_says_why(cluster: Cluster) ->
 
     condition = eventually(unschedulable, timeout=30, what="PodScheduled=False on pod greedy")
     assert condition["reason"] == "Unschedulable"
-    assert condition["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    assert condition["message"] == (
+        "0/1 nodes are available: 1 Insufficient cpu."
+        " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    )
     assert cluster.get("pod", "greedy")["status"]["phase"] == "Pending"
     assert (
         "0/1 nodes are available: 1 Insufficient cpu." in cluster.raykube("describe", "pod", "greedy").stdout

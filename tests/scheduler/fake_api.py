@@ -23,6 +23,7 @@ class FakeApi:
         self.watchers: list[tuple[str, asyncio.Queue[tuple[str, Message]]]] = []
         self.binds: list[tuple[str, str, str, str]] = []  # (name, node, uid, resourceVersion)
         self.status_writes: list[pod_pb2.Pod] = []
+        self.deletes: list[tuple[str, str]] = []  # (namespace, name) the scheduler deleted (preemption)
         self.before_bind: Callable[[str, str], None] | None = None  # may raise to fail a bind
         self.bind_gate: asyncio.Event | None = None  # binds wait for it (to hold them in flight)
 
@@ -40,7 +41,7 @@ class FakeApi:
         self._emit(resource.name, kind, stored)
         return stored
 
-    def delete(self, obj: Message) -> None:
+    def remove(self, obj: Message) -> None:
         resource = resources.of(obj)
         stored = self.objects.pop((resource.name, obj.metadata.namespace, obj.metadata.name))
         self.current = next(self.revision)
@@ -91,6 +92,17 @@ class FakeApi:
                 yield await queue.get()
         finally:
             self.watchers.remove(entry)
+
+    async def delete(
+        self, resource: resources.Resource, namespace: str, name: str, *, grace_period_seconds: int | None = None,
+        uid: str = "", resource_version: str = "", propagation_policy: str = "",
+    ) -> tuple[Message, bool]:  # fmt: skip
+        stored = self.objects.get((resource.name, namespace, name))
+        if stored is None or (uid and stored.metadata.uid != uid):
+            raise NotFound(f'{resource.name} "{name}" not found')
+        self.deletes.append((namespace, name))
+        self.remove(stored)
+        return stored, True
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""

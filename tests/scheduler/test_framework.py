@@ -121,7 +121,11 @@ def test_config_is_validated():
     with pytest.raises(ValueError, match="unknown scheduler plugins: Nope"):
         Framework(FrameworkConfig(plugins=("Nope",), score_weights={}), default_registry(), None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no bind plugin"):
-        Framework(FrameworkConfig(plugins=("NodeName",), score_weights={}), default_registry(), None)  # type: ignore[arg-type]
+        Framework(
+            FrameworkConfig(plugins=("NodeName",), score_weights={}),
+            default_registry(),
+            Handle(binder=None, nodes=list),
+        )  # type: ignore[arg-type]
 
 
 def test_the_default_config_builds_every_default_plugin():

@@ -95,7 +95,10 @@ def test_unschedulable_pod_gets_kubernetes_message_once():
 
     cond, writes, bound_to = asyncio.run(scenario())
     assert (cond.status, cond.reason) == ("False", "Unschedulable")
-    assert cond.message == "0/3 nodes are available: 1 Insufficient cpu, 2 Insufficient memory."
+    assert cond.message == (
+        "0/3 nodes are available: 1 Insufficient cpu, 2 Insufficient memory."
+        " preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+    )
     assert cond.last_transition_time.seconds > 0
     assert writes == 1 and bound_to == ""
 
@@ -149,8 +152,11 @@ def test_assigned_pod_deletion_frees_room():
         async with running(api, SchedulerConfig(initial_backoff=0.01, max_unschedulable=3600)):
             await until(lambda: api.pod("first").spec.node_name == "n1")
             await until(lambda: condition(api, "second") is not None)
-            assert condition(api, "second").message == "0/1 nodes are available: 1 Insufficient cpu."
-            api.delete(first)
+            assert condition(api, "second").message == (
+                "0/1 nodes are available: 1 Insufficient cpu."
+                " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+            )
+            api.remove(first)
             await until(lambda: api.pod("second").spec.node_name == "n1")
 
     asyncio.run(scenario())
@@ -203,7 +209,7 @@ def test_bind_failure_for_a_deleted_pod_is_not_retried():
         victim = api.put(pod("victim"))
 
         def delete_first(name, node_name):
-            api.delete(victim)
+            api.remove(victim)
 
         api.before_bind = delete_first
         async with running(api) as scheduler:
@@ -248,6 +254,7 @@ def test_binds_run_concurrently_and_later_decisions_see_assumed_pods():
 
     assert asyncio.run(scenario()) == (
         ["n1", "n2"],
-        "0/2 nodes are available: 2 Insufficient cpu.",
+        "0/2 nodes are available: 2 Insufficient cpu."
+        " preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
         "unschedulable",
     )

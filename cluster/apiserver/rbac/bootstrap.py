@@ -57,6 +57,7 @@ ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
         rule(READ, [""], ["pods", "nodes", "namespaces", "services"]),
         rule(["create"], [""], ["pods/binding"]),
         rule(["update", "patch"], [""], ["pods/status"]),
+        rule(["delete"], [""], ["pods"]),  # preemption's victims
         _LEASES, _EVENTS,
     ],
     "system:kube-controller-manager": [rule(READ, ["*"], ["*"]), rule(WRITE, ["*"], ["*"]),

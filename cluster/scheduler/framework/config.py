@@ -23,6 +23,7 @@ DEFAULT_PLUGINS = (
     "NodeResourcesFit",
     "PodTopologySpread",
     "InterPodAffinity",
+    "DefaultPreemption",
     "NodeResourcesBalancedAllocation",
     "ImageLocality",
     "DefaultBinder",

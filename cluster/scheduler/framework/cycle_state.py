@@ -36,6 +36,11 @@ class CycleState:
     def write(self, key: StateKey[T], value: T) -> None:
         self._data[key] = value
 
+    def get(self, key: StateKey[T]) -> T | None:
+        """The value written under `key`, or None if nothing was (an optional hand-over)."""
+        value: T | None = self._data.get(key)
+        return value
+
     def read(self, key: StateKey[T]) -> T:
         """The value written under `key`; KeyError means the plugin's pre-step did not run (a bug)."""
         value: T = self._data[key]

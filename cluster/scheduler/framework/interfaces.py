@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from google.protobuf.message import Message
 
-from cluster.scheduler.framework.cycle_state import CycleState
+from cluster.scheduler.framework.cycle_state import CycleState, StateKey
 from cluster.scheduler.framework.node_info import NodeInfo
 from cluster.scheduler.framework.pod_info import PodInfo
 from cluster.scheduler.framework.status import Status
@@ -63,6 +63,18 @@ class FilterPlugin(Plugin, Protocol):
 @runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     def post_filter(self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]) -> Status: ...
+
+
+@dataclass(frozen=True)
+class Nomination:
+    """What a post_filter that makes room (preemption) decided: the pod goes to `node` once the
+    `victims` are gone. It writes this under NOMINATION; the scheduler deletes the victims."""
+
+    node: str
+    victims: tuple[PodInfo, ...]
+
+
+NOMINATION = StateKey[Nomination]("PostFilter/nomination")
 
 
 @runtime_checkable
@@ -122,6 +134,8 @@ class Handle:
     indexed_with_affinity: Callable[[], Sequence[NodeInfo]] | None = None
     indexed_with_required_anti_affinity: Callable[[], Sequence[NodeInfo]] | None = None
     indexed_image_nodes: Callable[[str], int] | None = None
+    # Every enabled filter on one node (set by the Framework: preemption asks "would it fit if...")
+    run_filters: Callable[[CycleState, PodInfo, NodeInfo], Status] | None = None
 
     def nodes_with_affinity(self) -> Sequence[NodeInfo]:
         if self.indexed_with_affinity is not None:

@@ -129,6 +129,13 @@ class NodeInfo:
             if not self.used_ports[port]:
                 del self.used_ports[port]
 
+    def clone(self) -> NodeInfo:
+        """A copy with its own pod set: to try in thought what removing pods would change."""
+        copy = NodeInfo(self.name, self.node)
+        for pod in self.pods.values():
+            copy.add_pod(pod)
+        return copy
+
     def __repr__(self) -> str:
         return (
             f"NodeInfo({self.name}, pods={len(self.pods)}, "

@@ -66,6 +66,7 @@ class PodInfo:
         "pod",
         "preferred_affinity",
         "preferred_anti_affinity",
+        "priority",
         "required_affinity",
         "required_anti_affinity",
     )
@@ -74,6 +75,7 @@ class PodInfo:
         self.pod = pod
         self.key = pod_key(pod)
         self.namespace = pod.metadata.namespace
+        self.priority = pod.spec.priority
         self.labels: Mapping[str, str] = dict(pod.metadata.labels)
         # All that an affinity term can see of this pod: pods with equal keys match the same terms.
         self.match_key = (self.namespace, frozenset(self.labels.items()))

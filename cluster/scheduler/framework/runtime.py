@@ -14,6 +14,7 @@ normalizing are an error (a plugin bug, reported rather than silently skewing de
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Framework:
                 f"unknown scheduler plugins: {', '.join(unknown)} (known: {', '.join(registry)})"
             )
         self.plugins: list[Plugin] = []
+        handle = dataclasses.replace(handle, run_filters=self.run_filters)
         for name in config.plugins:
             plugin = registry[name](config.plugin_args.get(name, {}), handle)
             if plugin.name != name:
@@ -148,6 +150,16 @@ class Framework:
                 if len(feasible) >= enough:
                     break
         return feasible, looked, SUCCESS
+
+    def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """Every enabled filter on one node (the first that does not accept it answers): for
+        post_filter plugins asking whether the pod would fit a node changed in thought."""
+        for plugin in self._filter:
+            if plugin.name not in state.skip_filter:
+                status = plugin.filter(state, pod, node)
+                if not status.ok:
+                    return status.by(plugin.name)
+        return SUCCESS
 
     def run_post_filter(self, state: CycleState, pod: PodInfo, diagnosis: Diagnosis) -> Status:
         """Give post_filter plugins (e.g. preemption) their chance; the first that succeeds ends it.

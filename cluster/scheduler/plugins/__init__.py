@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from cluster.scheduler.framework import Handle, Plugin, PluginArgs, PluginFactory, Registry
 from cluster.scheduler.plugins.defaultbinder import DefaultBinder
+from cluster.scheduler.plugins.defaultpreemption import DefaultPreemption
 from cluster.scheduler.plugins.imagelocality import ImageLocality
 from cluster.scheduler.plugins.interpodaffinity import InterPodAffinity
 from cluster.scheduler.plugins.nodeaffinity import NodeAffinity
@@ -33,6 +34,7 @@ def default_registry() -> Registry:
         BalancedAllocation.name: _without_settings(lambda handle: BalancedAllocation()),
         PodTopologySpread.name: _without_settings(PodTopologySpread),
         InterPodAffinity.name: InterPodAffinity,
+        DefaultPreemption.name: _without_settings(DefaultPreemption),
         ImageLocality.name: _without_settings(ImageLocality),
         DefaultBinder.name: DefaultBinder,
     }
