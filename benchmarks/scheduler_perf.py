@@ -40,7 +40,7 @@ from agents.hollownode.hollow import HOLLOW_LABEL
 from benchmarks.common import RESULTS, TemporaryCluster, percentile, print_table, save, start_hollow_nodes
 from cluster.api import codec, resources
 from cluster.client.api import ApiClient
-from raykube.v1 import namespace_pb2, node_pb2, pod_pb2, service_pb2
+from raykube.v1 import namespace_pb2, node_pb2, pod_pb2, scheduling_pb2, service_pb2
 
 NODE_CAPACITY = {"pods": "110", "cpu": "4", "memory": "32Gi"}  # scheduler_perf's node-default.yaml
 REQUESTS = {"cpu": "100m", "memory": "500Mi"}  # its pod-default.yaml
@@ -49,6 +49,7 @@ INIT_NAMESPACE, MEASURED_NAMESPACE = "sched-0", "sched-1"
 # at 5,000 nodes) and the node monitor waits 20 min before it calls one NotReady.
 GRACE_PERIOD, LEASE_PERIOD = 1200.0, 300.0
 CONCURRENCY = 32  # creates in flight
+HIGH_PRIORITY = "high"  # the PriorityClass (value 10) of pod-high-priority.yaml
 
 
 def anti_affinity() -> dict[str, Any]:
@@ -74,6 +75,16 @@ def topology_spreading() -> dict[str, Any]:
     return {"labels": {"color": "blue"}, "topologySpreadConstraints": [constraint]}
 
 
+def low_priority() -> dict[str, Any]:
+    """templates/pod-low-priority.yaml: four fill 3.6 of a node's 4 cpus; gone at once when evicted."""
+    return {"requests": {"cpu": "900m", "memory": "500Mi"}, "terminationGracePeriodSeconds": 0}
+
+
+def high_priority() -> dict[str, Any]:
+    """templates/pod-high-priority.yaml: 3 cpus at priority 10, room only by preempting."""
+    return {"requests": {"cpu": "3", "memory": "500Mi"}, "priorityClassName": HIGH_PRIORITY}
+
+
 def node_inclusion_policy() -> dict[str, Any]:
     """templates/pod-with-node-inclusion-policy.yaml: one per untainted node."""
     constraint = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
@@ -96,10 +107,11 @@ class Workload:
     init_pods: int
     measured_pods: int
     threshold: float | None = None  # kube-scheduler's CI floor, pods/s (SchedulingThroughput average)
-    pod: Callable[[], dict[str, Any]] = dict  # labels and spec fields of every pod
+    pod: Callable[[], dict[str, Any]] = dict  # labels, requests and spec fields of every pod
     groups: tuple[NodeGroup, ...] = (NodeGroup("node", 1.0),)
     churn: bool = False  # a node, an unschedulable pod and a Service recreated every second
     suffix: str = ""  # scheduler_perf's workload name when it is not "<n>Nodes_<k>Pods"
+    init_pod: Callable[[], dict[str, Any]] | None = None  # the initial pods' template, if not `pod`
 
     @property
     def name(self) -> str:
@@ -128,15 +140,16 @@ WORKLOADS = (
              (NodeGroup("taint-node", 0.2, {"taints": ("foo:NoSchedule",)}), NodeGroup("node", 0.8)),
              suffix="5000Nodes"),
     Workload("SchedulingWithMixedChurn", 5000, 0, 10000, 710, churn=True),
+    Workload("PreemptionBasic", 500, 2000, 500, pod=high_priority, init_pod=low_priority, suffix="500Nodes"),
 )  # fmt: skip
 
 
 def pod(name: str, namespace: str, template: dict[str, Any], **extra: Any) -> pod_pb2.Pod:
+    """A pod of `template`: its labels, requests (limits equal) and any other spec fields."""
+    requests = template.get("requests", REQUESTS)
     spec = {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
-                            "resources": {"requests": REQUESTS, "limits": REQUESTS}}], **extra}  # fmt: skip
-    for key in ("affinity", "topologySpreadConstraints"):
-        if key in template:
-            spec[key] = template[key]
+                            "resources": {"requests": requests, "limits": requests}}], **extra}  # fmt: skip
+    spec.update({key: value for key, value in template.items() if key not in ("labels", "requests")})
     metadata = {"name": name, "namespace": namespace, "labels": template.get("labels", {})}
     return codec.decode({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}, pod_pb2.Pod)
 
@@ -347,13 +360,15 @@ async def run_workload(cluster: TemporaryCluster, client: ApiClient, workload: W
     await cordon(client, cluster.node_name)
     for namespace in (INIT_NAMESPACE, MEASURED_NAMESPACE):
         await client.create(namespace_pb2.Namespace(metadata={"name": namespace}))
+    await client.create(scheduling_pb2.PriorityClass(metadata={"name": HIGH_PRIORITY}, value=10))
     started = time.monotonic()
     await wait_until(lambda: _registered(client, workload.nodes), "nodes registered", args.timeout)
     print(f"  {workload.nodes} nodes registered in {time.monotonic() - started:.1f}s", flush=True)
 
     template = workload.pod()
     if workload.init_pods:
-        init = [pod(f"init-{i}", INIT_NAMESPACE, template) for i in range(workload.init_pods)]
+        init_template = (workload.init_pod or workload.pod)()
+        init = [pod(f"init-{i}", INIT_NAMESPACE, init_template) for i in range(workload.init_pods)]
         await create_all(client, init, "initial pods created")
         await wait_until(lambda: _bound(client, INIT_NAMESPACE, workload.init_pods), "initial pods bound",
                          args.timeout)  # fmt: skip

@@ -8,6 +8,7 @@ anything else is a bug and surfaces as UNKNOWN with a logged traceback (no catch
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,8 +20,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cluster.api import resources
 from cluster.apiserver.api import Api
 from cluster.apiserver.auth import Authenticator, UserInfo
-from cluster.errors import ApiError, abort
+from cluster.errors import ApiError, BadRequest, abort
 from raykube.v1 import api_pb2, api_pb2_grpc, meta_pb2
+
+MAX_BINDS = 1000  # per BindMany request
 
 log = logging.getLogger(__name__)
 Req = TypeVar("Req")
@@ -147,6 +150,26 @@ class ApiService(api_pb2_grpc.ApiServicer):
             uid=request.preconditions.uid, resource_version=request.preconditions.resource_version,
         )  # fmt: skip
         return api_pb2.BindResponse(object=resources.PODS.wrap(pod))
+
+    @unary
+    async def BindMany(
+        self, request: api_pb2.BindManyRequest, context: grpc.aio.ServicerContext
+    ) -> api_pb2.BindManyResponse:
+        if len(request.binds) > MAX_BINDS:
+            raise BadRequest(f"at most {MAX_BINDS} binds per request, got {len(request.binds)}")
+        user = self._user(context)
+
+        async def bind(one: api_pb2.BindRequest) -> api_pb2.BindResult:
+            try:
+                pod = await self._api.bind(
+                    user, one.namespace, one.name, one.node_name,
+                    uid=one.preconditions.uid, resource_version=one.preconditions.resource_version,
+                )  # fmt: skip
+            except ApiError as err:
+                return api_pb2.BindResult(error=err.to_status())
+            return api_pb2.BindResult(object=resources.PODS.wrap(pod))
+
+        return api_pb2.BindManyResponse(results=await asyncio.gather(*map(bind, request.binds)))
 
     @unary
     async def WhoAmI(

@@ -11,8 +11,9 @@ The loop: wait until both informers have listed, then pop a pod from the queue a
 `schedule_one`, which decides synchronously against the cache (no await between pop and
 decision, so no event can slip in between) and returns the asynchronous follow-up:
   - a node was chosen: the pod is assumed on it in the cache at once (so the next decision
-    counts it), and the follow-up binds it with uid + resourceVersion preconditions. If binding
-    fails, the assumption is forgotten and the newest version of the pod goes to backoff;
+    counts it), and the follow-up binds it with uid + resourceVersion preconditions (binds
+    decided while others are in flight share a round trip: binding.py). If binding fails, the
+    assumption is forgotten and the newest version of the pod goes to backoff;
   - no node fits: the pod waits in the queue's unschedulable pool, and the follow-up records
     PodScheduled=False, reason Unschedulable, with Kubernetes' "0/N nodes are available: ..."
     message, when that differs from what the pod already says;
@@ -42,6 +43,7 @@ from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
 from cluster.client.informer import Informer
 from cluster.errors import ApiError, Conflict, NotFound
+from cluster.scheduler.binding import BatchingBinder
 from cluster.scheduler.cache import Cache
 from cluster.scheduler.decide import decide
 from cluster.scheduler.framework import (
@@ -58,7 +60,7 @@ from cluster.scheduler.handlers import NodeEvents, PodEvents
 from cluster.scheduler.plugins import default_registry
 from cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from cluster.supervision import run_forever
-from raykube.v1 import node_pb2, pod_pb2
+from raykube.v1 import api_pb2, node_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,9 @@ class SchedulerApi(Protocol):
         allow_bookmarks: bool = False,
     ) -> AsyncIterator[tuple[str, Message]]: ...
 
-    async def bind(
-        self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
-    ) -> Message: ...
-
     async def update_status(self, obj: pod_pb2.Pod) -> pod_pb2.Pod: ...
+
+    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> Sequence[Message | ApiError]: ...
 
     async def delete(
         self,
@@ -149,8 +149,9 @@ class Scheduler:
             max_unschedulable=config.max_unschedulable,
         )
         cache = self.cache
+        self.binder = BatchingBinder(api)
         handle = Handle(
-            api, cache.nodes, cache.nodes_with_affinity, cache.nodes_with_required_anti_affinity,
+            self.binder, cache.nodes, cache.nodes_with_affinity, cache.nodes_with_required_anti_affinity,
             cache.nodes_with_image,
         )  # fmt: skip
         self.framework = Framework(config.framework, registry or default_registry(), handle)

@@ -23,7 +23,7 @@ from cluster.errors import (
     NotFound,
     Unauthorized,
 )
-from raykube.v1 import meta_pb2, namespace_pb2, node_pb2, pod_pb2
+from raykube.v1 import api_pb2, meta_pb2, namespace_pb2, node_pb2, pod_pb2
 from tests.harness import ControlPlane, control_plane
 
 PODS, NODES = resources.PODS, resources.NODES
@@ -145,6 +145,29 @@ def test_status_updates_change_only_status(tmp_path: Path) -> None:
         report.metadata.resource_version = ""  # unconditional: applies to whatever is current
         with pytest.raises(Invalid, match=r"status\.phase"):
             await admin.update_status(report)
+
+    run(tmp_path, scenario)
+
+
+def test_bind_many_answers_each_bind_as_bind_would(tmp_path: Path) -> None:
+    async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
+        first, second = await admin.create(pod("a")), await admin.create(pod("b"))
+
+        def request(name: str, uid: str) -> api_pb2.BindRequest:
+            return api_pb2.BindRequest(namespace="default", name=name, node_name="node-1",
+                                       preconditions=api_pb2.Preconditions(uid=uid))  # fmt: skip
+
+        binds = [request("a", first.metadata.uid), request("b", "someone-else"), request("gone", "")]
+        async with plane.client("scheduler-token") as scheduler:
+            bound, stale, missing = await scheduler.bind_many(binds)
+            assert isinstance(bound, pod_pb2.Pod) and bound.spec.node_name == "node-1"
+            assert isinstance(stale, Conflict) and isinstance(missing, NotFound)
+            with pytest.raises(BadRequest, match="at most 1000 binds per request, got 1001"):
+                await scheduler.bind_many([request("b", second.metadata.uid)] * 1001)
+        async with plane.client("node-1-token") as node:  # a kubelet may not bind: per bind
+            [refused] = await node.bind_many([request("b", second.metadata.uid)])
+            assert isinstance(refused, Forbidden)
+        assert not (await admin.get(resources.PODS, "default", "b")).spec.node_name
 
     run(tmp_path, scenario)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from google.protobuf.message import Message
 
 from cluster.api import resources
-from cluster.errors import Conflict, NotFound
-from raykube.v1 import pod_pb2
+from cluster.errors import ApiError, Conflict, NotFound
+from raykube.v1 import api_pb2, pod_pb2
 
 
 class FakeApi:
@@ -22,6 +22,7 @@ class FakeApi:
         self.current = 99
         self.watchers: list[tuple[str, asyncio.Queue[tuple[str, Message]]]] = []
         self.binds: list[tuple[str, str, str, str]] = []  # (name, node, uid, resourceVersion)
+        self.bind_requests: list[int] = []  # binds per BindMany request
         self.status_writes: list[pod_pb2.Pod] = []
         self.deletes: list[tuple[str, str]] = []  # (namespace, name) the scheduler deleted (preemption)
         self.before_bind: Callable[[str, str], None] | None = None  # may raise to fail a bind
@@ -129,6 +130,19 @@ class FakeApi:
         updated.status.ClearField("conditions")
         updated.status.conditions.add(type="PodScheduled", status="True")
         return self.put(updated)
+
+    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> list[Message | ApiError]:
+        """Each bind as `bind` does it, concurrently (as the API server runs them)."""
+        self.bind_requests.append(len(binds))
+
+        async def one(b: api_pb2.BindRequest) -> Message | ApiError:
+            try:
+                return await self.bind(b.namespace, b.name, b.node_name, uid=b.preconditions.uid,
+                                       resource_version=b.preconditions.resource_version)  # fmt: skip
+            except ApiError as err:
+                return err
+
+        return list(await asyncio.gather(*map(one, binds)))
 
     async def update_status(self, obj: pod_pb2.Pod) -> pod_pb2.Pod:
         await asyncio.sleep(0)
