@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cluster.scheduler.framework import NodeInfo, PodInfo
+from cluster.scheduler.framework.topology import TopologyIndex
 from raykube.v1 import node_pb2, pod_pb2
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class Cache:
         self._with_affinity: dict[str, NodeInfo] = {}
         self._with_anti_affinity: dict[str, NodeInfo] = {}
         self._image_nodes: Counter[str] = Counter()  # normalized image name -> nodes that have it
+        self.topology = TopologyIndex()  # pods per topology domain, for PodTopologySpread
+        self.topology.bind(self._nodes.values())
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -87,7 +90,10 @@ class Cache:
             info = self._nodes[name] = NodeInfo(name, node)
             self._node_list = None
             self._image_nodes.update(info.images.keys())
+            self.topology.nodes_changed()
             return
+        if info.node is None or info.labels != dict(node.metadata.labels):
+            self.topology.nodes_changed()  # not on every status update: only when domains move
         if info.node is None:
             self._node_list = None
         self._image_nodes.subtract(info.images.keys())
@@ -100,6 +106,7 @@ class Cache:
         if info is None:
             return
         self._node_list = None
+        self.topology.nodes_changed()
         self._image_nodes.subtract(info.images.keys())
         self._image_nodes += Counter()
         info.images = {}
@@ -143,12 +150,14 @@ class Cache:
         info.add_pod(pod)
         self._pods[pod.key] = _Entry(pod, node_name, assumed)
         self._index(info)
+        self.topology.pod_added(info, pod)
 
     def _remove(self, key: str) -> None:
         entry = self._pods.pop(key)
         info = self._nodes[entry.node]
         info.remove_pod(key)
         self._index(info)
+        self.topology.pod_removed(info, entry.info)
         if info.node is None and not info.pods:
             del self._nodes[entry.node]
 

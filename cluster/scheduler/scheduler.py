@@ -152,7 +152,7 @@ class Scheduler:
         self.binder = BatchingBinder(api)
         handle = Handle(
             self.binder, cache.nodes, cache.nodes_with_affinity, cache.nodes_with_required_anti_affinity,
-            cache.nodes_with_image,
+            cache.nodes_with_image, cache.topology,
         )  # fmt: skip
         self.framework = Framework(config.framework, registry or default_registry(), handle)
         self.node_events = NodeEvents(self.cache, self._cluster_event)

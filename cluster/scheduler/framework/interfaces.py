@@ -31,6 +31,7 @@ from cluster.scheduler.framework.cycle_state import CycleState, StateKey
 from cluster.scheduler.framework.node_info import NodeInfo
 from cluster.scheduler.framework.pod_info import PodInfo
 from cluster.scheduler.framework.status import Status
+from cluster.scheduler.framework.topology import TopologyCounts, scan
 
 MAX_NODE_SCORE = 100
 
@@ -134,6 +135,7 @@ class Handle:
     indexed_with_affinity: Callable[[], Sequence[NodeInfo]] | None = None
     indexed_with_required_anti_affinity: Callable[[], Sequence[NodeInfo]] | None = None
     indexed_image_nodes: Callable[[str], int] | None = None
+    indexed_topology: TopologyCounts | None = None
     # Every enabled filter on one node (set by the Framework: preemption asks "would it fit if...")
     run_filters: Callable[[CycleState, PodInfo, NodeInfo], Status] | None = None
 
@@ -146,6 +148,11 @@ class Handle:
         if self.indexed_with_required_anti_affinity is not None:
             return self.indexed_with_required_anti_affinity()
         return [node for node in self.nodes() if node.pods_with_required_anti_affinity]
+
+    def topology(self) -> TopologyCounts:
+        """Pods per topology domain by label set (topology.py): kept current by the cache, or
+        counted from `nodes()` now."""
+        return self.indexed_topology if self.indexed_topology is not None else scan(self.nodes())
 
     def nodes_with_image(self, image: str) -> int:
         """How many nodes hold `image` (a normalized name): ImageLocality's spread."""

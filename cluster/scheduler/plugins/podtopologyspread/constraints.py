@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cluster.api import labels
 from cluster.api.taints import tolerated
 from cluster.scheduler.framework import NodeInfo, PodInfo
+from cluster.scheduler.framework.topology import TopologyCounts
 from cluster.scheduler.plugins.nodeaffinity.node_affinity import Required, required_of
 from cluster.scheduler.plugins.nodeunschedulable.node_unschedulable import UNSCHEDULABLE_TAINT
 from raykube.v1 import pod_pb2
@@ -47,6 +48,14 @@ class Spread:
     required: Required | None  # the pod's own node selection, for nodeAffinityPolicy Honor
     tolerations: tuple[pod_pb2.Toleration, ...]
 
+    def indexable(self) -> bool:
+        """Whether every node with the (one) topology key counts, so running counts serve."""
+        keys = {c.topology_key for c in self.constraints}
+        policies = any(
+            c.honor_taints or (c.honor_affinity and self.required is not None) for c in self.constraints
+        )
+        return len(keys) == 1 and not policies
+
     def has_keys(self, node: NodeInfo) -> bool:
         """Nodes without every constraint's topology key are left out of spreading altogether."""
         return all(c.topology_key in node.labels for c in self.constraints)
@@ -59,6 +68,15 @@ class Spread:
             return True
         taints = (*node.taints, UNSCHEDULABLE_TAINT) if node.unschedulable else node.taints
         return all(tolerated(self.tolerations, taint) for taint in taints)
+
+
+def _from_index(c: Constraint, pod: PodInfo, topology: TopologyCounts) -> dict[str, int]:
+    counts = dict.fromkeys(topology.domains(c.topology_key), 0)
+    for match_key, pod_labels in topology.label_sets().items():
+        if match_key[0] == pod.namespace and c.selector.matches(pod_labels):  # type: ignore[index]
+            for domain, n in topology.pods(c.topology_key, match_key).items():
+                counts[domain] += n
+    return counts
 
 
 def parse(pod: PodInfo, action: str) -> Spread | None:
@@ -88,9 +106,16 @@ def _constraint(c: pod_pb2.TopologySpreadConstraint, pod_labels: Mapping[str, st
     )
 
 
-def count_domains(spread: Spread, pod: PodInfo, nodes: Iterable[NodeInfo]) -> list[dict[str, int]]:
+def count_domains(
+    spread: Spread, pod: PodInfo, nodes: Iterable[NodeInfo], topology: TopologyCounts
+) -> list[dict[str, int]]:
     """Per constraint, the matching pods in each domain of the eligible `nodes` (0 included).
-    Pods with equal namespace and labels get equal answers: each distinct match_key is matched once."""
+
+    From the cache's running counts when every node with the key is eligible (one topology key,
+    no inclusion policy that applies): a few dict lookups per label set. Otherwise by looking at
+    every node; pods with equal namespace and labels get equal answers (each match_key once)."""
+    if spread.indexable():
+        return [_from_index(c, pod, topology) for c in spread.constraints]
     constraints = spread.constraints
     counts: list[dict[str, int]] = [{} for _ in constraints]
     answers: list[dict[Hashable, bool]] = [{} for _ in constraints]

@@ -72,7 +72,7 @@ class PodTopologySpread:
     name = NAME
 
     def __init__(self, handle: Handle):
-        self._nodes = handle.nodes
+        self._handle = handle
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         try:
@@ -81,7 +81,7 @@ class PodTopologySpread:
             return error(f"invalid topology spread constraint: {err}")
         if spread is None:
             return SKIP
-        counts = count_domains(spread, pod, nodes)
+        counts = count_domains(spread, pod, nodes, self._handle.topology())
         minimums = [
             0 if len(domains) < c.min_domains else min(domains.values(), default=0)
             for c, domains in zip(spread.constraints, counts, strict=True)
@@ -112,7 +112,7 @@ class PodTopologySpread:
         if not scored:
             return SKIP
         domains = [{n.labels[c.topology_key] for n in scored} for c in spread.constraints]
-        counts = count_domains(spread, pod, self._nodes())
+        counts = count_domains(spread, pod, self._handle.nodes(), self._handle.topology())
         for wanted, counted in zip(domains, counts, strict=True):  # only the scored nodes' domains
             for domain in set(counted) - wanted:
                 del counted[domain]
