@@ -90,14 +90,14 @@ class Cache:
             info = self._nodes[name] = NodeInfo(name, node)
             self._node_list = None
             self._image_nodes.update(info.images.keys())
-            self.topology.nodes_changed()
+            self.topology.node_set(info, moved=True)
             return
-        if info.node is None or info.labels != dict(node.metadata.labels):
-            self.topology.nodes_changed()  # not on every status update: only when domains move
+        moved = info.node is None or info.labels != dict(node.metadata.labels)  # not every status update
         if info.node is None:
             self._node_list = None
         self._image_nodes.subtract(info.images.keys())
         info.set_node(node)
+        self.topology.node_set(info, moved=moved)
         self._image_nodes.update(info.images.keys())
         self._image_nodes += Counter()  # drop images no node has any more
 
@@ -106,7 +106,7 @@ class Cache:
         if info is None:
             return
         self._node_list = None
-        self.topology.nodes_changed()
+        self.topology.node_removed(info)
         self._image_nodes.subtract(info.images.keys())
         self._image_nodes += Counter()
         info.images = {}

@@ -13,15 +13,16 @@ ZONE, HOST = "topology.kubernetes.io/zone", "kubernetes.io/hostname"
 
 
 def snapshot(counts, keys=(ZONE, HOST)):
-    """Nodes per domain, and the pods of each label set per domain (only the label sets that
-    have pods on nodes with a Node)."""
+    """Nodes per domain, the pods of each label set per domain (only the label sets that have
+    pods on nodes with a Node), and the tainted nodes."""
     per_label_set = {}
     for key in keys:
         for match_key in counts.label_sets():
             found = {d: n for d, n in counts.pods(key, match_key).items() if n}
             if found:
                 per_label_set[(key, match_key)] = found
-    return {key: dict(counts.domains(key)) for key in keys}, per_label_set
+    tainted = sorted(n.name for n in counts.tainted() if n.node is not None)
+    return {key: dict(counts.domains(key)) for key in keys}, per_label_set, tainted
 
 
 def test_running_counts_match_a_recount_through_pods_and_nodes_coming_and_going() -> None:
@@ -32,7 +33,8 @@ def test_running_counts_match_a_recount_through_pods_and_nodes_coming_and_going(
         action = rng.random()
         name = f"n{rng.randrange(8)}"
         if action < 0.15:  # a node appears, or changes zone
-            cache.set_node(node(name, labels={ZONE: rng.choice("abc")}))
+            taints = [("dedicated", "gpu", "NoSchedule")] if rng.random() < 0.3 else []
+            cache.set_node(node(name, labels={ZONE: rng.choice("abc")}, taints=taints))
         elif action < 0.2:
             cache.remove_node(name)
         elif action < 0.7 or not pods:  # a pod bound somewhere (one of three label sets)

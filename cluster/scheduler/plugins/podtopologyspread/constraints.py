@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cluster.api import labels
 from cluster.api.taints import tolerated
 from cluster.scheduler.framework import NodeInfo, PodInfo
-from cluster.scheduler.framework.topology import TopologyCounts
+from cluster.scheduler.framework.topology import TopologyCounts, counted
 from cluster.scheduler.plugins.nodeaffinity.node_affinity import Required, required_of
 from cluster.scheduler.plugins.nodeunschedulable.node_unschedulable import UNSCHEDULABLE_TAINT
 from raykube.v1 import pod_pb2
@@ -49,12 +49,15 @@ class Spread:
     tolerations: tuple[pod_pb2.Toleration, ...]
 
     def indexable(self) -> bool:
-        """Whether every node with the (one) topology key counts, so running counts serve."""
+        """Whether running counts serve: one topology key, and no node-affinity policy to apply
+        (a taints policy only leaves out a few tainted nodes, subtracted from them)."""
         keys = {c.topology_key for c in self.constraints}
-        policies = any(
-            c.honor_taints or (c.honor_affinity and self.required is not None) for c in self.constraints
-        )
-        return len(keys) == 1 and not policies
+        affinity = any(c.honor_affinity and self.required is not None for c in self.constraints)
+        return len(keys) == 1 and not affinity
+
+    def untolerated(self, node: NodeInfo) -> bool:
+        taints = (*node.taints, UNSCHEDULABLE_TAINT) if node.unschedulable else node.taints
+        return not all(tolerated(self.tolerations, taint) for taint in taints)
 
     def has_keys(self, node: NodeInfo) -> bool:
         """Nodes without every constraint's topology key are left out of spreading altogether."""
@@ -64,18 +67,26 @@ class Spread:
         """Whether `node`'s pods count for constraint `c`, by its inclusion policies."""
         if c.honor_affinity and self.required is not None and not self.required.matches(node):
             return False
-        if not c.honor_taints:
-            return True
-        taints = (*node.taints, UNSCHEDULABLE_TAINT) if node.unschedulable else node.taints
-        return all(tolerated(self.tolerations, taint) for taint in taints)
+        return not (c.honor_taints and self.untolerated(node))
 
 
-def _from_index(c: Constraint, pod: PodInfo, topology: TopologyCounts) -> dict[str, int]:
-    counts = dict.fromkeys(topology.domains(c.topology_key), 0)
+def _from_index(spread: Spread, c: Constraint, pod: PodInfo, topology: TopologyCounts) -> dict[str, int]:
+    key = c.topology_key
+    counts = dict.fromkeys(topology.domains(key), 0)
     for match_key, pod_labels in topology.label_sets().items():
         if match_key[0] == pod.namespace and c.selector.matches(pod_labels):  # type: ignore[index]
-            for domain, n in topology.pods(c.topology_key, match_key).items():
+            for domain, n in topology.pods(key, match_key).items():
                 counts[domain] += n
+    if c.honor_taints:  # take out the nodes the pod does not tolerate, and domains left empty
+        left = dict(topology.domains(key))
+        for node in topology.tainted():
+            where = node.labels.get(key)
+            if node.node is None or where is None or not spread.untolerated(node):
+                continue
+            counts[where] -= sum(1 for p in node.pods.values() if counted(p) and c.matches(pod, p))
+            left[where] -= 1
+            if not left[where]:
+                del counts[where]
     return counts
 
 
@@ -115,7 +126,7 @@ def count_domains(
     no inclusion policy that applies): a few dict lookups per label set. Otherwise by looking at
     every node; pods with equal namespace and labels get equal answers (each match_key once)."""
     if spread.indexable():
-        return [_from_index(c, pod, topology) for c in spread.constraints]
+        return [_from_index(spread, c, pod, topology) for c in spread.constraints]
     constraints = spread.constraints
     counts: list[dict[str, int]] = [{} for _ in constraints]
     answers: list[dict[Hashable, bool]] = [{} for _ in constraints]
