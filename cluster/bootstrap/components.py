@@ -148,7 +148,7 @@ class SchedulerComponent(_LeaderElected):
 
     async def lead(self) -> None:
         events = EventRecorder(self._client, "default-scheduler", self._host)
-        await Scheduler(self._client, events=events).run()
+        await Scheduler(self._client, events=events, leading=self.elector.valid).run()
 
 
 class ControllerManagerComponent(_LeaderElected):

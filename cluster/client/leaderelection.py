@@ -68,6 +68,7 @@ class LeaderElector:
         self._clock = clock
         self._wall_clock = wall_clock
         self._observed: tuple[str, float] | None = None  # (holder + renew time seen, when first seen)
+        self._renewed = 0.0  # when this replica last wrote the Lease as its holder (own clock)
         self.leading = asyncio.Event()
 
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
@@ -75,6 +76,7 @@ class LeaderElector:
         config = self._config
         while not await self._try_acquire_or_renew():
             await asyncio.sleep(config.retry_period)
+        self._renewed = self._clock()
         log.info("%s: %s became the leader", config.name, config.identity)
         self.leading.set()
         try:
@@ -90,13 +92,20 @@ class LeaderElector:
             self.leading.clear()
             await self._release()
 
+    def valid(self) -> bool:
+        """Whether this replica may act as the leader right now: it leads and renewed within
+        renew_deadline, by its own clock. Work that keeps the event loop busy asks before each
+        step: a leader too busy to run its renewals must stop at once, not when the renewal task
+        next runs, by which time a standby may have taken the expired Lease."""
+        return self.leading.is_set() and self._clock() - self._renewed <= self._config.renew_deadline
+
     async def _renew(self) -> None:
         config = self._config
         last = self._clock()
         while True:
             await asyncio.sleep(config.retry_period)
             if await self._try_acquire_or_renew():
-                last = self._clock()
+                last = self._renewed = self._clock()
             elif self._clock() - last > config.renew_deadline:
                 log.error("%s: %s failed to renew its lease; stepping down", config.name, config.identity)
                 raise LeadershipLost(config.name)

@@ -42,6 +42,7 @@ from cluster.api import conditions, resources
 from cluster.client.api import ApiClient
 from cluster.client.events import EventRecorder
 from cluster.client.informer import Informer
+from cluster.client.leaderelection import LeadershipLost
 from cluster.errors import ApiError, Conflict, NotFound
 from cluster.scheduler.binding import BatchingBinder
 from cluster.scheduler.cache import Cache
@@ -133,10 +134,12 @@ class Scheduler:
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         events: EventRecorder | None = None,
+        leading: Callable[[], bool] = lambda: True,
     ):
         config = config or SchedulerConfig()
         self._api = api
         self._events = events
+        self._leading = leading  # asked before each decision (LeaderElector.valid)
         self._config = config
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
@@ -175,7 +178,10 @@ class Scheduler:
                 "scheduler %s started with %d nodes", self._config.scheduler_name, len(self.cache.nodes())
             )
             while True:
-                follow_up = self.schedule_one(await self.queue.pop())
+                queued = await self.queue.pop()
+                if not self._leading():
+                    raise LeadershipLost(f"{self._config.scheduler_name} is no longer sure it leads")
+                follow_up = self.schedule_one(queued)
                 if follow_up is not None:
                     tasks.create_task(follow_up)
                 # A full queue never suspends pop(): yield, or the binds, informers and the

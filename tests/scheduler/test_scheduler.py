@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from cluster.client.leaderelection import LeadershipLost
 from cluster.scheduler.scheduler import Scheduler, SchedulerConfig
 
 from .builders import node, pod
@@ -258,3 +259,17 @@ def test_binds_run_concurrently_and_later_decisions_see_assumed_pods():
         " preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
         "unschedulable",
     )
+
+
+def test_a_scheduler_no_longer_sure_it_leads_stops_before_deciding():
+    async def scenario():
+        api = FakeApi()
+        api.put(node("n1"))
+        api.put(pod("p"))
+        scheduler = Scheduler(api, FAST, leading=lambda: False)
+        with pytest.raises(ExceptionGroup) as stopped:
+            await asyncio.wait_for(scheduler.run(), 5)
+        return stopped.value, api.binds
+
+    stopped, binds = asyncio.run(scenario())
+    assert stopped.subgroup(LeadershipLost) is not None and binds == []
