@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from cluster.scheduler.framework import (
+    NOMINATED_PODS,
     NOMINATION,
     SUCCESS,
     Code,
@@ -72,6 +73,7 @@ def decide(
     *,
     start: int = 0,
     percentage: int = 0,
+    nominated: Callable[[str], Collection[PodInfo]] | None = None,
 ) -> Decision:
     if not nodes:
         return Decision("", unschedulable(NO_NODES_AVAILABLE))
@@ -83,6 +85,8 @@ def decide(
         diagnosis.pre_filter = status
         return _unschedulable(framework, state, pod, len(nodes), diagnosis)
     enough = nodes_to_find(len(nodes), percentage)
+    if nominated is not None:
+        state.write(NOMINATED_PODS, nominated)
     feasible, looked, status = framework.filter_nodes(
         state, pod, nodes, diagnosis, start=start % len(nodes), enough=enough
     )

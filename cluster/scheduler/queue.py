@@ -11,6 +11,10 @@ bound it is in none):
                  the pod itself, or until it has waited max_unschedulable (the safety net).
                  Leaving, it goes to backoff if its backoff has not expired yet, else to active.
 
+The queue also remembers nominations (kube-scheduler's nominator): a pending pod that preempted
+others waits for them to go with a nominated node (status.nominatedNodeName), and the room made
+there is its, against pods of no higher priority, until it is bound or gone.
+
 Time comes from an injected clock (monotonic seconds), so tests step time by hand; only the async
 `pop()` sleeps, until the earliest deadline or until something is added. Everything runs on one
 event loop; no method but `pop()` awaits.
@@ -23,10 +27,10 @@ import heapq
 import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from cluster.scheduler.framework import pod_key
+from cluster.scheduler.framework import PodInfo, pod_key
 from raykube.v1 import pod_pb2
 
 Clock = Callable[[], float]
@@ -69,12 +73,15 @@ class SchedulingQueue:
         self._unschedulable: OrderedDict[str, QueuedPod] = OrderedDict()  # oldest first
         self._sequence = itertools.count()
         self._wakeup = asyncio.Event()
+        self._nominated: dict[str, tuple[str, PodInfo]] = {}  # pod key -> (node, the pod)
+        self._nominated_on: dict[str, dict[str, PodInfo]] = {}  # node -> pod key -> the pod
 
     # -- what the informer says ------------------------------------------------------------
 
     def add(self, pod: pod_pb2.Pod) -> None:
         """A pending pod appeared (or changed: same as `update`)."""
         key = pod_key(pod)
+        self._note_nomination(key, pod)
         if self._find(key) is not None:
             self.update(pod)
             return
@@ -83,6 +90,7 @@ class SchedulingQueue:
     def update(self, pod: pod_pb2.Pod) -> None:
         """Keep the newest version; an unschedulable pod whose spec or labels changed is retried."""
         key = pod_key(pod)
+        self._note_nomination(key, pod)
         queued = self._find(key)
         if queued is None:
             self.add(pod)
@@ -92,6 +100,7 @@ class SchedulingQueue:
             self._release(self._unschedulable.pop(key))
 
     def delete(self, key: str) -> None:
+        self.nominate(key, None)
         self._active.pop(key, None)
         self._backoff.pop(key, None)
         self._unschedulable.pop(key, None)
@@ -107,6 +116,30 @@ class SchedulingQueue:
         for key in moving:
             self._release(self._unschedulable.pop(key))
         return len(moving)
+
+    # -- nominations -----------------------------------------------------------------------
+
+    def nominate(self, key: str, node: str | None, pod: pod_pb2.Pod | None = None) -> None:
+        """Reserve room on `node` for the pod `key` (None: it holds none any more)."""
+        previous = self._nominated.pop(key, None)
+        if previous is not None:
+            on_node = self._nominated_on[previous[0]]
+            del on_node[key]
+            if not on_node:
+                del self._nominated_on[previous[0]]
+        if node is not None and pod is not None:
+            info = PodInfo(pod)
+            self._nominated[key] = (node, info)
+            self._nominated_on.setdefault(node, {})[key] = info
+
+    def nominated_on(self, node: str) -> Collection[PodInfo]:
+        """The pods nominated to `node`."""
+        return self._nominated_on.get(node, {}).values()
+
+    def _note_nomination(self, key: str, pod: pod_pb2.Pod) -> None:
+        node = pod.status.nominated_node_name
+        if node and self._nominated.get(key, ("",))[0] != node:
+            self.nominate(key, node, pod)
 
     # -- what the scheduler says -----------------------------------------------------------
 

@@ -197,18 +197,20 @@ class Scheduler:
         percentage = self._config.percentage_of_nodes_to_score
         nodes = self.cache.nodes()
         decision = decide(self.framework, state, pod, nodes, self._rng, start=self._next_start,
-                          percentage=percentage)  # fmt: skip
+                          percentage=percentage, nominated=self.queue.nominated_on)  # fmt: skip
         self._next_start = (self._next_start + decision.looked) % max(len(nodes), 1)
         if decision.status.rejected:
             log.info("pod %s unschedulable: %s", _name(pod), decision.status.message())
             self._event(queued.pod, "Warning", "FailedScheduling", decision.status.message())
             self.queue.requeue_unschedulable(queued, decision.rejected_by)
             if decision.nomination is not None:
+                self.queue.nominate(queued.key, decision.nomination.node, queued.pod)
                 return self._preempt(queued.pod, decision.nomination, decision.status.message())
             return self._condition_write(queued.pod, "Unschedulable", decision.status.message())
         if not decision.status.ok:
             return self._failed(queued, "SchedulerError", decision.status.message())
         self.cache.assume(pod, decision.node)
+        self.queue.nominate(pod.key, None)  # placed: the room it waited for is no longer held
         reserved = self.framework.run_reserve(state, pod, decision.node)
         if not reserved.ok:
             self.cache.forget(pod.key)

@@ -82,3 +82,63 @@ def test_the_scheduler_evicts_the_victims_nominates_the_node_and_binds_there():
     deleted, nominated, scheduled = asyncio.run(scenario())
     assert len(deleted) == 3 and set(deleted) < {"low0", "low1", "low2", "low3"}
     assert nominated == ["n1"] and scheduled.status == "True"
+
+
+def test_the_room_a_preemption_made_is_kept_for_its_pod():
+    """Two big pods, two full nodes, n1's pods the cheaper to evict: the first big pod evicts
+    three there and is nominated; the second may neither take that room nor evict n1's last pod
+    for it, so it evicts three on n2: six in all, each where it made room."""
+
+    async def scenario():
+        api = FakeApi()
+        for n, priority in (("n1", 0), ("n2", 5)):
+            api.put(node(n))
+            for i in range(4):
+                api.put(prioritized(f"{n}-low{i}", priority, "900m", node_name=n))
+        api.put(prioritized("big-a", 100, "3"))
+        api.put(prioritized("big-b", 100, "3"))
+        async with running(api):
+            await until(
+                lambda: api.pod("big-a").spec.node_name and api.pod("big-b").spec.node_name, timeout=10
+            )
+        return {n: api.pod(n).spec.node_name for n in ("big-a", "big-b")}, len(api.deletes)
+
+    placed, evicted = asyncio.run(scenario())
+    assert placed == {"big-a": "n1", "big-b": "n2"} and evicted == 6
+
+
+def test_a_pod_of_no_higher_priority_neither_takes_nor_preempts_for_a_nominated_pods_room():
+    """n1 has room (its victims are gone) that big-a is nominated to; big-b, of equal priority,
+    must leave it and make room on n2 instead (whose pods are dearer to evict)."""
+    cache = Cache()
+    cache.set_node(node("n1"))
+    cache.set_pod(prioritized("n1-low0", 0, "900m", node_name="n1"))
+    cache.set_node(node("n2"))
+    for i in range(4):
+        cache.set_pod(prioritized(f"n2-low{i}", 5, "900m", node_name="n2"))
+    fw = Framework(FrameworkConfig(), default_registry(), Handle(None, cache.nodes))  # type: ignore[arg-type]
+    big_a = PodInfo(prioritized("big-a", 100, "3"))
+
+    def nominated(name):
+        return [big_a] if name == "n1" else []
+
+    incoming = PodInfo(prioritized("big-b", 100, "3"))
+    decision = decide(fw, CycleState(), incoming, cache.nodes(), random.Random(0), nominated=nominated)
+    assert decision.node == "" and decision.nomination is not None and decision.nomination.node == "n2"
+    without = decide(fw, CycleState(), incoming, cache.nodes(), random.Random(0))
+    assert without.node == "n1"  # what it would have done without the nomination
+
+
+def test_the_queue_remembers_nominations_until_the_pod_is_placed_or_gone():
+    from cluster.scheduler.queue import SchedulingQueue
+
+    queue = SchedulingQueue()
+    waiting = prioritized("big", 100, "3")
+    waiting.status.nominated_node_name = "n1"  # as the informer shows it after the status write
+    queue.add(waiting)
+    assert [p.pod.metadata.name for p in queue.nominated_on("n1")] == ["big"]
+    key = PodInfo(waiting).key
+    queue.nominate(key, "n2", waiting)  # nominated elsewhere by a later preemption
+    assert not queue.nominated_on("n1") and len(queue.nominated_on("n2")) == 1
+    queue.delete(key)  # bound or deleted
+    assert not queue.nominated_on("n2")

@@ -7,6 +7,7 @@ from cluster.scheduler.framework.config import DEFAULT_PLUGINS, DEFAULT_SCORE_WE
 from cluster.scheduler.framework.cycle_state import CycleState, StateKey
 from cluster.scheduler.framework.interfaces import (
     MAX_NODE_SCORE,
+    NOMINATED_PODS,
     NOMINATION,
     Binder,
     BindPlugin,
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_PLUGINS",
     "DEFAULT_SCORE_WEIGHTS",
     "MAX_NODE_SCORE",
+    "NOMINATED_PODS",
     "NOMINATION",
     "SKIP",
     "SUCCESS",

@@ -21,7 +21,7 @@ that does not say is assumed to care about every event.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -76,6 +76,8 @@ class Nomination:
 
 
 NOMINATION = StateKey[Nomination]("PostFilter/nomination")
+# node -> the pods nominated to it (waiting for room a preemption made); the scheduler writes it
+NOMINATED_PODS = StateKey[Callable[[str], Collection[PodInfo]]]("nominatedPods")
 
 
 @runtime_checkable

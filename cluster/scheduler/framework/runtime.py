@@ -23,6 +23,7 @@ from cluster.scheduler.framework.config import FrameworkConfig
 from cluster.scheduler.framework.cycle_state import CycleState
 from cluster.scheduler.framework.interfaces import (
     MAX_NODE_SCORE,
+    NOMINATED_PODS,
     BindPlugin,
     ClusterEvent,
     EnqueueExtensions,
@@ -126,7 +127,8 @@ class Framework:
     ) -> tuple[list[NodeInfo], int, Status]:
         """The nodes every filter accepts, looking from `nodes[start]` on (wrapping around) and
         stopping once `enough` were found; returns them and how many nodes were looked at.
-        Rejected nodes' statuses go into `diagnosis`."""
+        Rejected nodes' statuses go into `diagnosis`. A node where pods of at least this pod's
+        priority are nominated (NOMINATED_PODS) must also fit the pod with them on it."""
         filters = [(p.name, p.filter) for p in self._filter if p.name not in state.skip_filter]
         feasible: list[NodeInfo] = []
         rejected = diagnosis.node_statuses
@@ -146,14 +148,39 @@ class Framework:
                     rejected[node.name] = status
                     break
             else:
+                status = self._with_nominated(state, pod, node)
+                if status.code is Code.ERROR:
+                    return [], looked, status
+                if not status.ok:
+                    rejected[node.name] = status
+                    continue
                 feasible.append(node)
                 if len(feasible) >= enough:
                     break
         return feasible, looked, SUCCESS
 
+    def _with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """Whether `pod` still fits `node` once the pods nominated there that it may not take
+        room from (no lower priority than its own) are counted on it."""
+        nominated = state.get(NOMINATED_PODS)
+        if nominated is None:
+            return SUCCESS
+        ahead = [p for p in nominated(node.name) if p.key != pod.key and p.priority >= pod.priority]
+        if not ahead:
+            return SUCCESS
+        crowded = node.clone()
+        for other in ahead:
+            crowded.add_pod(other)
+        return self._run_filters(state, pod, crowded)
+
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        """Every enabled filter on one node (the first that does not accept it answers): for
-        post_filter plugins asking whether the pod would fit a node changed in thought."""
+        """Every enabled filter on one node (the first that does not accept it answers), the
+        pods nominated there included: for post_filter plugins asking whether the pod would fit
+        a node changed in thought."""
+        status = self._run_filters(state, pod, node)
+        return self._with_nominated(state, pod, node) if status.ok else status
+
+    def _run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         for plugin in self._filter:
             if plugin.name not in state.skip_filter:
                 status = plugin.filter(state, pod, node)
