@@ -1,10 +1,12 @@
 """Binds in batches: one BindMany round trip carries every bind decided while earlier ones were
 in flight (group commit, as the store does with proposals).
 
-At most `max_in_flight` requests are outstanding. A bind that finds a free slot sends everything
-pending, and keeps sending what piled up meanwhile; a bind that finds none waits for a sender to
-take it along. At low load each bind goes alone, at once; under load batches grow to what
-accumulates during a round trip. Each bind's outcome is its own (the bound pod, or the ApiError a
+At most `max_in_flight` requests of at most `max_batch` binds are outstanding (more in flight
+would only queue in the API server and the store, in front of everyone else's requests, leader
+election renewals included). A bind that finds a free slot sends everything pending, and keeps
+sending what piled up meanwhile; a bind that finds none waits for a sender to take it along. At
+low load each bind goes alone, at once; under load batches grow to what accumulates during a
+round trip. Each bind's outcome is its own (the bound pod, or the ApiError a
 single Bind would have raised); a request that fails as a whole fails each bind in it.
 """
 
@@ -25,7 +27,7 @@ class BindManyApi(Protocol):
 
 
 class BatchingBinder:
-    def __init__(self, api: BindManyApi, *, max_in_flight: int = 2, max_batch: int = 256):
+    def __init__(self, api: BindManyApi, *, max_in_flight: int = 2, max_batch: int = 64):
         self._api = api
         self._max_in_flight = max_in_flight
         self._max_batch = max_batch
