@@ -106,7 +106,7 @@ spec:
 
 @pytest.mark.parametrize(("lease", "replicas"), [("kube-controller-manager", "controller-manager"),
                                                  ("kube-scheduler", "scheduler")])  # fmt: skip
-def test_a_standby_takes_over_within_15_s_of_the_leader_being_killed(
+def test_a_standby_takes_over_within_20_s_of_the_leader_being_killed(
     cluster: Cluster, lease: str, replicas: str
 ) -> None:
     import ray
@@ -127,4 +127,4 @@ def test_a_standby_takes_over_within_15_s_of_the_leader_being_killed(
         )
         took = time.monotonic() - killed_at
     print(f"\n{lease}: {successor} took over {took:.1f}s after {leader} was killed")
-    assert took < 15
+    assert took < 20  # lease duration 15 s + a retry period of 2 s
