@@ -68,6 +68,15 @@ _FILTER = StateKey[_Filtering](f"{NAME}/preFilter")
 _SCORE = StateKey[_Scoring](f"{NAME}/preScore")
 
 
+def _parsed(pod: PodInfo, action: str) -> Spread | Status:
+    """The pod's constraints of `action`, or SKIP (none), or the error of one that does not parse."""
+    try:
+        spread = parse(pod, action)
+    except labels.SelectorError as err:
+        return error(f"invalid topology spread constraint: {err}")
+    return SKIP if spread is None else spread
+
+
 class PodTopologySpread:
     name = NAME
 
@@ -75,12 +84,9 @@ class PodTopologySpread:
         self._handle = handle
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        try:
-            spread = parse(pod, DO_NOT_SCHEDULE)
-        except labels.SelectorError as err:
-            return error(f"invalid topology spread constraint: {err}")
-        if spread is None:
-            return SKIP
+        spread = _parsed(pod, DO_NOT_SCHEDULE)
+        if isinstance(spread, Status):
+            return spread
         counts = count_domains(spread, pod, nodes, self._handle.topology())
         minimums = [
             0 if len(domains) < c.min_domains else min(domains.values(), default=0)
@@ -102,12 +108,9 @@ class PodTopologySpread:
         return SUCCESS
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        try:
-            spread = parse(pod, SCHEDULE_ANYWAY)
-        except labels.SelectorError as err:
-            return error(f"invalid topology spread constraint: {err}")
-        if spread is None:
-            return SKIP
+        spread = _parsed(pod, SCHEDULE_ANYWAY)
+        if isinstance(spread, Status):
+            return spread
         scored = [n for n in nodes if spread.has_keys(n)]
         if not scored:
             return SKIP
