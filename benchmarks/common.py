@@ -95,7 +95,11 @@ class TemporaryCluster:
     def __enter__(self) -> TemporaryCluster:
         print(f"bringing up a local cluster in {self.home} ...", flush=True)
         started = time.monotonic()
-        self.up()
+        try:
+            self.up()
+        except BaseException:
+            self.__exit__(None, None, None)  # a half-started cluster (a Ray head at least) goes too
+            raise
         print(f"cluster up in {time.monotonic() - started:.1f}s", flush=True)
         self.config = client_config.load(self.home)
         return self
