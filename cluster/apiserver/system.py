@@ -6,9 +6,10 @@
   kube-apiserver's master-count reconciler keeps it; a server whose host is lost stays listed);
 - the `kube-dns` Service in kube-system (the range's tenth ClusterIP, port 53 UDP and TCP): no pods
   behind it; each host's proxy answers it with its own DNS responder;
-- the bootstrap ClusterRoles and ClusterRoleBindings (rbac/bootstrap.py);
+- the bootstrap ClusterRoles and ClusterRoleBindings (rbac/bootstrap.py); a role that exists gets
+  the rules a newer raykube added to it (reconciled, as kube-apiserver does);
 - the PriorityClasses system-cluster-critical and system-node-critical.
-Existing objects are kept (a restarted API server changes nothing); the `kubernetes` endpoints
+Existing objects are kept (a restarted API server changes nothing else); the `kubernetes` endpoints
 follow the API servers' addresses.
 """
 
@@ -18,15 +19,16 @@ import contextlib
 import ipaddress
 from collections.abc import Sequence
 
-from cluster.api import wellknown
+from cluster.api import resources, wellknown
 from cluster.api.resources import T
 from cluster.apiserver.priority import system_priority_classes
 from cluster.apiserver.rbac import bootstrap
 from cluster.apiserver.registry import Registry
 from cluster.errors import AlreadyExists
-from raykube.v1 import discovery_pb2, namespace_pb2, service_pb2
+from raykube.v1 import discovery_pb2, namespace_pb2, rbac_pb2, service_pb2
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 
 
@@ -55,14 +57,31 @@ async def ensure_system_objects(registry: Registry, api_hosts: Sequence[str], ap
         with contextlib.suppress(AlreadyExists):
             await registry.create(priority_class)
     for role in bootstrap.cluster_roles():
-        with contextlib.suppress(AlreadyExists):
-            await registry.create(role)
+        await _reconcile_role(registry, role)
     for binding in bootstrap.cluster_role_bindings():
         with contextlib.suppress(AlreadyExists):
             await registry.create(binding)
     ips = [host for host in api_hosts if _is_ipv4(host)]
     if ips:
         await _point_kubernetes_at(registry, ips, api_port)
+
+
+async def _reconcile_role(registry: Registry, wanted: rbac_pb2.ClusterRole) -> None:
+    """Create a bootstrap ClusterRole, or add the rules a newer raykube gives it to the stored one
+    (as kube-apiserver's RBAC reconciliation does; rules an admin added stay, and a role annotated
+    rbac.authorization.kubernetes.io/autoupdate: "false" is left as it is)."""
+    try:
+        await registry.create(wanted)
+        return
+    except AlreadyExists:
+        pass
+    current = await registry.get(resources.CLUSTERROLES, "", wanted.metadata.name)
+    if current.metadata.annotations.get(AUTOUPDATE) == "false":
+        return
+    missing = [rule for rule in wanted.rules if rule not in current.rules]
+    if missing:
+        current.rules.extend(missing)
+        await registry.update(current)
 
 
 def _is_ipv4(host: str) -> bool:
