@@ -103,12 +103,11 @@ class LeaderElector:
 
     async def _renew(self) -> None:
         config = self._config
-        last = self._clock()
         while True:
             await asyncio.sleep(config.retry_period)
             if await self._try_acquire_or_renew():
-                last = self._renewed = self._clock()
-            elif self._clock() - last > config.renew_deadline:
+                self._renewed = self._clock()
+            elif self._clock() - self._renewed > config.renew_deadline:
                 log.error("%s: %s failed to renew its lease; stepping down", config.name, config.identity)
                 raise LeadershipLost(config.name)
 

@@ -33,7 +33,6 @@ class BatchingBinder:
         self._max_batch = max_batch
         self._pending: list[tuple[api_pb2.BindRequest, asyncio.Future[Message]]] = []
         self._in_flight = 0
-        self.requests = 0  # round trips made (batches)
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
@@ -60,7 +59,6 @@ class BatchingBinder:
         try:
             while self._pending:
                 batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-                self.requests += 1
                 try:
                     results = await self._api.bind_many([request for request, _ in batch])
                 except ApiError as err:

@@ -22,7 +22,6 @@ class FakeApi:
         self.current = 99
         self.watchers: list[tuple[str, asyncio.Queue[tuple[str, Message]]]] = []
         self.binds: list[tuple[str, str, str, str]] = []  # (name, node, uid, resourceVersion)
-        self.bind_requests: list[int] = []  # binds per BindMany request
         self.status_writes: list[pod_pb2.Pod] = []
         self.deletes: list[tuple[str, str]] = []  # (namespace, name) the scheduler deleted (preemption)
         self.before_bind: Callable[[str, str], None] | None = None  # may raise to fail a bind
@@ -133,7 +132,6 @@ class FakeApi:
 
     async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> list[Message | ApiError]:
         """Each bind as `bind` does it, concurrently (as the API server runs them)."""
-        self.bind_requests.append(len(binds))
 
         async def one(b: api_pb2.BindRequest) -> Message | ApiError:
             try:

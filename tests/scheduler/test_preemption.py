@@ -84,10 +84,9 @@ def test_the_scheduler_evicts_the_victims_nominates_the_node_and_binds_there():
     assert nominated == ["n1"] and scheduled.status == "True"
 
 
-def test_the_room_a_preemption_made_is_kept_for_its_pod():
-    """Two big pods, two full nodes, n1's pods the cheaper to evict: the first big pod evicts
-    three there and is nominated; the second may neither take that room nor evict n1's last pod
-    for it, so it evicts three on n2: six in all, each where it made room."""
+def test_two_preemptors_on_two_full_nodes_end_one_per_node_with_six_evictions():
+    """End to end through the scheduler loop (the fake API's timing does not let the second pod
+    race for the first one's room; the reservation itself is pinned at the decision level below)."""
 
     async def scenario():
         api = FakeApi()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from cluster.scheduler.framework.config import FrameworkConfig
@@ -130,6 +130,7 @@ class Framework:
         Rejected nodes' statuses go into `diagnosis`. A node where pods of at least this pod's
         priority are nominated (NOMINATED_PODS) must also fit the pod with them on it."""
         filters = [(p.name, p.filter) for p in self._filter if p.name not in state.skip_filter]
+        nominated = state.get(NOMINATED_PODS)  # read once, not per node
         feasible: list[NodeInfo] = []
         rejected = diagnosis.node_statuses
         total = len(nodes)
@@ -148,7 +149,7 @@ class Framework:
                     rejected[node.name] = status
                     break
             else:
-                status = self._with_nominated(state, pod, node)
+                status = self._with_nominated(state, pod, node, nominated)
                 if status.code is Code.ERROR:
                     return [], looked, status
                 if not status.ok:
@@ -159,10 +160,15 @@ class Framework:
                     break
         return feasible, looked, SUCCESS
 
-    def _with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+    def _with_nominated(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        node: NodeInfo,
+        nominated: Callable[[str], Collection[PodInfo]] | None,
+    ) -> Status:
         """Whether `pod` still fits `node` once the pods nominated there that it may not take
         room from (no lower priority than its own) are counted on it."""
-        nominated = state.get(NOMINATED_PODS)
         if nominated is None:
             return SUCCESS
         ahead = [p for p in nominated(node.name) if p.key != pod.key and p.priority >= pod.priority]
@@ -178,7 +184,7 @@ class Framework:
         pods nominated there included: for post_filter plugins asking whether the pod would fit
         a node changed in thought."""
         status = self._run_filters(state, pod, node)
-        return self._with_nominated(state, pod, node) if status.ok else status
+        return self._with_nominated(state, pod, node, state.get(NOMINATED_PODS)) if status.ok else status
 
     def _run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         for plugin in self._filter:
