@@ -45,6 +45,7 @@ def options_from(args: argparse.Namespace) -> StoreOptions:
         request_timeout=args.request_timeout,
         snapshot_every=args.snapshot_every,
         catchup_entries=args.catchup_entries,
+        pacing=replace(defaults.pacing, linger=args.batch_linger_ms / 1000),
     )
     return StoreOptions(
         name=args.name,
@@ -89,6 +90,12 @@ def main() -> None:
     parser.add_argument("--request-timeout", type=float, default=defaults.request_timeout, help="seconds")
     parser.add_argument("--snapshot-every", type=int, default=defaults.snapshot_every)
     parser.add_argument("--catchup-entries", type=int, default=defaults.catchup_entries)
+    parser.add_argument(
+        "--batch-linger-ms",
+        type=float,
+        default=defaults.pacing.linger * 1000,
+        help="how long a Ready may wait for more work while the replica is CPU-bound (0: never)",
+    )
     parser.add_argument("--enable-fault-injection", action="store_true", help="TEST ONLY")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

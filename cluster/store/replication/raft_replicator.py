@@ -4,14 +4,15 @@ Loops (owned by `run()`'s TaskGroup):
 
 - tick: `RawNode.tick()` every `tick_interval` seconds (elections after `election_ticks` silent
   ticks, heartbeats every `heartbeat_ticks`); ticks missed while the loop was busy are skipped.
-- ready: whenever woken (a proposal, a message from a peer, a tick), hand waiting proposals to
-  Raft as one batch, then for every Ready, in the order of the RawNode contract: write snapshot,
-  entries and hard state to DiskStorage and make them durable with ONE fsync (in a worker thread,
-  while the loop goes on accepting proposals and messages: they form the next Ready, which is
-  group commit); send the messages (a leader sends them before its fsync, as etcd does: see
-  `_handle`); restore a snapshot and apply committed entries to the state machine and member
-  table; report them to `on_applied`; resolve the proposers waiting on this replica; serve
-  ReadIndex results; advance. Then maybe snapshot and compact.
+- ready: whenever woken (a proposal, a message from a peer, a tick), and after a short linger
+  if the replica is CPU-bound (pacing.py: many small Readies cost far more than few large ones),
+  hand waiting proposals to Raft as one batch, then for every Ready, in the order of the
+  RawNode contract: write snapshot, entries and hard state to DiskStorage and make them durable
+  with ONE fsync (in a worker thread, while the loop goes on accepting proposals and messages:
+  they form the next Ready, which is group commit); send the messages (a leader sends them
+  before its fsync, as etcd does: see `_handle`); restore a snapshot and apply committed entries
+  to the state machine and member table; report them to `on_applied`; resolve the proposers
+  waiting on this replica; serve ReadIndex results; advance. Then maybe snapshot and compact.
 - the peer transport's senders (transport.py), and the publication of this member's name and
   client URL through the log (etcd's publish).
 
@@ -78,6 +79,7 @@ from cluster.store.raft import (
 )
 from cluster.store.replication.faults import Faults
 from cluster.store.replication.members import Members, member_change
+from cluster.store.replication.pacing import Pacer, PacingOptions
 from cluster.store.replication.proposals import Outcome, Proposals
 from cluster.store.replication.raft_storage import DiskStorage
 from cluster.store.replication.read_index import ReadIndex
@@ -104,6 +106,7 @@ class RaftOptions:
     segment_bytes: int = DEFAULT_SEGMENT_BYTES
     fsync: Callable[[int], None] = os.fsync
     transport: TransportOptions = field(default_factory=TransportOptions)
+    pacing: PacingOptions = field(default_factory=PacingOptions)
 
 
 class RaftReplicator:
@@ -139,6 +142,7 @@ class RaftReplicator:
         self._proposals = Proposals(options.request_timeout, self._wake.set)
         self._reads = ReadIndex(retry_ticks=options.election_ticks)
         self._reads.applied_to(self._applied)
+        self._pacer = Pacer(options.pacing)
         self._leader_event = asyncio.Event()  # set and replaced whenever the leader changes
         self._stop = asyncio.Event()
         self._stopping = False
@@ -388,6 +392,7 @@ class RaftReplicator:
         node = self._node
         while not self._stopping:
             await self._wake.wait()
+            await self._pace()
             self._wake.clear()
             self._hand_over()
             while node.has_ready() and not self._stopping:
@@ -399,6 +404,15 @@ class RaftReplicator:
             if self.removed:
                 log.warning("member %x was removed from the cluster: stopping", self.member_id)
                 return
+
+    async def _pace(self) -> None:
+        """Time one trip round the event loop; while the replica is busy, let the Ready grow."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(0)
+        delay = self._pacer.linger(loop.time() - started)
+        if delay:
+            await asyncio.sleep(delay)
 
     def _hand_over(self) -> None:
         """Give Raft the proposals and the read round that wait (if a leader is known)."""
