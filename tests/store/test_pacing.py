@@ -1,4 +1,5 @@
-"""Ready pacing: lingers only while the loop's average lag says the replica is busy, and backs off."""
+"""Ready pacing: lingers while the loop's average lag says the replica is busy, keeps lingering
+until the lag has clearly fallen (not at the first dip its own lingering causes), then stops."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from cluster.store.replication.pacing import Pacer, PacingOptions
 
-OPTIONS = PacingOptions(linger=0.01, busy_lag=0.0004, smoothing=0.5)
+OPTIONS = PacingOptions(linger=0.01, busy_lag=0.0004, idle_lag=0.00015, smoothing=0.5)
 
 
 def test_an_idle_loop_never_waits() -> None:
@@ -24,18 +25,28 @@ def test_a_busy_loop_lingers_up_to_the_window_minus_the_lag_already_spent() -> N
 
 
 def test_one_slow_trip_round_an_idle_loop_is_smoothed_away() -> None:
-    pacer = Pacer(PacingOptions(linger=0.01, busy_lag=0.0004, smoothing=0.1))
+    pacer = Pacer(PacingOptions(linger=0.01, busy_lag=0.0004, idle_lag=0.00015, smoothing=0.1))
     for _ in range(50):
         pacer.linger(0.00002)
     assert pacer.linger(0.002) == 0.0  # a single spike moves the average by a tenth only
 
 
-def test_pacing_backs_off_once_the_lag_falls() -> None:
+def test_a_lag_between_the_thresholds_keeps_the_state_it_found() -> None:
+    between = 0.00025
+    idle = Pacer(OPTIONS)
+    assert [idle.linger(between) for _ in range(20)] == [0.0] * 20  # never became busy
+    busy = Pacer(OPTIONS)
+    busy.linger(0.003)
+    assert all(delay > 0 for delay in [busy.linger(between) for _ in range(20)])  # stays busy
+
+
+def test_pacing_stops_once_the_lag_falls_below_the_idle_threshold() -> None:
     pacer = Pacer(OPTIONS)
     for _ in range(10):
         pacer.linger(0.003)
     assert pacer.linger(0.0001) > 0  # the average is still high
     assert [pacer.linger(0.0001) for _ in range(20)][-1] == 0.0
+    assert not pacer.busy
 
 
 def test_a_zero_window_turns_pacing_off() -> None:
