@@ -23,8 +23,7 @@
     ├── BadLeaderTransferee    FAILED_PRECONDITION "etcdserver: bad leader transferee"
     ├── MemberNotFound         NOT_FOUND         "etcdserver: member not found"
     ├── PeerURLExists          FAILED_PRECONDITION "etcdserver: Peer URLs already exists"
-    ├── MemberBadURLs          INVALID_ARGUMENT  "etcdserver: given member URLs are invalid"
-    └── ClusterIDMismatch      FAILED_PRECONDITION "etcdserver: cluster ID mismatch"  (between replicas)
+    └── MemberBadURLs          INVALID_ARGUMENT  "etcdserver: given member URLs are invalid"
 
     StorageError                                (not a client's fault: the node refuses to go on)
     └── CorruptLogError        a WAL record failed its check somewhere other than a torn tail
@@ -152,11 +151,6 @@ class PeerURLExists(StoreError):
 class MemberBadURLs(StoreError):
     text = "etcdserver: given member URLs are invalid"
     code = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class ClusterIDMismatch(StoreError):
-    text = "etcdserver: cluster ID mismatch"
-    code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class StorageError(Exception):

@@ -18,11 +18,13 @@ names; a member added later (initial_cluster_state="existing", empty data direct
 its peer address.
 
 Everything runs on the calling event loop: the two gRPC aio servers (clients on `address`, peers
-on `peer_address`), the replicator's loops, the lease expiry loop and the member's publication
-(all owned by one TaskGroup in `node._supervisor`). Only WAL and snapshot file I/O leave the loop,
-in worker threads. `stop()` stops serving (in-flight RPCs get `grace` seconds), stops the loops,
-lets the replicator finish the Ready in hand, and closes the WAL. A replica removed from the
-cluster ends its loops by itself: `wait()` returns, and the process should stop.
+on `peer_address`), the Raft stream listener (raft_stream.py: on the peer address's host, at a
+port the system picks, which peers learn from StorePeer.RaftStream), the replicator's loops, the
+lease expiry loop and the member's publication (all owned by one TaskGroup in
+`node._supervisor`). Only WAL and snapshot file I/O leave the loop, in worker threads. `stop()`
+stops serving (in-flight RPCs get `grace` seconds), stops the loops, lets the replicator finish
+the Ready in hand, and closes the WAL. A replica removed from the cluster ends its loops by
+itself: `wait()` returns, and the process should stop.
 
 No Ray here: a Ray actor wraps this from outside.
 """
@@ -47,6 +49,7 @@ from cluster.store.replication.identity import Identity, derive_id
 from cluster.store.replication.lease_timers import Clock, LeaseTimers, expire_leases
 from cluster.store.replication.members import address_of, url_of
 from cluster.store.replication.raft_replicator import RaftOptions, RaftReplicator
+from cluster.store.replication.raft_stream import RaftStreamServer
 from cluster.store.replication.replicator import Applied
 from cluster.store.replication.transport import CHANNEL_OPTIONS
 from cluster.store.v3rpc.admin_service import StoreAdminService
@@ -91,6 +94,7 @@ class StoreNode:
         address: tuple[str, int],
         peer_address: str | None,
         servers: list[grpc.aio.Server],
+        stream_server: RaftStreamServer | None,
         replicator: RaftReplicator,
         timers: LeaseTimers,
         faults: Faults,
@@ -102,6 +106,7 @@ class StoreNode:
         self.replicator = replicator
         self.faults = faults  # TEST ONLY: fault injection (faults.py)
         self._servers = servers
+        self._stream_server = stream_server
         self._timers = timers
         self._options = options
         self._helpers: list[asyncio.Task[None]] = []
@@ -140,6 +145,8 @@ class StoreNode:
         """Stop serving: clients' RPCs get `grace` seconds, peers' streams none (Raft resends)."""
         client_server, *peer_server = self._servers
         await asyncio.gather(client_server.stop(grace), *(server.stop(0) for server in peer_server))
+        if self._stream_server is not None:
+            await self._stream_server.stop()
         for helper in self._helpers:
             helper.cancel()
         self.replicator.stop()
@@ -180,11 +187,14 @@ async def start_store_node(
     headers = Headers(cluster_id, machine, replicator)
     leases = LeaseService(machine, replicator, timers, headers)
     servers = []
+    stream_server = None
     peer_listen = options.peer_listen or peer_address
     if peer_listen is not None:
+        stream_server = RaftStreamServer(cluster_id, replicator.transport.deliver, options.tls)
+        stream_port = await stream_server.start(peer_listen.rpartition(":")[0].strip("[]"))
         peer_server = grpc.aio.server(options=CHANNEL_OPTIONS)
         store_pb2_grpc.add_StorePeerServicer_to_server(
-            PeerService(cluster_id, replicator, leases, faults), peer_server
+            PeerService(cluster_id, replicator, leases, stream_port), peer_server
         )
         peer_health = await Health.install(
             peer_server, [store_pb2.DESCRIPTOR.services_by_name["StorePeer"].full_name]
@@ -223,7 +233,7 @@ async def start_store_node(
         peer_listen,
         data_dir,
     )
-    return StoreNode((host, bound), peer_address, servers, replicator, timers, faults, options)
+    return StoreNode((host, bound), peer_address, servers, stream_server, replicator, timers, faults, options)
 
 
 async def _membership(

@@ -1,25 +1,27 @@
-"""Raft messages to other replicas: one queue, one sender and one gRPC stream per peer.
+"""Raft messages to other replicas: one queue, one sender and one stream per peer.
 
 `send(messages)` (the ready loop calls it) puts each message on its peer's queue and returns at
-once. Each peer has one sender task that keeps one `StorePeer.Send` client stream open and writes
-everything queued as one SendRequest, again and again. While a write is under way new messages
-pile up and leave together in the next one, so a busy leader sends few large batches, and a slow
-or dead peer only ever holds up its own queue. A queue keeps at most `max_queue` messages; beyond
-that new ones are dropped (Raft sends again what matters). A stream costs about half a unary
-call per batch, which is most of a replication round trip's latency here.
+once. Each peer has one sender task that keeps one Raft stream open to it (raft_stream.py: TCP,
+TLS with the cluster's certificates, found through the peer's `StorePeer.RaftStream`) and writes
+everything queued as one SendRequest frame, again and again. While a write is under way new
+messages pile up and leave together in the next one, so a busy leader sends few large batches,
+and a slow or dead peer only ever holds up its own queue. A queue keeps at most `max_queue`
+messages; beyond that new ones are dropped (Raft sends again what matters).
 
-Failure: a write that fails or takes longer than `send_timeout` drops its batch, closes the
-stream, reports the peer unreachable to Raft (which then probes it gently instead of streaming
-entries) and reports any MsgSnap in it as failed; the sender waits `retry` seconds and opens a new
-stream for its next batch. A MsgSnap whose write went through is reported delivered (as etcd
-does: the peer's answer to it comes as an ordinary message). Receiving is the StorePeer
-servicer's job (peer_service.py).
+Failure: a connection that cannot be opened, a write that fails or takes longer than
+`send_timeout` drops its batch, closes the stream, reports the peer unreachable to Raft (which
+then probes it gently instead of streaming entries) and reports any MsgSnap in it as failed; the
+sender waits `retry` seconds and opens a new stream for its next batch. A MsgSnap whose write
+went through is reported delivered (as etcd does: the peer's answer to it comes as an ordinary
+message). Receiving is raft_stream.py's server, which hands batches to `deliver` (below).
 
-Fault injection (faults.py, test only) drops messages to a blocked peer here, silently.
+Fault injection (faults.py, test only) drops messages to a blocked peer here, and messages from
+one in `deliver`, silently.
 
-Channels: one per peer address for the transport's life (gRPC reconnects by itself, with a short
-backoff so a restarted peer is reached within a second); `stub(peer)` lends it to lease
-forwarding. Event-loop only; `run()` owns the sender tasks and closes the channels when cancelled.
+Channels: one gRPC channel per peer address for the transport's life (gRPC reconnects by itself,
+with a short backoff so a restarted peer is reached within a second); `stub(peer)` lends it to
+lease forwarding and stream discovery. Event-loop only; `run()` owns the sender tasks and closes
+the streams and channels when cancelled.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import grpc
 
 from cluster.store.raft import Message, MessageType
 from cluster.store.replication.faults import Faults
-from cluster.store.replication.raft_codec import message_to_pb
+from cluster.store.replication.raft_codec import message_from_pb, message_to_pb
+from cluster.store.replication.raft_stream import RaftStream
 from cluster.tls import Tls, open_channel
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
@@ -53,6 +56,7 @@ Resolve = Callable[[int], str | None]  # member ID -> host:port of its peer addr
 
 
 class Reporter(Protocol):
+    def step(self, messages: list[Message]) -> None: ...
     def report_unreachable(self, peer: int) -> None: ...
     def report_snapshot(self, peer: int, succeeded: bool) -> None: ...
 
@@ -110,6 +114,13 @@ class PeerTransport:
             peer.queue.append(m)
             peer.wake.set()
 
+    def deliver(self, request: store_pb2.SendRequest) -> None:
+        """A batch from a peer's stream: its messages into Raft, in order (the stream server calls this)."""
+        faults = self._faults
+        self._reporter.step(
+            [message_from_pb(pb) for pb in request.messages if not (faults.dropped and faults.blocks(pb.frm))]
+        )
+
     def stub(self, peer: int) -> store_pb2_grpc.StorePeerStub | None:
         """A stub on the peer's channel, or None if its address is unknown."""
         address = self._resolve(peer)
@@ -136,7 +147,7 @@ class PeerTransport:
                 await channel.close()
 
     async def _sender(self, peer: _Peer) -> None:
-        stream: grpc.aio.StreamUnaryCall | None = None
+        stream: RaftStream | None = None
         try:
             while True:
                 await peer.wake.wait()
@@ -149,33 +160,38 @@ class PeerTransport:
                     await asyncio.sleep(self._options.retry)
         finally:
             if stream is not None:
-                stream.cancel()
+                stream.close()
+
+    async def _open(self, peer: int) -> RaftStream:
+        """A new stream to `peer`: ask its peer service for the stream's port, then connect."""
+        address = self._resolve(peer)
+        stub = self.stub(peer)
+        if address is None or stub is None:
+            raise ConnectionError("address unknown")
+        answer = await stub.RaftStream(store_pb2.RaftStreamRequest(), timeout=self._options.send_timeout)
+        host = address.rpartition(":")[0].strip("[]")
+        return await RaftStream.open(host, answer.port, self._cluster_id, self._options.tls)
 
     async def _deliver(
-        self, peer: _Peer, stream: grpc.aio.StreamUnaryCall | None, batch: list[Message]
-    ) -> grpc.aio.StreamUnaryCall | None:
+        self, peer: _Peer, stream: RaftStream | None, batch: list[Message]
+    ) -> RaftStream | None:
         """Write one batch on the peer's stream (opened if need be); the stream, or None if it failed."""
         error: str | None = None
-        if stream is None:
-            stub = self.stub(peer.id)
-            if stub is None:
-                error = "address unknown"
-            else:
-                stream = stub.Send()
-        if stream is not None:
-            request = store_pb2.SendRequest(
-                cluster_id=self._cluster_id, messages=[message_to_pb(m) for m in batch]
-            )
-            try:
-                async with asyncio.timeout(self._options.send_timeout):
-                    await stream.write(request)
-            except grpc.aio.AioRpcError as err:
-                error = f"{err.code().name}: {err.details()}"
-            except (TimeoutError, asyncio.InvalidStateError) as err:
-                error = repr(err)  # a write stuck on a peer that stopped reading; a stream already over
-            if error is not None:
-                stream.cancel()
-                stream = None
+        request = store_pb2.SendRequest(
+            cluster_id=self._cluster_id, messages=[message_to_pb(m) for m in batch]
+        )
+        try:
+            async with asyncio.timeout(self._options.send_timeout):
+                if stream is None:
+                    stream = await self._open(peer.id)
+                await stream.write(request)
+        except grpc.aio.AioRpcError as err:
+            error = f"{err.code().name}: {err.details()}"
+        except (TimeoutError, OSError) as err:  # OSError: ConnectionError, refused, reset, TLS
+            error = repr(err)  # TimeoutError: a peer that stopped reading, or never answered
+        if error is not None and stream is not None:
+            stream.close()
+            stream = None
         if error is None:
             if not peer.reachable:
                 log.info("peer %x is reachable again", peer.id)
