@@ -139,9 +139,9 @@ async def tls_scenario(tmp_path: Path) -> None:
             async with asyncio.timeout(5):
                 await RaftStream.open("127.0.0.1", found.server.port, CLUSTER, stranger)
         plain = RaftStream.open("127.0.0.1", found.server.port, CLUSTER, None)
-        with pytest.raises((asyncio.IncompleteReadError, ConnectionError)):
+        with pytest.raises(ConnectionError):
             async with asyncio.timeout(5):
-                await plain  # no TLS at all: the receiver never answers the hello
+                await plain  # no TLS at all: the receiver closes without answering the hello
         assert len(found.got) == 1
     finally:
         await found.server.stop()

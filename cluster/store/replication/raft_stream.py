@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MAGIC = b"raykube-raft/1\n"
 ACCEPTED, REFUSED = b"\x01", b"\x00"
 MAX_FRAME_BYTES = 1 << 30  # snapshots travel in one frame
+HELLO_TIMEOUT = 10.0  # seconds a new connection has to introduce itself
 _HELLO = struct.Struct(">Q")
 _LENGTH = struct.Struct(">I")
 
@@ -55,7 +56,8 @@ class RaftStream:
 
     @classmethod
     async def open(cls, host: str, port: int, cluster_id: int, tls: Tls | None) -> RaftStream:
-        """Connect and introduce this cluster; raises StreamRefused or an OSError."""
+        """Connect and introduce this cluster; raises StreamRefused or another OSError (the
+        transport's sender handles OSErrors: the peer is unreachable for now)."""
         context = client_context(tls) if tls is not None else None
         reader, writer = await asyncio.open_connection(
             host, port, ssl=context, server_hostname=SERVER_NAME if context is not None else None
@@ -63,6 +65,9 @@ class RaftStream:
         try:
             writer.write(MAGIC + _HELLO.pack(cluster_id))
             answer = await reader.readexactly(1)
+        except asyncio.IncompleteReadError:
+            writer.close()
+            raise ConnectionResetError(f"{host}:{port} closed the stream before answering") from None
         except BaseException:
             writer.close()
             raise
@@ -115,7 +120,8 @@ class RaftStreamServer:
         self._connections.add(writer)
         peer = writer.get_extra_info("peername")
         try:
-            hello = await reader.readexactly(len(MAGIC) + _HELLO.size)
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                hello = await reader.readexactly(len(MAGIC) + _HELLO.size)
             if hello[: len(MAGIC)] != MAGIC or _HELLO.unpack(hello[len(MAGIC) :])[0] != self._cluster_id:
                 log.warning("raft stream from %s refused: not a replica of this cluster", peer)
                 writer.write(REFUSED)
@@ -127,8 +133,8 @@ class RaftStreamServer:
                     log.warning("raft stream from %s: a %d-byte frame is too long; closing", peer, length)
                     return
                 self._deliver(store_pb2.SendRequest.FromString(await reader.readexactly(length)))
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
-            pass  # the sender went away (it reconnects if it still has something to say)
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, TimeoutError):
+            pass  # the sender went away or never spoke (it reconnects if it has something to say)
         except (DecodeError, ValueError) as err:
             log.warning("raft stream from %s: unreadable frame (%s); closing", peer, err)
         finally:
