@@ -1,23 +1,27 @@
 """Store throughput and latency: raykube's three replicas against a real three-member etcd, same run.
 
-    .venv/bin/python -m benchmarks.store [--seconds 8] [--clients 1,16,256]
+    .venv/bin/python -m benchmarks.store [--seconds 5] [--rounds 3] [--clients 1,16,256]
 
-For each system (started fresh on loopback, stopped afterwards): puts of random keys (10,000
-keys, 256-byte values) with 1, 16 and 256 concurrent clients, then linearizable single-key
-ranges with 256 clients. Clients are spread over the three members (writes and linearizable
-reads at a follower go through the leader, in both systems) and over two load processes, so the
-load generator is the same for both and runs beside them on this machine's two cores.
-Every raykube number is reported as a ratio to etcd's.
+Both systems are started fresh on loopback (each member its own process) and stay up together;
+each workload is measured on etcd, then on raykube, then again, `rounds` times, so that the two
+runs of a pair see the same machine (on a shared VM the rate drifts by a third within minutes,
+and a ratio of two runs minutes apart measured the drift as much as the store). Workloads: puts
+of random keys (10,000 keys, 256-byte values) with 1, 16 and 256 concurrent clients, then
+linearizable single-key ranges with 256 clients. Clients are spread over the three members
+(writes and linearizable reads at a follower go through the leader, in both systems) and over
+two load processes, the same load code for both systems, beside them on this machine's cores.
+Reported: each system's median rate and pooled latencies; the ratio is the median of the
+rounds' ratios, with their range.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,43 +30,60 @@ from benchmarks.common import print_table, publish, summary
 from benchmarks.store_load import LoadSpec, run_load
 
 LOAD_PROCESSES = 2
+SYSTEMS = {"etcd": EtcdCluster, "raykube": RaykubeStoreCluster}
 
 
 def measure(endpoints: tuple[str, ...], operation: str, clients: int, seconds: float) -> dict[str, Any]:
+    """One run: every latency (seconds) and the failed requests."""
     processes = min(LOAD_PROCESSES, clients)
     specs = [LoadSpec(endpoints, operation, clients // processes + (i < clients % processes), seconds, seed=i)
              for i in range(processes)]  # fmt: skip
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        started = time.monotonic()
         results = pool.map(run_load, specs)
-        elapsed = time.monotonic() - started
-    latencies = [latency for found, _ in results for latency in found]
-    errors = sum(failed for _, failed in results)
-    return {"ops_per_second": len(latencies) / seconds, "errors": errors, "wall_seconds": elapsed,
-            **{f"latency_{k}_ms": v * 1000 for k, v in summary(latencies).items() if k != "count"},
-            "operations": len(latencies)}  # fmt: skip
+    return {"latencies": [latency for found, _ in results for latency in found],
+            "errors": sum(failed for _, failed in results)}  # fmt: skip
 
 
-def _line(result: dict[str, Any]) -> str:
-    return (f"{result['ops_per_second']:8.0f} ops/s, p50 {result['latency_p50_ms']:.1f} ms, "
-            f"p99 {result['latency_p99_ms']:.1f} ms")  # fmt: skip
+def combined(runs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """A system's result for one workload over its rounds: median rate, pooled latencies."""
+    rates = [len(run["latencies"]) / seconds for run in runs]
+    latencies = [latency for run in runs for latency in run["latencies"]]
+    found: dict[str, Any] = {
+        f"latency_{k}_ms": v * 1000 for k, v in summary(latencies).items() if k != "count"
+    }
+    found.update(ops_per_second=statistics.median(rates), rounds_ops_per_second=rates,
+                 errors=sum(run["errors"] for run in runs), operations=len(latencies))  # fmt: skip
+    return found
 
 
-def run_system(
-    name: str, start: Callable[[Path], AbstractContextManager[Any]], levels: list[int], seconds: float
-) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix=f"store-bench-{name}-") as tmp, start(Path(tmp)) as cluster:
-        print(f"{name}: three members up at {', '.join(cluster.endpoints)}", flush=True)
-        for clients in levels:
-            result = measure(cluster.endpoints, "put", clients, seconds)
-            results[f"put_{clients}"] = result
-            print(f"  {name} put, {clients:>3} clients: {_line(result)}", flush=True)
-        top = max(levels)
-        result = measure(cluster.endpoints, "range", top, seconds)
-        results[f"range_{top}"] = result
-        print(f"  {name} linearizable range, {top} clients: {_line(result)}", flush=True)
-    return results
+def run(levels: list[int], seconds: float, rounds: int) -> dict[str, Any]:
+    workloads = [("put", clients) for clients in levels] + [("range", max(levels))]
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in SYSTEMS}
+    with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp, ExitStack() as stack:
+        clusters = {}
+        for name, start in SYSTEMS.items():
+            (Path(tmp) / name).mkdir()
+            clusters[name] = stack.enter_context(start(Path(tmp) / name))
+            print(f"{name}: three members up at {', '.join(clusters[name].endpoints)}", flush=True)
+        started = time.monotonic()
+        for operation, clients in workloads:
+            workload = f"{operation}_{clients}"
+            for round_ in range(rounds):
+                for name, cluster in clusters.items():
+                    found = measure(cluster.endpoints, operation, clients, seconds)
+                    runs[name].setdefault(workload, []).append(found)
+                    print(f"  [{time.monotonic() - started:5.0f} s] {workload}, round {round_ + 1}/{rounds}, "
+                          f"{name}: {len(found['latencies']) / seconds:7.0f} ops/s", flush=True)  # fmt: skip
+    result: dict[str, Any] = {
+        name: {w: combined(r, seconds) for w, r in found.items()} for name, found in runs.items()
+    }
+    result["ratio_to_etcd"], result["ratio_range"] = {}, {}
+    for workload in result["etcd"]:
+        ours, theirs = (result[name][workload]["rounds_ops_per_second"] for name in ("raykube", "etcd"))
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        result["ratio_to_etcd"][workload] = statistics.median(ratios)
+        result["ratio_range"][workload] = [min(ratios), max(ratios)]
+    return result
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -89,22 +110,19 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each system per workload, alternating")
     parser.add_argument("--clients", default="1,16,256", help="concurrency levels for puts")
     args = parser.parse_args()
-    levels = [int(c) for c in args.clients.split(",")]
-    result = {
-        "etcd": run_system("etcd", EtcdCluster, levels, args.seconds),
-        "raykube": run_system("raykube", RaykubeStoreCluster, levels, args.seconds),
-    }
-    rows = [["workload", "etcd ops/s", "raykube ops/s", "ratio", "etcd p50/p99 ms", "raykube p50/p99 ms"]]
-    result["ratio_to_etcd"] = {}
+    result = run([int(c) for c in args.clients.split(",")], args.seconds, args.rounds)
+    rows = [
+        ["workload", "etcd ops/s", "raykube ops/s", "ratio (range)", "etcd p50/p99 ms", "raykube p50/p99 ms"]
+    ]
     for workload, etcd in result["etcd"].items():
-        ours = result["raykube"][workload]
-        ratio = ours["ops_per_second"] / etcd["ops_per_second"]
-        result["ratio_to_etcd"][workload] = ratio
+        ours, (low, high) = result["raykube"][workload], result["ratio_range"][workload]
+        ratio = f"{result['ratio_to_etcd'][workload]:.2f} ({low:.2f}-{high:.2f})"
         rows.append([workload.replace("_", ", ") + " clients", f"{etcd['ops_per_second']:.0f}",
-                     f"{ours['ops_per_second']:.0f}", f"{ratio:.2f}",
+                     f"{ours['ops_per_second']:.0f}", ratio,
                      f"{etcd['latency_p50_ms']:.1f} / {etcd['latency_p99_ms']:.1f}",
                      f"{ours['latency_p50_ms']:.1f} / {ours['latency_p99_ms']:.1f}"])  # fmt: skip
     print()
