@@ -16,7 +16,7 @@ from pathlib import Path
 from cluster.apiserver import auth
 from cluster.apiserver.allocation import ServiceNetwork
 from cluster.bootstrap import credentials
-from cluster.bootstrap.ray_node import free_port
+from cluster.bootstrap.ray_node import free_port, free_ports
 from cluster.bootstrap.settings import (
     ApiServerSettings,
     ComponentSpec,
@@ -97,7 +97,7 @@ def store_layout(home: Path, addresses: Mapping[str, str], ports: Ports) -> list
             client = ports.store + STORE_PORT_STRIDES[i]
             peer = client + 1
         else:
-            client, peer = free_port(), free_port()
+            client, peer = free_ports(2)
         address = "127.0.0.1" if ports.loopback else addresses[host]
         layout.append(StoreMember(f"store-{i}", host, client, peer, f"{address}:{peer}"))
     founders = {member.name: member.peer_address for member in layout}

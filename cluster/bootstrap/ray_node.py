@@ -104,10 +104,18 @@ def ensure_ray_token(home: Path) -> Path:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different ports free now. They are held open together while picked: picked one
+    by one, each socket closed before the next pick, the system may hand out one port twice (it
+    did: Ray refused a head whose GCS and runtime-env agent had both been given the same port)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def _raise_open_files_limit() -> None:
@@ -188,7 +196,9 @@ class LocalRayNode:
         """
         self.home.mkdir(parents=True, exist_ok=True)
         node_ip = LOOPBACK_NODE_IP if loopback else primary_ip()
-        port = port or free_port(node_ip)
+        picked = free_ports(6, node_ip)
+        port = port or picked[0]
+        client_server, agent_http, agent_grpc, metrics, runtime_env = picked[1:]
         role = (
             [f"--address={join}"]
             if join
@@ -196,7 +206,7 @@ class LocalRayNode:
                 "--head",
                 f"--port={port}",
                 "--include-dashboard=false",
-                f"--ray-client-server-port={free_port(node_ip)}",
+                f"--ray-client-server-port={client_server}",
             ]
         )
         command = [
@@ -206,10 +216,10 @@ class LocalRayNode:
             f"--object-store-memory={object_store_bytes}",
             f"--resources={json.dumps({f'host:{host_name}': 1})}",
             # Ray's auxiliary ports default to fixed numbers; free ones let two clusters share a machine.
-            f"--dashboard-agent-listen-port={free_port(node_ip)}",
-            f"--dashboard-agent-grpc-port={free_port(node_ip)}",
-            f"--metrics-export-port={free_port(node_ip)}",
-            f"--runtime-env-agent-port={free_port(node_ip)}",
+            f"--dashboard-agent-listen-port={agent_http}",
+            f"--dashboard-agent-grpc-port={agent_grpc}",
+            f"--metrics-export-port={metrics}",
+            f"--runtime-env-agent-port={runtime_env}",
         ]  # fmt: skip
         log = self.log_file.open("w")
         process = subprocess.Popen(
