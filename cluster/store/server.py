@@ -47,7 +47,7 @@ from cluster.store.replication import identity
 from cluster.store.replication.faults import Faults
 from cluster.store.replication.identity import Identity, derive_id
 from cluster.store.replication.lease_timers import Clock, LeaseTimers, expire_leases
-from cluster.store.replication.members import address_of, url_of
+from cluster.store.replication.members import address_of, host_of, url_of
 from cluster.store.replication.raft_replicator import RaftOptions, RaftReplicator
 from cluster.store.replication.raft_stream import RaftStreamServer
 from cluster.store.replication.replicator import Applied
@@ -191,7 +191,7 @@ async def start_store_node(
     peer_listen = options.peer_listen or peer_address
     if peer_listen is not None:
         stream_server = RaftStreamServer(cluster_id, replicator.transport.deliver, options.tls)
-        stream_port = await stream_server.start(peer_listen.rpartition(":")[0].strip("[]"))
+        stream_port = await stream_server.start(host_of(peer_listen))
         peer_server = grpc.aio.server(options=CHANNEL_OPTIONS)
         store_pb2_grpc.add_StorePeerServicer_to_server(
             PeerService(cluster_id, replicator, leases, stream_port), peer_server

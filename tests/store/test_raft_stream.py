@@ -22,7 +22,7 @@ CLUSTER = 7
 
 def batch(*indexes: int) -> store_pb2.SendRequest:
     return store_pb2.SendRequest(
-        cluster_id=CLUSTER, messages=[store_pb2.RaftMessage(type=3, to=2, frm=1, index=i) for i in indexes]
+        messages=[store_pb2.RaftMessage(type=3, to=2, frm=1, index=i) for i in indexes]
     )
 
 

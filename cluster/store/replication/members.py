@@ -32,6 +32,11 @@ def address_of(url: str) -> str:
     return url.removeprefix(_SCHEME).rstrip("/")
 
 
+def host_of(address: str) -> str:
+    """The host of a host:port (an IPv6 host without its brackets)."""
+    return address.rpartition(":")[0].strip("[]")
+
+
 def member_change(request_id: int, member: rpc_pb2.Member) -> bytes:
     """A conf change's context: who asked for it, and the member it is about."""
     return store_pb2.MemberChange(request_id=request_id, member=member).SerializeToString()

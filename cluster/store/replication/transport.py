@@ -36,6 +36,7 @@ import grpc
 
 from cluster.store.raft import Message, MessageType
 from cluster.store.replication.faults import Faults
+from cluster.store.replication.members import host_of
 from cluster.store.replication.raft_codec import message_from_pb, message_to_pb
 from cluster.store.replication.raft_stream import RaftStream
 from cluster.tls import Tls, open_channel
@@ -169,17 +170,14 @@ class PeerTransport:
         if address is None or stub is None:
             raise ConnectionError("address unknown")
         answer = await stub.RaftStream(store_pb2.RaftStreamRequest(), timeout=self._options.send_timeout)
-        host = address.rpartition(":")[0].strip("[]")
-        return await RaftStream.open(host, answer.port, self._cluster_id, self._options.tls)
+        return await RaftStream.open(host_of(address), answer.port, self._cluster_id, self._options.tls)
 
     async def _deliver(
         self, peer: _Peer, stream: RaftStream | None, batch: list[Message]
     ) -> RaftStream | None:
         """Write one batch on the peer's stream (opened if need be); the stream, or None if it failed."""
         error: str | None = None
-        request = store_pb2.SendRequest(
-            cluster_id=self._cluster_id, messages=[message_to_pb(m) for m in batch]
-        )
+        request = store_pb2.SendRequest(messages=[message_to_pb(m) for m in batch])
         try:
             async with asyncio.timeout(self._options.send_timeout):
                 if stream is None:
