@@ -132,6 +132,10 @@ class SchedulingQueue:
             self._nominated[key] = (node, info)
             self._nominated_on.setdefault(node, {})[key] = info
 
+    @property
+    def has_nominations(self) -> bool:
+        return bool(self._nominated)
+
     def nominated_on(self, node: str) -> Collection[PodInfo]:
         """The pods nominated to `node`."""
         return self._nominated_on.get(node, {}).values()

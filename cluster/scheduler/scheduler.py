@@ -196,8 +196,9 @@ class Scheduler:
         state = CycleState()
         percentage = self._config.percentage_of_nodes_to_score
         nodes = self.cache.nodes()
+        nominated = self.queue.nominated_on if self.queue.has_nominations else None  # None: no check per node
         decision = decide(self.framework, state, pod, nodes, self._rng, start=self._next_start,
-                          percentage=percentage, nominated=self.queue.nominated_on)  # fmt: skip
+                          percentage=percentage, nominated=nominated)  # fmt: skip
         self._next_start = (self._next_start + decision.looked) % max(len(nodes), 1)
         if decision.status.rejected:
             log.info("pod %s unschedulable: %s", _name(pod), decision.status.message())

@@ -184,3 +184,16 @@ def test_async_pop_wakes_for_a_backoff_deadline():
         return await asyncio.wait_for(queue.pop(), 1)
 
     assert asyncio.run(scenario()).attempts == 2
+
+
+def test_nominations_are_kept_per_node_until_withdrawn(queue):
+    assert not queue.has_nominations  # the scheduler then skips the per-node nomination check
+    queue.nominate("default/a", "n1", pod("a"))
+    queue.nominate("default/b", "n1", pod("b"))
+    assert queue.has_nominations
+    assert sorted(p.pod.metadata.name for p in queue.nominated_on("n1")) == ["a", "b"]
+    queue.nominate("default/a", "n2", pod("a"))
+    assert [p.pod.metadata.name for p in queue.nominated_on("n2")] == ["a"]
+    queue.nominate("default/a", None)
+    queue.nominate("default/b", None)
+    assert not queue.has_nominations and not queue.nominated_on("n1")

@@ -137,9 +137,8 @@ class Framework:
         enough = total if enough is None else enough
         order = itertools.chain(range(start, total), range(start)) if start else range(total)
         looked = 0
-        for index in order:
+        for looked, index in enumerate(order, 1):
             node = nodes[index]
-            looked += 1
             for name, run_filter in filters:
                 status = run_filter(state, pod, node)
                 if status is not SUCCESS and status.code is not Code.SUCCESS:
@@ -149,12 +148,13 @@ class Framework:
                     rejected[node.name] = status
                     break
             else:
-                status = self._with_nominated(state, pod, node, nominated)
-                if status.code is Code.ERROR:
-                    return [], looked, status
-                if not status.ok:
-                    rejected[node.name] = status
-                    continue
+                if nominated is not None:  # the check costs a call per node: only when there are any
+                    status = self._with_nominated(state, pod, node, nominated)
+                    if status.code is Code.ERROR:
+                        return [], looked, status
+                    if not status.ok:
+                        rejected[node.name] = status
+                        continue
                 feasible.append(node)
                 if len(feasible) >= enough:
                     break

@@ -68,6 +68,13 @@ class Fit:
         self._weight_sum = self._cpu_weight + self._memory_weight
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        cpu, memory = pod.milli_cpu, pod.memory
+        if (
+            len(node.pods) < node.allocatable_pods
+            and (not cpu or cpu <= node.allocatable_milli_cpu - node.requested_milli_cpu)
+            and (not memory or memory <= node.allocatable_memory - node.requested_memory)
+        ):
+            return SUCCESS  # the common answer, without building the list of reasons
         reasons = []
         if len(node.pods) + 1 > node.allocatable_pods:
             reasons.append(TOO_MANY_PODS)

@@ -38,6 +38,8 @@ class TaintToleration:
     name = NAME
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        if not node.taints:
+            return SUCCESS  # most nodes: nothing to tolerate, and no pod field to read
         tolerations = pod.pod.spec.tolerations
         for taint in node.taints:
             if not tolerated(tolerations, taint):
