@@ -149,6 +149,7 @@ class EtcdStorage:
         self._backoff = backoff
         self._tls = tls
         self._channel: grpc.aio.Channel | None = None
+        self._stubs_of_channel: tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub, rpc_pb2_grpc.LeaseStub]
 
     @property
     def endpoint(self) -> str:
@@ -160,11 +161,15 @@ class EtcdStorage:
                 not self._endpoints or self._current % len(self._endpoints) == 0
             ):
                 self._endpoints = await self._resolve()  # (again) after trying every known member
-            self._channel = open_channel(
+            channel = self._channel = open_channel(
                 self.endpoint, self._tls, (("grpc.max_receive_message_length", 256 * 1024 * 1024),)
             )
-        channel = self._channel
-        return rpc_pb2_grpc.KVStub(channel), rpc_pb2_grpc.WatchStub(channel), rpc_pb2_grpc.LeaseStub(channel)
+            self._stubs_of_channel = (
+                rpc_pb2_grpc.KVStub(channel),
+                rpc_pb2_grpc.WatchStub(channel),
+                rpc_pb2_grpc.LeaseStub(channel),
+            )  # made once per channel, not on every call
+        return self._stubs_of_channel
 
     def _next_member(self) -> None:
         """Use the next member from the next call on (the old channel closes when collected)."""
