@@ -69,6 +69,13 @@ def _same_apart_from_owners(a: T, b: T) -> bool:
     return left == right
 
 
+def _bookmark(resource: Resource[T], revision: int) -> T:
+    """A BOOKMARK's object: empty but for the resourceVersion the watcher is up to date with."""
+    obj = resource.message()
+    obj.metadata.resource_version = str(revision)
+    return obj
+
+
 def object_namespace(resource: Resource[Any], namespace: str) -> str:
     """The namespace a single-object request acts in: 'default' if unset, none if cluster-scoped."""
     return (namespace or DEFAULT_NAMESPACE) if resource.namespaced else ""
@@ -155,10 +162,11 @@ class Api:
     async def watch(
         self, user: UserInfo, resource: Resource[T], namespace: str, *, label_selector: str = "",
         field_selector: str = "", resource_version: str = "", bookmark_every: float | None = None,
-    ) -> AsyncIterator[tuple[str, T]]:  # fmt: skip
-        """(type, object) events; a BOOKMARK's object carries only its resourceVersion. Authorization
-        and the selectors are checked before this returns (a REST watch answers them with an HTTP
-        error); a resourceVersion too old for the cache fails when iterated (410 Gone)."""
+    ) -> AsyncIterator[list[tuple[str, T]]]:  # fmt: skip
+        """(type, object) events, in lists of those that were ready together (one message or write
+        each); a BOOKMARK's object carries only its resourceVersion. Authorization and the
+        selectors are checked before this returns (a REST watch answers them with an HTTP error);
+        a resourceVersion too old for the cache fails when iterated (410 Gone)."""
         namespace = namespace if resource.namespaced else ""
         self.allow(user, "watch", resource, namespace=namespace)
         self.registry.predicate(resource, namespace, label_selector, field_selector)
@@ -169,14 +177,14 @@ class Api:
     async def _watch(
         self, resource: Resource[T], namespace: str, label_selector: str, field_selector: str,
         resource_version: str, bookmark_every: float | None,
-    ) -> AsyncIterator[tuple[str, T]]:  # fmt: skip
-        events = self.registry.watch(resource, namespace, label_selector, field_selector, resource_version,
-                                     bookmark_every)  # fmt: skip
-        async for kind, obj, revision in events:
-            if obj is None:
-                obj = resource.message()
-                obj.metadata.resource_version = str(revision)
-            yield kind, obj
+    ) -> AsyncIterator[list[tuple[str, T]]]:  # fmt: skip
+        batches = self.registry.watch(resource, namespace, label_selector, field_selector, resource_version,
+                                      bookmark_every)  # fmt: skip
+        async for ready in batches:
+            yield [
+                (kind, obj if obj is not None else _bookmark(resource, revision))
+                for kind, obj, revision in ready
+            ]
 
     async def list_page(
         self, user: UserInfo, resource: Resource[T], namespace: str, label_selector: str = "",

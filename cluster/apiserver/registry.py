@@ -316,15 +316,16 @@ class Registry:
         field_selector: str,
         resource_version: str,
         bookmark_every: float | None,
-    ) -> AsyncIterator[tuple[str, T | None, int]]:
+    ) -> AsyncIterator[list[tuple[str, T | None, int]]]:
+        """(type, object, revision) events in the lists they were ready in (WatchCache.watch)."""
         matches = self.predicate(resource, namespace, label_selector, field_selector)
         since = _parse_version(resource_version) if resource_version else None
         pinned = field_selectors.parse(field_selector, resource.selectable_fields).required_value(
             resource.indexed_field
         )
         cache = self.caches[resource.name]
-        async for event in cache.watch(since, matches, trigger=pinned, bookmark_every=bookmark_every):
-            yield event
+        async for ready in cache.watch(since, matches, trigger=pinned, bookmark_every=bookmark_every):
+            yield ready
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -166,8 +166,9 @@ class WatchCache:
         *,
         trigger: str | None = None,
         bookmark_every: float | None = None,
-    ) -> AsyncIterator[tuple[str, Any, int]]:
-        """(type, object, revision) for changes after revision `since`; None: the current state first.
+    ) -> AsyncIterator[list[tuple[str, Any, int]]]:
+        """Lists of (type, object, revision) for changes after revision `since`, each list what was
+        ready at once (so a transport can send a burst as one message); None: the current state first.
 
         `trigger`: the indexed field's value `predicate` requires (the caller derives it from the
         field selector); events without it are skipped unseen. Types are ADDED, MODIFIED, DELETED,
@@ -177,8 +178,8 @@ class WatchCache:
         await self.wait_ready()
         if since is None:
             objects, cursor = self.snapshot(predicate)
-            for obj in objects:
-                yield "ADDED", obj, cursor
+            if objects:
+                yield [("ADDED", obj, cursor) for obj in objects]
         else:
             cursor = since
         watcher = _Watcher(trigger if self._index is not None else None)
@@ -192,15 +193,18 @@ class WatchCache:
                 if start < len(self.events):
                     pending = self.events[start:]  # a copy: the writer may trim the list meanwhile
                     cursor = pending[-1].revision  # events it skips below do not concern it
+                    ready = []
                     for event in pending:
                         if watcher.trigger is not None and watcher.trigger not in event.triggers:
                             continue
                         kind = _filtered(event, predicate)
                         if kind is not None:
-                            yield kind, event.obj, event.revision
+                            ready.append((kind, event.obj, event.revision))
+                    if ready:
+                        yield ready
                 elif bookmark_due:
                     bookmark_due = False
-                    yield "BOOKMARK", None, cursor
+                    yield [("BOOKMARK", None, cursor)]
                 else:
                     watcher.wake.clear()
                     try:

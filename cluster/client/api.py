@@ -256,8 +256,9 @@ class ApiClient:
         )
         call = stub.Watch(request, metadata=self._metadata())
         try:
-            async for event in call:
-                yield WATCH_EVENT_NAMES[event.type], resources.unwrap(event.object)[1]
+            async for message in call:
+                for event in message.events:
+                    yield WATCH_EVENT_NAMES[event.type], resources.unwrap(event.object)[1]
         except grpc.RpcError as err:
             raise self._failed(err) from None
         finally:

@@ -298,6 +298,29 @@ def test_watch_without_version_starts_with_the_current_state(tmp_path: Path) -> 
     run(tmp_path, scenario)
 
 
+def test_a_burst_of_changes_comes_in_as_few_watch_messages_as_fit(tmp_path: Path) -> None:
+    async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
+        _, start = await admin.list(PODS)
+        last = [await admin.create(pod(f"p{i}")) for i in range(40)][-1]
+        cache = plane.api.registry.caches["pods"]
+        while cache.revision < int(last.metadata.resource_version):  # all 40 ready at once
+            await asyncio.sleep(0.01)
+        stub = await admin._api()
+        call = stub.Watch(
+            api_pb2.WatchRequest(resource="pods", resource_version=start), metadata=admin._metadata()
+        )
+        names: list[list[str]] = []
+        async for message in call:
+            names.append([event.object.pod.metadata.name for event in message.events])
+            if sum(map(len, names)) == 40:
+                break
+        call.cancel()
+        assert [len(batch) for batch in names] == [32, 8]  # MAX_WATCH_EVENTS per message, in order
+        assert [name for batch in names for name in batch] == [f"p{i}" for i in range(40)]
+
+    run(tmp_path, scenario)
+
+
 def test_watch_from_a_version_older_than_the_window_is_gone(tmp_path: Path) -> None:
     async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
         cache = plane.api.registry.caches["pods"]

@@ -121,7 +121,7 @@ class Handlers:
     async def _watch(self, request: web.Request, user: UserInfo, target: Target) -> web.StreamResponse:
         query = request.query
         version = query.get("resourceVersion", "")
-        events = await self._api.watch(
+        batches = await self._api.watch(
             user, target.resource, target.namespace, label_selector=query.get("labelSelector", ""),
             field_selector=query.get("fieldSelector", ""), resource_version="" if version == "0" else version,
             bookmark_every=self._bookmark_every if _flag(request, "allowWatchBookmarks") else None,
@@ -134,15 +134,18 @@ class Handlers:
         with contextlib.suppress(TimeoutError, ConnectionResetError):
             async with asyncio.timeout(timeout):
                 try:
-                    async for kind, obj in events:
-                        shown = (
-                            tables.table_json(
-                                target.resource, [obj], time.time(), obj.metadata.resource_version
+                    async for ready in batches:  # one write per burst: a line per event
+                        lines = []
+                        for kind, obj in ready:
+                            shown = (
+                                tables.table_json(
+                                    target.resource, [obj], time.time(), obj.metadata.resource_version
+                                )
+                                if table and kind != "BOOKMARK"
+                                else object_json(target.resource, obj)
                             )
-                            if table and kind != "BOOKMARK"
-                            else object_json(target.resource, obj)
-                        )
-                        await response.write(json.dumps({"type": kind, "object": shown}).encode() + b"\n")
+                            lines.append(json.dumps({"type": kind, "object": shown}).encode() + b"\n")
+                        await response.write(b"".join(lines))
                 except ApiError as err:  # e.g. 410 Gone: the resourceVersion is older than the cache keeps
                     await response.write(
                         json.dumps({"type": "ERROR", "object": status_json(err)}).encode() + b"\n"
