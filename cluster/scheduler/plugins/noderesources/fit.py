@@ -69,20 +69,17 @@ class Fit:
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         cpu, memory = pod.milli_cpu, pod.memory
-        if (
-            len(node.pods) < node.allocatable_pods
-            and (not cpu or cpu <= node.allocatable_milli_cpu - node.requested_milli_cpu)
-            and (not memory or memory <= node.allocatable_memory - node.requested_memory)
-        ):
+        too_many = len(node.pods) + 1 > node.allocatable_pods
+        short_cpu = cpu and cpu > node.allocatable_milli_cpu - node.requested_milli_cpu
+        short_memory = memory and memory > node.allocatable_memory - node.requested_memory
+        if not (too_many or short_cpu or short_memory):
             return SUCCESS  # the common answer, without building the list of reasons
-        reasons = []
-        if len(node.pods) + 1 > node.allocatable_pods:
-            reasons.append(TOO_MANY_PODS)
-        if pod.milli_cpu and pod.milli_cpu > node.allocatable_milli_cpu - node.requested_milli_cpu:
-            reasons.append(INSUFFICIENT_CPU)
-        if pod.memory and pod.memory > node.allocatable_memory - node.requested_memory:
-            reasons.append(INSUFFICIENT_MEMORY)
-        return unschedulable(*reasons) if reasons else SUCCESS
+        shortages = (
+            (too_many, TOO_MANY_PODS),
+            (short_cpu, INSUFFICIENT_CPU),
+            (short_memory, INSUFFICIENT_MEMORY),
+        )
+        return unschedulable(*(reason for short, reason in shortages if short))
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         scorer = self._scorer
