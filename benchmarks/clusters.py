@@ -18,7 +18,7 @@ from types import TracebackType
 
 import grpc
 
-from cluster.bootstrap.ray_node import free_port
+from cluster.bootstrap.ray_node import free_ports
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 
@@ -30,8 +30,9 @@ class ThreeMembers:
     def __init__(self, data_dir: Path, members: int = 3):
         self._dir = data_dir
         self.names = [f"{self.prefix}-{i}" for i in range(members)]
-        self.peers = {name: f"127.0.0.1:{free_port()}" for name in self.names}
-        self.endpoints = tuple(f"127.0.0.1:{free_port()}" for _ in self.names)
+        ports = [f"127.0.0.1:{port}" for port in free_ports(2 * members)]  # together: none twice
+        self.peers = dict(zip(self.names, ports[:members], strict=True))
+        self.endpoints = tuple(ports[members:])
         self._processes: list[subprocess.Popen[bytes]] = []
 
     def command(self, name: str, endpoint: str) -> list[str]:

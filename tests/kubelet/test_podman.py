@@ -39,6 +39,7 @@ from agents.kubelet.runtime import (
     SandboxConfig,
     StartFailed,
 )
+from cluster.bootstrap.ray_node import free_port
 from tests.kubelet.pods import container
 from tests.kubelet.waiting import eventually, http_get
 
@@ -284,12 +285,6 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

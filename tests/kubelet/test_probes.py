@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 from agents.kubelet.probe_manager import ProbeManager
 from agents.kubelet.probes import Prober, ProbeTarget
 from agents.kubelet.runtime import ContainerInfo, ContainerState
 from agents.kubelet.runtime_config import container_config, sandbox_config
+from cluster.bootstrap.ray_node import free_port
 from raykube.v1 import pod_pb2
 from tests.kubelet.fake_runtime import FakeClock, FakeRuntime
 from tests.kubelet.pods import container, make_pod
@@ -17,12 +17,6 @@ from tests.kubelet.pods import container, make_pod
 
 def http_probe(port: str, path: str = "/healthz") -> pod_pb2.Probe:
     return pod_pb2.Probe(http_get=pod_pb2.HTTPGetAction(path=path, port=port))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def http_server(statuses: dict[str, int]) -> asyncio.Server:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import grpc
 
+from cluster.bootstrap.ray_node import free_ports
 from cluster.store.replication.raft_replicator import RaftOptions
 from cluster.store.server import StoreOptions
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from tests.polling import eventually as wait_for
 
 from .conftest import StoreThread
-from .etcd_process import free_port
 
 FAST_RAFT = RaftOptions(tick_interval=0.02, election_ticks=10, request_timeout=3.0)
 
@@ -31,7 +31,7 @@ def fast_raft(**options: object) -> RaftOptions:
 class InProcessCluster:
     def __init__(self, root: Path, size: int = 3, **options: object) -> None:
         self.root = root
-        self.peers = {f"store-{i}": f"127.0.0.1:{free_port()}" for i in range(size)}
+        self.peers = {f"store-{i}": f"127.0.0.1:{port}" for i, port in enumerate(free_ports(size))}
         self.base = StoreOptions(peers=self.peers, raft=FAST_RAFT, fault_injection=True)
         self.base = replace(self.base, **options)  # type: ignore[arg-type]
         self.nodes: dict[str, StoreThread] = {}

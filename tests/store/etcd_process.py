@@ -5,28 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import grpc
 
+from cluster.bootstrap.ray_node import free_ports
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 ETCD = shutil.which("etcd")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RealEtcd:
     def __init__(self, data_dir: Path) -> None:
         assert ETCD is not None
-        client, peer = free_port(), free_port()
+        client, peer = free_ports(2)
         self.target = f"127.0.0.1:{client}"
         self.log_path = data_dir.parent / "etcd.log"
         peer_url, client_url = f"http://127.0.0.1:{peer}", f"http://{self.target}"

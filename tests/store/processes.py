@@ -18,10 +18,11 @@ from pathlib import Path
 
 import grpc
 
+from cluster.bootstrap.ray_node import free_ports
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
-from .etcd_process import free_port, terminate
+from .etcd_process import terminate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,8 +67,9 @@ class ProcessCluster:
     ) -> None:
         self.root = root
         self.names = [f"store-{i}" for i in range(size)]
-        self.peers = {name: f"127.0.0.1:{free_port()}" for name in self.names}
-        self.clients = {name: f"127.0.0.1:{free_port()}" for name in self.names}
+        ports = [f"127.0.0.1:{port}" for port in free_ports(2 * size)]  # together: none twice
+        self.peers = dict(zip(self.names, ports[:size], strict=True))
+        self.clients = dict(zip(self.names, ports[size:], strict=True))
         self._raft_flags = ["--tick-ms", str(tick_ms), "--request-timeout", str(request_timeout)]
         self._raft_flags += ["--snapshot-every", str(snapshot_every), "--catchup-entries", str(catchup)]
         self.procs: dict[str, StoreProcess] = {}

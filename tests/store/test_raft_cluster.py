@@ -13,13 +13,13 @@ from pathlib import Path
 import grpc
 import pytest
 
+from cluster.bootstrap.ray_node import free_ports
 from cluster.store.server import StoreOptions
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
 from .clients import WatchClient
 from .cluster import InProcessCluster, fast_raft, value_at, wait_for
 from .conftest import FakeClock, StoreThread
-from .etcd_process import free_port
 
 
 @pytest.fixture
@@ -234,7 +234,7 @@ def test_a_write_stranded_on_a_cut_off_leader_times_out_and_never_applies(tmp_pa
 
 
 def test_a_lone_founder_without_a_quorum_stops_cleanly_while_requests_wait(tmp_path: Path) -> None:
-    peers = {f"store-{i}": f"127.0.0.1:{free_port()}" for i in range(3)}
+    peers = {f"store-{i}": f"127.0.0.1:{port}" for i, port in enumerate(free_ports(3))}
     options = StoreOptions(name="store-0", peers=peers, raft=fast_raft(request_timeout=30))
     node = StoreThread(tmp_path / "store-0", options)
     try:
