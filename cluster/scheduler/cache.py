@@ -22,7 +22,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from cluster.scheduler.framework import NodeInfo, PodInfo
+from cluster.scheduler.framework import NodeInfo, NodeTable, PodInfo
 from cluster.scheduler.framework.topology import TopologyIndex
 from raykube.v1 import node_pb2, pod_pb2
 
@@ -40,7 +40,8 @@ class Cache:
     def __init__(self) -> None:
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[str, _Entry] = {}
-        self._node_list: list[NodeInfo] | None = None
+        self._node_list: NodeTable | None = None
+        self._changed: dict[str, NodeInfo] = {}  # NodeInfos whose row in _node_list is stale
         # Nodes with pods that have affinity / required anti-affinity terms, for inter-pod
         # affinity (node name -> NodeInfo; a list of those with a Node is made when asked).
         self._with_affinity: dict[str, NodeInfo] = {}
@@ -51,11 +52,15 @@ class Cache:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def nodes(self) -> list[NodeInfo]:
-        """The NodeInfos that have a Node, in the order the nodes were added (the same list until
-        a node is added or removed; callers must not modify it)."""
+    def nodes(self) -> NodeTable:
+        """The NodeInfos that have a Node, in the order the nodes were added, as a table (the same
+        one until a node is added or removed, its rows brought up to date on each call)."""
         if self._node_list is None:
-            self._node_list = [info for info in self._nodes.values() if info.node is not None]
+            self._node_list = NodeTable([info for info in self._nodes.values() if info.node is not None])
+        else:
+            for info in self._changed.values():
+                self._node_list.refresh(info)
+        self._changed.clear()
         return self._node_list
 
     def nodes_with_affinity(self) -> list[NodeInfo]:
@@ -93,6 +98,7 @@ class Cache:
             self.topology.node_set(info, moved=True)
             return
         moved = info.node is None or info.labels != dict(node.metadata.labels)  # not every status update
+        self._changed[name] = info
         if info.node is None:
             self._node_list = None
         self._image_nodes.subtract(info.images.keys())
@@ -148,6 +154,7 @@ class Cache:
         if info is None:
             info = self._nodes[node_name] = NodeInfo(node_name)
         info.add_pod(pod)
+        self._changed[node_name] = info
         self._pods[pod.key] = _Entry(pod, node_name, assumed)
         self._index(info)
         self.topology.pod_added(info, pod)
@@ -156,6 +163,7 @@ class Cache:
         entry = self._pods.pop(key)
         info = self._nodes[entry.node]
         info.remove_pod(key)
+        self._changed[entry.node] = info
         self._index(info)
         self.topology.pod_removed(info, entry.info)
         if info.node is None and not info.pods:

@@ -23,11 +23,14 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from cluster.scheduler.framework import (
     NOMINATED_PODS,
     NOMINATION,
     SUCCESS,
     Code,
+    Column,
     CycleState,
     Diagnosis,
     Framework,
@@ -128,7 +131,8 @@ def fit_error_message(total: int, diagnosis: Diagnosis) -> str:
     return message
 
 
-def select_host(nodes: Sequence[NodeInfo], scores: Sequence[int], rng: random.Random) -> NodeInfo:
+def select_host(nodes: Sequence[NodeInfo], scores: Sequence[int] | Column, rng: random.Random) -> NodeInfo:
     """The highest-scoring node; among equals each is equally likely."""
-    best = max(scores)
-    return nodes[rng.choice([i for i, score in enumerate(scores) if score == best])]
+    totals = np.asarray(scores)
+    best = np.flatnonzero(totals == totals.max())
+    return nodes[int(best[rng.randrange(len(best))])]

@@ -150,7 +150,7 @@ def test_first_rejecting_filter_decides_per_node():
 def test_a_filter_error_aborts_the_attempt():
     fw = framework(Fake("A", rejects={"n2": error("boom")}))
     feasible, _, status = fw.filter_nodes(CycleState(), POD, NODES, Diagnosis())
-    assert (feasible, status) == ([], Status(Code.ERROR, ("boom",), "A"))
+    assert (list(feasible), status) == ([], Status(Code.ERROR, ("boom",), "A"))
 
 
 def test_pre_filter_skip_removes_the_plugins_filter_for_this_cycle():
@@ -172,7 +172,7 @@ def test_scores_are_normalized_then_weighted():
     a = Fake("A", points={"n1": 10, "n2": 40})
     b = Fake("B", points={"n3": 50})
     totals, status = framework(a, b, weights={"A": 2, "B": 1}).score_nodes(CycleState(), POD, NODES)
-    assert status.ok and totals == [40, 160, 100]  # A doubled by normalize, then x2; B doubled
+    assert status.ok and totals.tolist() == [40, 160, 100]  # A doubled by normalize, then x2; B doubled
 
 
 def test_out_of_range_scores_are_an_error():

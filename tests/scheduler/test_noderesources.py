@@ -1,6 +1,6 @@
 import pytest
 
-from cluster.scheduler.framework import MAX_NODE_SCORE, Code, CycleState, PodInfo
+from cluster.scheduler.framework import MAX_NODE_SCORE, Code, CycleState, NodeTable, PodInfo
 from cluster.scheduler.plugins.noderesources import BalancedAllocation, Fit
 
 from .builders import node, node_info, pod
@@ -31,14 +31,15 @@ def test_least_allocated_prefers_the_emptier_node():
     empty = node_info(node("empty"))
     half = node_info(node("half"), pod("e", cpu="2", memory="4Gi"))
     full = node_info(node("full"), pod("e", cpu="4", memory="8Gi"))
-    scores = [plugin.score(CycleState(), incoming, n) for n in (empty, half, full)]
-    assert scores == [(75 + 87) // 2, (25 + 37) // 2, 0]
+    scores = plugin.score_vector(CycleState(), incoming, NodeTable([empty, half, full]))
+    assert scores.tolist() == [(75 + 87) // 2, (25 + 37) // 2, 0]
 
 
 def test_most_allocated_packs():
     plugin, incoming = Fit({"scoring_strategy": "MostAllocated"}), PodInfo(pod("p", cpu="1", memory="1Gi"))
     empty, half = node_info(node("empty")), node_info(node("half"), pod("e", cpu="2", memory="4Gi"))
-    assert plugin.score(CycleState(), incoming, half) > plugin.score(CycleState(), incoming, empty)
+    scores = plugin.score_vector(CycleState(), incoming, NodeTable([half, empty]))
+    assert scores[0] > scores[1]
 
 
 def test_pods_without_requests_count_the_non_zero_defaults_for_scoring():
@@ -46,8 +47,8 @@ def test_pods_without_requests_count_the_non_zero_defaults_for_scoring():
     empty = node_info(node("a", cpu="1", memory="1Gi"))
     busy = node_info(node("b", cpu="1", memory="1Gi"), pod("e1"), pod("e2"))
     # 100m of 1000m and 200Mi of 1Gi used by the incoming pod alone; 300m/600Mi with two more
-    assert plugin.score(CycleState(), incoming, empty) == (90 + 80) // 2
-    assert plugin.score(CycleState(), incoming, busy) == (70 + 41) // 2
+    scores = plugin.score_vector(CycleState(), incoming, NodeTable([empty, busy]))
+    assert scores.tolist() == [(90 + 80) // 2, (70 + 41) // 2]
 
 
 def test_fit_rejects_bad_args():
@@ -61,8 +62,8 @@ def test_balanced_allocation_prefers_even_use():
     plugin, incoming = BalancedAllocation(), PodInfo(pod("p", cpu="1", memory="2Gi"))
     even = node_info(node("even"))  # 1/4 cpu, 2/8 memory
     skewed = node_info(node("skewed"), pod("e", cpu="2"))  # 3/4 cpu, 2/8 memory
-    assert plugin.score(CycleState(), incoming, even) == MAX_NODE_SCORE
-    assert plugin.score(CycleState(), incoming, skewed) == 75
+    scores = plugin.score_vector(CycleState(), incoming, NodeTable([even, skewed]))
+    assert scores.tolist() == [MAX_NODE_SCORE, 75]
 
 
 def test_balanced_allocation_skips_pods_without_requests():

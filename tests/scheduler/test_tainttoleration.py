@@ -1,6 +1,6 @@
 import pytest
 
-from cluster.scheduler.framework import Code, CycleState, PodInfo
+from cluster.scheduler.framework import Code, CycleState, NodeTable, PodInfo
 from cluster.scheduler.plugins.nodeunschedulable import NodeUnschedulable
 from cluster.scheduler.plugins.tainttoleration import TaintToleration
 
@@ -50,12 +50,14 @@ def test_filter(taints, tolerations, reason):
 def test_score_prefers_fewer_untolerated_prefer_no_schedule_taints():
     plugin, state = TaintToleration(), CycleState()
     incoming = PodInfo(pod("p", tolerations=[{"key": "tolerated", "operator": "Exists"}]))
-    nodes = [
-        node_info(node("clean")),
-        node_info(node("one", taints=[("a", "", "PreferNoSchedule")])),
-        node_info(node("two", taints=[("a", "", "PreferNoSchedule"), ("b", "", "PreferNoSchedule")])),
-        node_info(node("ok", taints=[("tolerated", "", "PreferNoSchedule")])),
-    ]
+    nodes = NodeTable(
+        [
+            node_info(node("clean")),
+            node_info(node("one", taints=[("a", "", "PreferNoSchedule")])),
+            node_info(node("two", taints=[("a", "", "PreferNoSchedule"), ("b", "", "PreferNoSchedule")])),
+            node_info(node("ok", taints=[("tolerated", "", "PreferNoSchedule")])),
+        ]
+    )
     assert plugin.pre_score(state, incoming, nodes).ok
     scores = [plugin.score(state, incoming, n) for n in nodes]
     assert scores == [0, 1, 2, 0]
@@ -64,7 +66,7 @@ def test_score_prefers_fewer_untolerated_prefer_no_schedule_taints():
 
 
 def test_score_is_skipped_when_no_node_prefers_no_schedule():
-    nodes = [node_info(node("n", taints=[DEDICATED]))]
+    nodes = NodeTable([node_info(node("n", taints=[DEDICATED]))])
     assert TaintToleration().pre_score(CycleState(), PodInfo(pod("p")), nodes).code is Code.SKIP
 
 

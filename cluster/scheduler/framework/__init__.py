@@ -26,8 +26,11 @@ from cluster.scheduler.framework.interfaces import (
     Registry,
     ReservePlugin,
     ScorePlugin,
+    VectorFilterPlugin,
+    VectorScorePlugin,
 )
 from cluster.scheduler.framework.node_info import NodeInfo
+from cluster.scheduler.framework.node_table import Column, Mask, NodeTable
 from cluster.scheduler.framework.pod_info import AffinityTerm, PodInfo, WeightedTerm, pod_key
 from cluster.scheduler.framework.runtime import Diagnosis, Framework
 from cluster.scheduler.framework.status import (
@@ -54,6 +57,7 @@ __all__ = [
     "Binder",
     "ClusterEvent",
     "Code",
+    "Column",
     "CycleState",
     "Diagnosis",
     "EnqueueExtensions",
@@ -61,7 +65,9 @@ __all__ = [
     "Framework",
     "FrameworkConfig",
     "Handle",
+    "Mask",
     "NodeInfo",
+    "NodeTable",
     "Nomination",
     "NormalizeScorePlugin",
     "Plugin",
@@ -76,6 +82,8 @@ __all__ = [
     "ScorePlugin",
     "StateKey",
     "Status",
+    "VectorFilterPlugin",
+    "VectorScorePlugin",
     "WeightedTerm",
     "error",
     "merge",

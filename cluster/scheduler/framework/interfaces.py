@@ -5,9 +5,12 @@ One scheduling attempt runs, in order (see cluster/scheduler/decide.py):
     pre_filter(state, pod, nodes)   once: precompute into CycleState, or reject the pod outright,
                                     or SKIP (this plugin's filter has nothing to check for this pod)
     filter(state, pod, node)        per node: SUCCESS, or why this node does not fit
+      filter_vector(state, pod, t)  optional, before: per row of the NodeTable, True where filter
+                                    would surely say SUCCESS (filter is then not asked there)
     post_filter(state, pod, diag)   only when no node fits (e.g. preemption); its message is reported
     pre_score(state, pod, nodes)    once, over the feasible nodes (or SKIP this plugin's score)
     score(state, pod, node)         per feasible node: an int in 0..MAX_NODE_SCORE after normalizing
+      or score_vector(state, pod, t)   the scores of every row of the NodeTable at once
     normalize_score(state, pod, s)  rescale the plugin's raw scores in place (same order as nodes)
     reserve / unreserve             after the choice / when the attempt is undone (bind failed)
     bind(state, pod, node_name)     async, off the decision path; the first binder not saying SKIP binds
@@ -29,6 +32,7 @@ from google.protobuf.message import Message
 
 from cluster.scheduler.framework.cycle_state import CycleState, StateKey
 from cluster.scheduler.framework.node_info import NodeInfo
+from cluster.scheduler.framework.node_table import Column, Mask, NodeTable
 from cluster.scheduler.framework.pod_info import PodInfo
 from cluster.scheduler.framework.status import Status
 from cluster.scheduler.framework.topology import TopologyCounts, scan
@@ -62,6 +66,16 @@ class FilterPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class VectorFilterPlugin(FilterPlugin, Protocol):
+    """A filter that can also vouch for many nodes at once, from the table's columns.
+
+    True must mean `filter` would return SUCCESS for that row's node; False means "ask filter"
+    (it says why not, or accepts after a closer look, e.g. at the taints a node has)."""
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask: ...
+
+
+@runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     def post_filter(self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]) -> Status: ...
 
@@ -82,12 +96,19 @@ NOMINATED_PODS = StateKey[Callable[[str], Collection[PodInfo]]]("nominatedPods")
 
 @runtime_checkable
 class PreScorePlugin(Plugin, Protocol):
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status: ...
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status: ...
 
 
 @runtime_checkable
 class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int: ...
+
+
+@runtime_checkable
+class VectorScorePlugin(Plugin, Protocol):
+    """A score said for every row of the table at once (a plugin has this or `score`)."""
+
+    def score_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Column: ...
 
 
 @runtime_checkable

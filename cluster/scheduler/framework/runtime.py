@@ -18,6 +18,9 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
 
 from cluster.scheduler.framework.config import FrameworkConfig
 from cluster.scheduler.framework.cycle_state import CycleState
@@ -37,10 +40,26 @@ from cluster.scheduler.framework.interfaces import (
     Registry,
     ReservePlugin,
     ScorePlugin,
+    VectorFilterPlugin,
+    VectorScorePlugin,
 )
 from cluster.scheduler.framework.node_info import NodeInfo
+from cluster.scheduler.framework.node_table import Column, Mask, NodeTable
 from cluster.scheduler.framework.pod_info import PodInfo
 from cluster.scheduler.framework.status import SUCCESS, Code, Status, error, merge
+
+ScoreAll = Callable[[CycleState, PodInfo, NodeTable], Column]
+Filters = Sequence[tuple[str, Callable[[CycleState, PodInfo, NodeInfo], Status]]]
+
+
+def _score_all(plugin: Plugin) -> ScoreAll:
+    """How `plugin` scores every node of a table: at once, or one node after another."""
+    if isinstance(plugin, VectorScorePlugin):
+        return plugin.score_vector
+    if not isinstance(plugin, ScorePlugin):
+        raise ValueError(f"{plugin.name} has a score weight but does not score")
+    score = plugin.score
+    return lambda state, pod, nodes: np.array([score(state, pod, node) for node in nodes], dtype=np.int64)
 
 
 @dataclass
@@ -75,15 +94,16 @@ class Framework:
         plugins = self.plugins
         self._pre_filter = [p for p in plugins if isinstance(p, PreFilterPlugin)]
         self._filter = [p for p in plugins if isinstance(p, FilterPlugin)]
+        self._filter_vector = {
+            p.name: p.filter_vector for p in self._filter if isinstance(p, VectorFilterPlugin)
+        }
         self._post_filter = [p for p in plugins if isinstance(p, PostFilterPlugin)]
         self._pre_score = [p for p in plugins if isinstance(p, PreScorePlugin) and p.name in weights]
-        self._score: list[tuple[ScorePlugin, int, NormalizeScorePlugin | None]] = []
+        self._score: list[tuple[str, ScoreAll, int, NormalizeScorePlugin | None]] = []
         for plugin in plugins:
             if plugin.name in weights:
-                if not isinstance(plugin, ScorePlugin):
-                    raise ValueError(f"{plugin.name} has a score weight but does not score")
                 normalizer = plugin if isinstance(plugin, NormalizeScorePlugin) else None
-                self._score.append((plugin, weights[plugin.name], normalizer))
+                self._score.append((plugin.name, _score_all(plugin), weights[plugin.name], normalizer))
         self._reserve = [p for p in plugins if isinstance(p, ReservePlugin)]
         self._bind = [p for p in plugins if isinstance(p, BindPlugin)]
         if not self._bind:
@@ -124,41 +144,36 @@ class Framework:
         *,
         start: int = 0,
         enough: int | None = None,
-    ) -> tuple[list[NodeInfo], int, Status]:
+    ) -> tuple[NodeTable, int, Status]:
         """The nodes every filter accepts, looking from `nodes[start]` on (wrapping around) and
         stopping once `enough` were found; returns them and how many nodes were looked at.
         Rejected nodes' statuses go into `diagnosis`. A node where pods of at least this pod's
-        priority are nominated (NOMINATED_PODS) must also fit the pod with them on it."""
-        filters = [(p.name, p.filter) for p in self._filter if p.name not in state.skip_filter]
-        nominated = state.get(NOMINATED_PODS)  # read once, not per node
-        feasible: list[NodeInfo] = []
-        rejected = diagnosis.node_statuses
-        total = len(nodes)
+        priority are nominated (NOMINATED_PODS) must also fit the pod with them on it.
+
+        Filters that can vouch for whole columns (VectorFilterPlugin) answer first, for every
+        node at once; a node is asked one by one only what none of them vouched for. When every
+        filter can vouch and nothing is nominated, only the nodes some filter did not vouch for
+        are visited at all."""
+        table = NodeTable.of(nodes)
+        total = len(table)
         enough = total if enough is None else enough
-        order = itertools.chain(range(start, total), range(start)) if start else range(total)
-        looked = 0
-        for looked, index in enumerate(order, 1):
-            node = nodes[index]
-            for name, run_filter in filters:
-                status = run_filter(state, pod, node)
-                if status is not SUCCESS and status.code is not Code.SUCCESS:
-                    status = status.by(name)
-                    if status.code is Code.ERROR:
-                        return [], looked, status
-                    rejected[node.name] = status
-                    break
-            else:
-                if nominated is not None:  # the check costs a call per node: only when there are any
-                    status = self._with_nominated(state, pod, node, nominated)
-                    if status.code is Code.ERROR:
-                        return [], looked, status
-                    if not status.ok:
-                        rejected[node.name] = status
-                        continue
-                feasible.append(node)
-                if len(feasible) >= enough:
-                    break
-        return feasible, looked, SUCCESS
+        active = [p for p in self._filter if p.name not in state.skip_filter]
+        vouched = np.ones(total, dtype=bool)
+        for plugin in active:
+            if plugin.name in self._filter_vector:
+                vouched &= self._filter_vector[plugin.name](state, pod, table)
+        every = [(p.name, p.filter) for p in active]
+        walk = _Walk(table, diagnosis, partial(_first_rejection, state, pod), every)
+        rest = [(p.name, p.filter) for p in active if p.name not in self._filter_vector]
+        nominated = state.get(NOMINATED_PODS)
+        if rest or nominated is not None:
+            fits = (
+                None if nominated is None else partial(self._with_nominated, state, pod, nominated=nominated)
+            )
+            rows, looked, status = walk.every_node(vouched, rest, fits, start, enough)
+        else:
+            rows, looked, status = walk.unvouched_nodes(vouched, start, enough)
+        return table.subset(rows), looked, status
 
     def _with_nominated(
         self,
@@ -187,12 +202,8 @@ class Framework:
         return self._with_nominated(state, pod, node, state.get(NOMINATED_PODS)) if status.ok else status
 
     def _run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        for plugin in self._filter:
-            if plugin.name not in state.skip_filter:
-                status = plugin.filter(state, pod, node)
-                if not status.ok:
-                    return status.by(plugin.name)
-        return SUCCESS
+        filters = [(p.name, p.filter) for p in self._filter if p.name not in state.skip_filter]
+        return _first_rejection(state, pod, node, filters)
 
     def run_post_filter(self, state: CycleState, pod: PodInfo, diagnosis: Diagnosis) -> Status:
         """Give post_filter plugins (e.g. preemption) their chance; the first that succeeds ends it.
@@ -210,7 +221,7 @@ class Framework:
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def run_pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+    def run_pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         for plugin in self._pre_score:
             status = plugin.pre_score(state, pod, nodes)
             if status.code is Code.SKIP:
@@ -221,19 +232,21 @@ class Framework:
 
     def score_nodes(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
-    ) -> tuple[list[int], Status]:
+    ) -> tuple[Column, Status]:
         """The weighted sum of every scoring plugin's normalized score, per node (same order)."""
-        totals = [0] * len(nodes)
-        for plugin, weight, normalizer in self._score:
-            if plugin.name in state.skip_score:
+        table = NodeTable.of(nodes)
+        totals = np.zeros(len(table), dtype=np.int64)
+        for name, score_all, weight, normalizer in self._score:
+            if name in state.skip_score:
                 continue
-            score = plugin.score
-            scores = [score(state, pod, node) for node in nodes]
+            scores = score_all(state, pod, table)
             if normalizer is not None:
-                normalizer.normalize_score(state, pod, scores)
-            if min(scores) < 0 or max(scores) > MAX_NODE_SCORE:
-                return totals, error(f"{plugin.name} scored outside 0..{MAX_NODE_SCORE}: {scores}")
-            totals = [total + s * weight for total, s in zip(totals, scores, strict=True)]
+                normalized = scores.tolist()
+                normalizer.normalize_score(state, pod, normalized)
+                scores = np.array(normalized, dtype=np.int64)
+            if len(scores) and (scores.min() < 0 or scores.max() > MAX_NODE_SCORE):
+                return totals, error(f"{name} scored outside 0..{MAX_NODE_SCORE}: {scores.tolist()}")
+            totals += scores * weight
         return totals, SUCCESS
 
     # -- after the choice ------------------------------------------------------------------
@@ -258,3 +271,75 @@ class Framework:
             if status.code is not Code.SKIP:
                 return status.by(plugin.name)
         return error(f"no bind plugin bound pod {pod.key}")
+
+
+def _first_rejection(state: CycleState, pod: PodInfo, node: NodeInfo, filters: Filters) -> Status:
+    """The first of `filters` that does not accept `node` answers (named), else SUCCESS."""
+    for name, run_filter in filters:
+        status = run_filter(state, pod, node)
+        if status is not SUCCESS and status.code is not Code.SUCCESS:
+            return status.by(name)
+    return SUCCESS
+
+
+@dataclass
+class _Walk:
+    """filter_nodes' visits to single nodes, in round-robin order from `start`. Each way returns
+    the rows of the nodes found feasible (in that order), how many positions were looked at, and
+    a status (an ERROR ends the walk, with no rows)."""
+
+    table: NodeTable
+    diagnosis: Diagnosis
+    ask: Callable[[NodeInfo, Filters], Status]  # _first_rejection for this pod
+    every: Filters
+
+    def every_node(
+        self,
+        vouched: Mask,
+        rest: Filters,
+        fits_nominated: Callable[[NodeInfo], Status] | None,
+        start: int,
+        enough: int,
+    ) -> tuple[list[int], int, Status]:
+        """Visit each node: a vouched one is asked the `rest` of the filters, any other all of
+        them; then, if pods are nominated, whether it fits with them."""
+        total, found, looked = len(self.table), [], 0
+        vouched_rows = vouched.tolist()
+        for looked, row in enumerate(itertools.chain(range(start, total), range(start)), 1):
+            node = self.table[row]
+            status = self.ask(node, rest if vouched_rows[row] else self.every)
+            if status.ok and fits_nominated is not None:
+                status = fits_nominated(node)
+            if status.code is Code.ERROR:
+                return [], looked, status
+            if not status.ok:
+                self.diagnosis.node_statuses[node.name] = status
+                continue
+            found.append(row)
+            if len(found) >= enough:
+                break
+        return found, looked, SUCCESS
+
+    def unvouched_nodes(self, vouched: Mask, start: int, enough: int) -> tuple[list[int], int, Status]:
+        """Visit only the nodes not vouched for; the others count as feasible where they stand."""
+        total = len(self.table)
+        order = np.concatenate((np.arange(start, total), np.arange(start)))
+        sure = vouched[order]  # by position in the walk
+        before = np.cumsum(sure)  # at a position not vouched for: how many vouched ones precede it
+        found: list[int] = []  # positions
+        for position in np.flatnonzero(~sure).tolist():
+            if before[position] + len(found) >= enough:
+                break
+            node = self.table[int(order[position])]
+            status = self.ask(node, self.every)
+            if status.code is Code.ERROR:
+                return [], position + 1, status
+            if status.ok:
+                found.append(position)
+            else:
+                self.diagnosis.node_statuses[node.name] = status
+        positions = np.flatnonzero(sure)[:enough]
+        if found:
+            positions = np.union1d(positions, np.array(found, dtype=np.intp))[:enough]
+        looked = int(positions[-1]) + 1 if len(positions) >= enough else total
+        return order[positions].tolist(), looked, SUCCESS

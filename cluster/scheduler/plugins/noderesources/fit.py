@@ -9,18 +9,26 @@ message counts each one.
 Score: the strategy in args["scoring_strategy"], over cpu and memory with args["resource_weights"]:
 LeastAllocated (default: prefer emptier nodes, so load spreads) or MostAllocated (bin-packing).
 Scoring counts pods without requests at the non-zero defaults (PodInfo).
+
+Both are said over the NodeTable's columns (every node at once); `filter` is asked only about
+the nodes the vector did not pass, to name the shortages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from cluster.scheduler.framework import (
     MAX_NODE_SCORE,
     SUCCESS,
     ClusterEvent,
+    Column,
     CycleState,
+    Mask,
     NodeInfo,
+    NodeTable,
     PluginArgs,
     PodInfo,
     Status,
@@ -33,19 +41,20 @@ INSUFFICIENT_MEMORY = "Insufficient memory"
 TOO_MANY_PODS = "Too many pods"
 
 
-def least_allocated(requested: int, capacity: int) -> int:
-    if capacity == 0 or requested > capacity:
-        return 0
-    return (capacity - requested) * MAX_NODE_SCORE // capacity
+def least_allocated(requested: Column, capacity: Column) -> Column:
+    """Per node: the share of `capacity` left after `requested`, 0..MAX_NODE_SCORE (0 when full
+    or there is none)."""
+    left = np.maximum(capacity - requested, 0)
+    return left * MAX_NODE_SCORE // np.maximum(capacity, 1)
 
 
-def most_allocated(requested: int, capacity: int) -> int:
-    if capacity == 0:
-        return 0
-    return min(requested, capacity) * MAX_NODE_SCORE // capacity
+def most_allocated(requested: Column, capacity: Column) -> Column:
+    """Per node: the share of `capacity` used with `requested` on it (0 when there is none)."""
+    used = np.minimum(requested, capacity)
+    return np.where(capacity > 0, used * MAX_NODE_SCORE // np.maximum(capacity, 1), 0)
 
 
-STRATEGIES: dict[str, Callable[[int, int], int]] = {
+STRATEGIES: dict[str, Callable[[Column, Column], Column]] = {
     "LeastAllocated": least_allocated,
     "MostAllocated": most_allocated,
 }
@@ -67,24 +76,27 @@ class Fit:
             raise ValueError(f"{NAME}: resource_weights must be non-negative and not all zero: {weights}")
         self._weight_sum = self._cpu_weight + self._memory_weight
 
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
+        fits = nodes.pod_count + 1 <= nodes.allocatable_pods
+        if pod.milli_cpu:
+            fits &= pod.milli_cpu <= nodes.allocatable_milli_cpu - nodes.requested_milli_cpu
+        if pod.memory:
+            fits &= pod.memory <= nodes.allocatable_memory - nodes.requested_memory
+        return fits
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         cpu, memory = pod.milli_cpu, pod.memory
-        too_many = len(node.pods) + 1 > node.allocatable_pods
-        short_cpu = cpu and cpu > node.allocatable_milli_cpu - node.requested_milli_cpu
-        short_memory = memory and memory > node.allocatable_memory - node.requested_memory
-        if not (too_many or short_cpu or short_memory):
-            return SUCCESS  # the common answer, without building the list of reasons
         shortages = (
-            (too_many, TOO_MANY_PODS),
-            (short_cpu, INSUFFICIENT_CPU),
-            (short_memory, INSUFFICIENT_MEMORY),
+            (len(node.pods) + 1 > node.allocatable_pods, TOO_MANY_PODS),
+            (cpu and cpu > node.allocatable_milli_cpu - node.requested_milli_cpu, INSUFFICIENT_CPU),
+            (memory and memory > node.allocatable_memory - node.requested_memory, INSUFFICIENT_MEMORY),
         )
-        return unschedulable(*(reason for short, reason in shortages if short))
+        reasons = [reason for short, reason in shortages if short]
+        return unschedulable(*reasons) if reasons else SUCCESS
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        scorer = self._scorer
-        cpu = scorer(node.non_zero_milli_cpu + pod.non_zero_milli_cpu, node.allocatable_milli_cpu)
-        memory = scorer(node.non_zero_memory + pod.non_zero_memory, node.allocatable_memory)
+    def score_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Column:
+        cpu = self._scorer(nodes.non_zero_milli_cpu + pod.non_zero_milli_cpu, nodes.allocatable_milli_cpu)
+        memory = self._scorer(nodes.non_zero_memory + pod.non_zero_memory, nodes.allocatable_memory)
         return (cpu * self._cpu_weight + memory * self._memory_weight) // self._weight_sum
 
     def events(self) -> frozenset[ClusterEvent]:

@@ -2,17 +2,22 @@
 
 ...unless the pod tolerates the taint Kubernetes uses to express it,
 node.kubernetes.io/unschedulable:NoSchedule (DaemonSet-style pods do). No pre_filter: a walk
-over every node to see whether any is cordoned costs more than the filter on the nodes looked at.
+over every node to see whether any is cordoned costs more than the filter on the nodes looked at;
+the NodeTable's column answers for every node at once.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from cluster.api.taints import tolerated
 from cluster.scheduler.framework import (
     SUCCESS,
     ClusterEvent,
     CycleState,
+    Mask,
     NodeInfo,
+    NodeTable,
     PodInfo,
     Status,
     unresolvable,
@@ -26,6 +31,11 @@ UNSCHEDULABLE_TAINT = node_pb2.Taint(key="node.kubernetes.io/unschedulable", eff
 
 class NodeUnschedulable:
     name = NAME
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
+        if tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):
+            return np.ones(len(nodes), dtype=bool)
+        return ~nodes.unschedulable
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if node.unschedulable and not tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):

@@ -9,15 +9,15 @@ only tolerations with effect PreferNoSchedule or empty count, as in Kubernetes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from cluster.api.taints import tolerated
 from cluster.scheduler.framework import (
     SKIP,
     SUCCESS,
     ClusterEvent,
     CycleState,
+    Mask,
     NodeInfo,
+    NodeTable,
     PodInfo,
     StateKey,
     Status,
@@ -37,17 +37,18 @@ def untolerated_taint_reason(taint: node_pb2.Taint) -> str:
 class TaintToleration:
     name = NAME
 
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
+        return ~nodes.tainted  # most nodes: nothing to tolerate; `filter` looks at the others
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        if not node.taints:
-            return SUCCESS  # most nodes: nothing to tolerate, and no pod field to read
         tolerations = pod.pod.spec.tolerations
         for taint in node.taints:
             if not tolerated(tolerations, taint):
                 return unresolvable(untolerated_taint_reason(taint))
         return SUCCESS
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        if not any(node.prefer_no_schedule_taints for node in nodes):
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        if not nodes.prefer_no_schedule.any():
             return SKIP
         state.write(
             _PREFER_TOLERATIONS,
