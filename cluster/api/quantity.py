@@ -7,6 +7,7 @@ Quantities are kept as strings in the API objects (as users wrote them) and pars
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -56,11 +57,13 @@ def parse(text: str) -> Fraction:
     return number * _MULTIPLIERS[match["suffix"] or ""]
 
 
+@functools.lru_cache(maxsize=4096)  # a cluster's pods repeat a few requests ("100m", "128Mi")
 def milli_value(text: str) -> int:
     """Thousandths of the quantity, rounded up: CPU "250m" -> 250, "1" -> 1000."""
     return math.ceil(parse(text) * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def value(text: str) -> int:
     """The quantity rounded up to a whole unit: memory "128Mi" -> 134217728."""
     return math.ceil(parse(text))

@@ -9,7 +9,8 @@ at once (VectorFilterPlugin, VectorScorePlugin); everything else still reads the
 The scheduler's cache keeps one table for its node list and refreshes the row of each NodeInfo
 it changed (`refresh`), so a decision never rebuilds it. A table made from a plain list (tests,
 a post_filter's thought experiment) is filled once, when made. `subset(rows)` is the table of
-some of the rows (the feasible nodes, for scoring) with one copy of the numbers.
+some of the rows (the feasible nodes, for scoring): one copy of the numbers, and the NodeInfos
+picked out only if someone walks them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ Column = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
 # The columns, in storage order: each the NodeInfo number of that name, or (the last three) a
-# count or a flag that NodeInfo keeps as a collection.
+# count or a flag that NodeInfo keeps as a collection. Stored column by column (one contiguous
+# array each), since plugins read whole columns.
 COLUMNS = (
     "allocatable_milli_cpu",
     "allocatable_memory",
@@ -42,7 +44,7 @@ COLUMNS = (
 )
 
 
-def _row(info: NodeInfo) -> tuple[int, ...]:
+def _numbers(info: NodeInfo) -> tuple[int, ...]:
     return (
         info.allocatable_milli_cpu,
         info.allocatable_memory,
@@ -59,14 +61,15 @@ def _row(info: NodeInfo) -> tuple[int, ...]:
 
 
 class NodeTable(Sequence[NodeInfo]):
-    __slots__ = ("_data", "_infos", "_rows")
+    __slots__ = ("_data", "_infos", "_picks", "_rows")
 
-    def __init__(self, infos: Sequence[NodeInfo], data: Column | None = None):
-        self._infos = list(infos)
+    def __init__(self, infos: Sequence[NodeInfo], data: Column | None = None, picks: list[int] | None = None):
+        self._infos = infos if picks is not None else list(infos)
+        self._picks = picks  # a subset's rows in `infos` (its parent's list), until walked
         self._rows: dict[str, int] | None = None  # name -> row, made when `refresh` first needs it
         if data is None:
-            data = np.array([_row(info) for info in self._infos], dtype=np.int64)
-            data = data.reshape(len(self._infos), len(COLUMNS))
+            data = np.array([_numbers(info) for info in self._infos], dtype=np.int64)
+            data = data.reshape(len(self._infos), len(COLUMNS)).T.copy()
         self._data = data
 
     @classmethod
@@ -78,73 +81,79 @@ class NodeTable(Sequence[NodeInfo]):
         """Copy `info`'s numbers into its row again (after the cache changed it); a NodeInfo
         that is not in the table is ignored."""
         if self._rows is None:
-            self._rows = {node.name: row for row, node in enumerate(self._infos)}
+            self._rows = {node.name: row for row, node in enumerate(self.infos())}
         row = self._rows.get(info.name)
-        if row is not None and self._infos[row] is info:
-            self._data[row] = _row(info)
+        if row is not None and self.infos()[row] is info:
+            self._data[:, row] = _numbers(info)
 
-    def subset(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> NodeTable:
+    def subset(self, rows: list[int]) -> NodeTable:
         """The table of `rows` (in that order)."""
-        return NodeTable(
-            list(map(self._infos.__getitem__, rows)), self._data[np.asarray(rows, dtype=np.intp)]
-        )
+        return NodeTable(self.infos(), self._data[:, rows], rows)
+
+    def infos(self) -> Sequence[NodeInfo]:
+        """The NodeInfos, row by row (for walks that index them many times)."""
+        if self._picks is not None:
+            self._infos, self._picks = list(map(self._infos.__getitem__, self._picks)), None
+        return self._infos
 
     @property
     def allocatable_milli_cpu(self) -> Column:
-        return self._data[:, 0]
+        return self._data[0]
 
     @property
     def allocatable_memory(self) -> Column:
-        return self._data[:, 1]
+        return self._data[1]
 
     @property
     def allocatable_pods(self) -> Column:
-        return self._data[:, 2]
+        return self._data[2]
 
     @property
     def requested_milli_cpu(self) -> Column:
-        return self._data[:, 3]
+        return self._data[3]
 
     @property
     def requested_memory(self) -> Column:
-        return self._data[:, 4]
+        return self._data[4]
 
     @property
     def non_zero_milli_cpu(self) -> Column:
-        return self._data[:, 5]
+        return self._data[5]
 
     @property
     def non_zero_memory(self) -> Column:
-        return self._data[:, 6]
+        return self._data[6]
 
     @property
     def unschedulable(self) -> Mask:
-        return self._data[:, 7].astype(bool)
+        return self._data[7] != 0
 
     @property
     def pod_count(self) -> Column:
-        return self._data[:, 8]
+        return self._data[8]
 
     @property
     def tainted(self) -> Mask:
-        return self._data[:, 9].astype(bool)
+        return self._data[9] != 0
 
     @property
     def prefer_no_schedule(self) -> Mask:
-        return self._data[:, 10].astype(bool)
+        return self._data[10] != 0
 
     def __len__(self) -> int:
-        return len(self._infos)
+        return self._data.shape[1]
 
     @overload
     def __getitem__(self, index: int) -> NodeInfo: ...
     @overload
-    def __getitem__(self, index: slice) -> list[NodeInfo]: ...
-    def __getitem__(self, index: int | slice) -> NodeInfo | list[NodeInfo]:
-        return self._infos[index]
+    def __getitem__(self, index: slice) -> Sequence[NodeInfo]: ...
+    def __getitem__(self, index: int | slice) -> NodeInfo | Sequence[NodeInfo]:
+        if self._picks is not None and isinstance(index, int):
+            return self._infos[self._picks[index]]  # one node of a subset: no need to pick all
+        return self.infos()[index]
 
     def __iter__(self) -> Iterator[NodeInfo]:
-        return iter(self._infos)
+        return iter(self.infos())
 
     def __repr__(self) -> str:
         return f"NodeTable({len(self)} nodes)"

@@ -304,9 +304,9 @@ class _Walk:
         """Visit each node: a vouched one is asked the `rest` of the filters, any other all of
         them; then, if pods are nominated, whether it fits with them."""
         total, found, looked = len(self.table), [], 0
-        vouched_rows = vouched.tolist()
+        vouched_rows, infos = vouched.tolist(), self.table.infos()
         for looked, row in enumerate(itertools.chain(range(start, total), range(start)), 1):
-            node = self.table[row]
+            node = infos[row]
             status = self.ask(node, rest if vouched_rows[row] else self.every)
             if status.ok and fits_nominated is not None:
                 status = fits_nominated(node)
