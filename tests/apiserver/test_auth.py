@@ -62,6 +62,12 @@ JANE = who("jane")
 class Cache:
     def __init__(self, objects: list[Any]):
         self.objects = {resources.of(o).key(o.metadata.namespace, o.metadata.name): o for o in objects}
+        self.revision = 1
+
+    def put(self, obj: Any) -> None:
+        """What the watch cache does on an event: the object, at a newer revision."""
+        self.objects[resources.of(obj).key(obj.metadata.namespace, obj.metadata.name)] = obj
+        self.revision += 1
 
 
 def authorizer(*extra: Any) -> RbacAuthorizer:
@@ -78,6 +84,13 @@ def authorizer(*extra: Any) -> RbacAuthorizer:
 def request(user: auth.UserInfo, verb: str, resource: str, sub: str = "", name: str = "", ns: str = "",
             group: str = "") -> auth.Request:  # fmt: skip
     return auth.Request(user, verb, resource, sub, ns, name, group)
+
+
+def jane_views_shop() -> rbac_pb2.RoleBinding:
+    binding = rbac_pb2.RoleBinding(subjects=[rbac_pb2.Subject(kind="User", api_group=RBAC, name="jane")],
+                                   role_ref=rbac_pb2.RoleRef(api_group=RBAC, kind="ClusterRole", name="view"))  # fmt: skip
+    binding.metadata.namespace, binding.metadata.name = "shop", "jane-views"
+    return binding
 
 
 @pytest.mark.parametrize(
@@ -112,15 +125,20 @@ def request(user: auth.UserInfo, verb: str, resource: str, sub: str = "", name: 
     ],
 )
 def test_rbac(asked: auth.Request, allowed: bool) -> None:
-    view_in_shop = rbac_pb2.RoleBinding(subjects=[rbac_pb2.Subject(kind="User", api_group=RBAC, name="jane")],
-                                        role_ref=rbac_pb2.RoleRef(api_group=RBAC, kind="ClusterRole", name="view"))  # fmt: skip
-    view_in_shop.metadata.namespace, view_in_shop.metadata.name = "shop", "jane-views"
-    checker = authorizer(view_in_shop)
+    checker = authorizer(jane_views_shop())
     if allowed:
         checker.authorize(asked)
     else:
         with pytest.raises(Forbidden, match=f'User "{asked.user.name}" cannot {asked.verb}'):
             checker.authorize(asked)
+
+
+def test_a_new_binding_counts_from_the_next_request_on() -> None:
+    checker = authorizer()
+    asked = request(JANE, "get", "pods", "", "p", "shop")
+    assert not checker.allowed(asked)  # remembered for jane in shop until the bindings change
+    checker._caches[resources.ROLEBINDINGS.name].put(jane_views_shop())
+    assert checker.allowed(asked)
 
 
 def test_nodes_write_only_the_pods_bound_to_them() -> None:

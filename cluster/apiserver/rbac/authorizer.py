@@ -1,10 +1,13 @@
 """The RBAC authorizer: a request is allowed if a rule of a role bound to the caller allows it.
 
 Roles and bindings are read from the API server's watch caches (always current, no store round
-trip per request). Bindings apply cluster-wide (ClusterRoleBinding) or in their namespace
-(RoleBinding, to a Role of that namespace or a ClusterRole). Members of system:masters may do
-anything. On top, the node restriction (kube-apiserver's Node authorizer and NodeRestriction
-admission): a kubelet writes only its own Node and heartbeat Lease, and only the pods bound to it.
+trip per request). The rules a user holds are worked out once per user and namespace and kept
+until one of the four RBAC caches moves to a new revision (walking every binding on every call
+was 5% of the API server's time under load). Bindings apply cluster-wide (ClusterRoleBinding)
+or in their namespace (RoleBinding, to a Role of that namespace or a ClusterRole). Members of
+system:masters may do anything. On top, the node restriction (kube-apiserver's Node authorizer
+and NodeRestriction admission): a kubelet writes only its own Node and heartbeat Lease, and only
+the pods bound to it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,20 @@ from cluster.errors import Forbidden
 from raykube.v1 import rbac_pb2
 
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+RBAC_RESOURCES = (
+    resources.CLUSTERROLEBINDINGS,
+    resources.ROLEBINDINGS,
+    resources.CLUSTERROLES,
+    resources.ROLES,
+)
+MAX_REMEMBERED = 4096  # (user, namespace) pairs; past that the memo starts over
 
 
 class RbacAuthorizer:
     def __init__(self, caches: Mapping[str, Any]):
         self._caches = caches  # resource name -> WatchCache (its `objects`: key -> object)
+        self._memo: dict[tuple[UserInfo, str], list[rbac_pb2.PolicyRule]] = {}
+        self._memo_revisions: tuple[int, ...] = ()
 
     def _objects(self, resource: resources.Resource[Any]) -> Iterator[Any]:
         yield from self._caches[resource.name].objects.values()
@@ -33,6 +45,15 @@ class RbacAuthorizer:
 
     def rules_for(self, user: UserInfo, namespace: str = "") -> list[rbac_pb2.PolicyRule]:
         """Every rule `user` holds cluster-wide, and in `namespace` if one is given."""
+        revisions = tuple(self._caches[resource.name].revision for resource in RBAC_RESOURCES)
+        if revisions != self._memo_revisions or len(self._memo) >= MAX_REMEMBERED:
+            self._memo, self._memo_revisions = {}, revisions
+        rules = self._memo.get((user, namespace))
+        if rules is None:
+            rules = self._memo[user, namespace] = self._collect_rules(user, namespace)
+        return rules
+
+    def _collect_rules(self, user: UserInfo, namespace: str) -> list[rbac_pb2.PolicyRule]:
         found: list[rbac_pb2.PolicyRule] = []
         for binding in self._objects(resources.CLUSTERROLEBINDINGS):
             if _binds(binding.subjects, user, ""):
