@@ -174,7 +174,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
                 )  # fmt: skip
             except ApiError as err:
                 return api_pb2.BindResult(error=err.to_status())
-            return api_pb2.BindResult(object=resources.PODS.wrap(pod))
+            return api_pb2.BindResult(resource_version=pod.metadata.resource_version)
 
         return api_pb2.BindManyResponse(results=await asyncio.gather(*map(bind, request.binds)))
 

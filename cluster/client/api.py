@@ -218,15 +218,14 @@ class ApiClient:
         response = await self._call("Bind", request)
         return resources.unwrap(response.object)[1]
 
-    async def bind_many(
-        self, binds: Sequence[api_pb2.BindRequest]
-    ) -> Sequence[resources.ApiObject | ApiError]:
-        """Several binds in one round trip: per bind, the bound pod or the error Bind would raise."""
+    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> Sequence[str | ApiError]:
+        """Several binds in one round trip: per bind, the bound pod's resourceVersion or the error
+        Bind would raise."""
         response: api_pb2.BindManyResponse = await self._call(
             "BindMany", api_pb2.BindManyRequest(binds=binds)
         )
         return [
-            ApiError.from_status(r.error) if r.HasField("error") else resources.unwrap(r.object)[1]
+            ApiError.from_status(r.error) if r.HasField("error") else r.resource_version
             for r in response.results
         ]
 

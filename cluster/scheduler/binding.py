@@ -6,7 +6,7 @@ would only queue in the API server and the store, in front of everyone else's re
 election renewals included). A bind that finds a free slot sends everything pending, and keeps
 sending what piled up meanwhile; a bind that finds none waits for a sender to take it along. At
 low load each bind goes alone, at once; under load batches grow to what accumulates during a
-round trip. Each bind's outcome is its own (the bound pod, or the ApiError a
+round trip. Each bind's outcome is its own (the bound pod's resourceVersion, or the ApiError a
 single Bind would have raised); a request that fails as a whole fails each bind in it.
 """
 
@@ -16,14 +16,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from google.protobuf.message import Message
-
 from cluster.errors import ApiError
 from raykube.v1 import api_pb2
 
 
 class BindManyApi(Protocol):
-    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> Sequence[Message | ApiError]: ...
+    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> Sequence[str | ApiError]: ...
 
 
 class BatchingBinder:
@@ -31,18 +29,18 @@ class BatchingBinder:
         self._api = api
         self._max_in_flight = max_in_flight
         self._max_batch = max_batch
-        self._pending: list[tuple[api_pb2.BindRequest, asyncio.Future[Message]]] = []
+        self._pending: list[tuple[api_pb2.BindRequest, asyncio.Future[str]]] = []
         self._in_flight = 0
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
-    ) -> Message:
-        """Bind one pod (as ApiClient.bind: raises its ApiError)."""
+    ) -> str:
+        """Bind one pod (raises ApiClient.bind's ApiError); returns its new resourceVersion."""
         request = api_pb2.BindRequest(
             namespace=namespace, name=name, node_name=node_name,
             preconditions=api_pb2.Preconditions(uid=uid, resource_version=resource_version),
         )  # fmt: skip
-        outcome: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending.append((request, outcome))
         if self._in_flight < self._max_in_flight:
             try:
@@ -55,7 +53,7 @@ class BatchingBinder:
 
     async def _send(self) -> None:
         self._in_flight += 1
-        batch: list[tuple[api_pb2.BindRequest, asyncio.Future[Message]]] = []
+        batch: list[tuple[api_pb2.BindRequest, asyncio.Future[str]]] = []
         try:
             while self._pending:
                 batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]

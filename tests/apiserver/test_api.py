@@ -160,7 +160,8 @@ def test_bind_many_answers_each_bind_as_bind_would(tmp_path: Path) -> None:
         binds = [request("a", first.metadata.uid), request("b", "someone-else"), request("gone", "")]
         async with plane.client("scheduler-token") as scheduler:
             bound, stale, missing = await scheduler.bind_many(binds)
-            assert isinstance(bound, pod_pb2.Pod) and bound.spec.node_name == "node-1"
+            now = await admin.get(resources.PODS, "default", "a")
+            assert now.spec.node_name == "node-1" and bound == now.metadata.resource_version
             assert isinstance(stale, Conflict) and isinstance(missing, NotFound)
             with pytest.raises(BadRequest, match="at most 1000 binds per request, got 1001"):
                 await scheduler.bind_many([request("b", second.metadata.uid)] * 1001)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from cluster.errors import ApiError, Conflict, Unavailable
 from cluster.scheduler.binding import BatchingBinder
-from raykube.v1 import api_pb2, pod_pb2
+from raykube.v1 import api_pb2
 
 
 class Api:
@@ -16,7 +16,7 @@ class Api:
         self.gate = asyncio.Event()
         self.fail_whole: ApiError | None = None
 
-    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> list[pod_pb2.Pod | ApiError]:
+    async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> list[str | ApiError]:
         self.requests.append([b.name for b in binds])
         await self.gate.wait()
         if self.fail_whole is not None:
@@ -24,10 +24,10 @@ class Api:
         return [self._outcome(b) for b in binds]
 
     @staticmethod
-    def _outcome(bind: api_pb2.BindRequest) -> pod_pb2.Pod | ApiError:
+    def _outcome(bind: api_pb2.BindRequest) -> str | ApiError:
         if bind.name.startswith("stale"):
             return Conflict(f"{bind.name} moved on")
-        return pod_pb2.Pod(metadata={"name": bind.name}, spec={"node_name": bind.node_name})
+        return f"{bind.name}@{bind.node_name}"  # stands for the resourceVersion
 
 
 async def bind_all(binder: BatchingBinder, api: Api, names: list[str]) -> list[object]:
@@ -45,8 +45,8 @@ def test_binds_queued_behind_full_slots_travel_together_and_fail_alone() -> None
 
     requests, outcomes = asyncio.run(scenario())
     assert requests == [["a"], ["b"], ["c", "stale-d", "e"]]
-    names = [o.metadata.name if isinstance(o, pod_pb2.Pod) else type(o).__name__ for o in outcomes]
-    assert names == ["a", "b", "c", "Conflict", "e"]
+    names = [o if isinstance(o, str) else type(o).__name__ for o in outcomes]
+    assert names == ["a@n1", "b@n1", "c@n1", "Conflict", "e@n1"]
 
 
 def test_a_request_that_fails_as_a_whole_fails_each_bind_in_it() -> None:
@@ -61,7 +61,7 @@ def test_a_request_that_fails_as_a_whole_fails_each_bind_in_it() -> None:
 
 def test_a_bug_in_the_request_reaches_every_waiting_bind() -> None:
     class Broken(Api):
-        async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> list[pod_pb2.Pod | ApiError]:
+        async def bind_many(self, binds: Sequence[api_pb2.BindRequest]) -> list[str | ApiError]:
             await self.gate.wait()
             raise RuntimeError("bug")
 

@@ -28,8 +28,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from google.protobuf.message import Message
-
 from cluster.scheduler.framework.cycle_state import CycleState, StateKey
 from cluster.scheduler.framework.node_info import NodeInfo
 from cluster.scheduler.framework.node_table import Column, Mask, NodeTable
@@ -133,11 +131,12 @@ class EnqueueExtensions(Plugin, Protocol):
 
 
 class Binder(Protocol):
-    """What binding needs from the API (ApiClient.bind); a Conflict means the pod moved on."""
+    """What binding needs from the API (ApiClient.bind); a Conflict means the pod moved on. What
+    it returns (the pod, or its new resourceVersion) is not read: raising is the answer."""
 
     async def bind(
         self, namespace: str, name: str, node_name: str, *, uid: str = "", resource_version: str = ""
-    ) -> Message: ...
+    ) -> object: ...
 
 
 @dataclass(frozen=True)
