@@ -25,6 +25,7 @@ from cluster.scheduler.framework.node_info import NodeInfo
 
 Column = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
+Rows = npt.NDArray[np.intp] | list[int]
 
 # The columns, in storage order: each the NodeInfo number of that name, or (the last three) a
 # count or a flag that NodeInfo keeps as a collection. Stored column by column (one contiguous
@@ -63,7 +64,7 @@ def _numbers(info: NodeInfo) -> tuple[int, ...]:
 class NodeTable(Sequence[NodeInfo]):
     __slots__ = ("_data", "_infos", "_picks", "_rows")
 
-    def __init__(self, infos: Sequence[NodeInfo], data: Column | None = None, picks: list[int] | None = None):
+    def __init__(self, infos: Sequence[NodeInfo], data: Column | None = None, picks: Rows | None = None):
         self._infos = infos if picks is not None else list(infos)
         self._picks = picks  # a subset's rows in `infos` (its parent's list), until walked
         self._rows: dict[str, int] | None = None  # name -> row, made when `refresh` first needs it
@@ -86,14 +87,15 @@ class NodeTable(Sequence[NodeInfo]):
         if row is not None and self.infos()[row] is info:
             self._data[:, row] = _numbers(info)
 
-    def subset(self, rows: list[int]) -> NodeTable:
+    def subset(self, rows: Rows) -> NodeTable:
         """The table of `rows` (in that order)."""
         return NodeTable(self.infos(), self._data[:, rows], rows)
 
     def infos(self) -> Sequence[NodeInfo]:
         """The NodeInfos, row by row (for walks that index them many times)."""
         if self._picks is not None:
-            self._infos, self._picks = list(map(self._infos.__getitem__, self._picks)), None
+            rows = self._picks if isinstance(self._picks, list) else self._picks.tolist()
+            self._infos, self._picks = list(map(self._infos.__getitem__, rows)), None
         return self._infos
 
     @property
@@ -149,7 +151,7 @@ class NodeTable(Sequence[NodeInfo]):
     def __getitem__(self, index: slice) -> Sequence[NodeInfo]: ...
     def __getitem__(self, index: int | slice) -> NodeInfo | Sequence[NodeInfo]:
         if self._picks is not None and isinstance(index, int):
-            return self._infos[self._picks[index]]  # one node of a subset: no need to pick all
+            return self._infos[int(self._picks[index])]  # one node of a subset: no need to pick all
         return self.infos()[index]
 
     def __iter__(self) -> Iterator[NodeInfo]:

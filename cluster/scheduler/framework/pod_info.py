@@ -81,14 +81,17 @@ class PodInfo:
         self.match_key = (self.namespace, frozenset(self.labels.items()))
         errors: list[str] = []
         self.milli_cpu, self.memory, self.non_zero_milli_cpu, self.non_zero_memory = _requests(pod, errors)
-        affinity = pod.spec.affinity
-        pod_affinity, anti = affinity.pod_affinity, affinity.pod_anti_affinity
-        required = "required_during_scheduling_ignored_during_execution"
-        preferred = "preferred_during_scheduling_ignored_during_execution"
-        self.required_affinity = self._terms(getattr(pod_affinity, required), errors)
-        self.required_anti_affinity = self._terms(getattr(anti, required), errors)
-        self.preferred_affinity = self._weighted(getattr(pod_affinity, preferred), errors)
-        self.preferred_anti_affinity = self._weighted(getattr(anti, preferred), errors)
+        self.required_affinity = self.required_anti_affinity = ()
+        self.preferred_affinity = self.preferred_anti_affinity = ()
+        if pod.spec.HasField("affinity"):  # most pods have none: not even a walk over empty terms
+            affinity = pod.spec.affinity
+            pod_affinity, anti = affinity.pod_affinity, affinity.pod_anti_affinity
+            required = "required_during_scheduling_ignored_during_execution"
+            preferred = "preferred_during_scheduling_ignored_during_execution"
+            self.required_affinity = self._terms(getattr(pod_affinity, required), errors)
+            self.required_anti_affinity = self._terms(getattr(anti, required), errors)
+            self.preferred_affinity = self._weighted(getattr(pod_affinity, preferred), errors)
+            self.preferred_anti_affinity = self._weighted(getattr(anti, preferred), errors)
         self.errors = tuple(errors)
         # (protocol, hostPort) of each container port published on its node
         self.host_ports = tuple(

@@ -44,7 +44,7 @@ from cluster.scheduler.framework.interfaces import (
     VectorScorePlugin,
 )
 from cluster.scheduler.framework.node_info import NodeInfo
-from cluster.scheduler.framework.node_table import Column, Mask, NodeTable
+from cluster.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from cluster.scheduler.framework.pod_info import PodInfo
 from cluster.scheduler.framework.status import SUCCESS, Code, Status, error, merge
 
@@ -300,10 +300,11 @@ class _Walk:
         fits_nominated: Callable[[NodeInfo], Status] | None,
         start: int,
         enough: int,
-    ) -> tuple[list[int], int, Status]:
+    ) -> tuple[Rows, int, Status]:
         """Visit each node: a vouched one is asked the `rest` of the filters, any other all of
         them; then, if pods are nominated, whether it fits with them."""
-        total, found, looked = len(self.table), [], 0
+        total, looked = len(self.table), 0
+        found: list[int] = []
         vouched_rows, infos = vouched.tolist(), self.table.infos()
         for looked, row in enumerate(itertools.chain(range(start, total), range(start)), 1):
             node = infos[row]
@@ -320,7 +321,7 @@ class _Walk:
                 break
         return found, looked, SUCCESS
 
-    def unvouched_nodes(self, vouched: Mask, start: int, enough: int) -> tuple[list[int], int, Status]:
+    def unvouched_nodes(self, vouched: Mask, start: int, enough: int) -> tuple[Rows, int, Status]:
         """Visit only the nodes not vouched for; the others count as feasible where they stand."""
         total = len(self.table)
         order = np.concatenate((np.arange(start, total), np.arange(start)))
@@ -342,4 +343,4 @@ class _Walk:
         if found:
             positions = np.union1d(positions, np.array(found, dtype=np.intp))[:enough]
         looked = int(positions[-1]) + 1 if len(positions) >= enough else total
-        return order[positions].tolist(), looked, SUCCESS
+        return order[positions], looked, SUCCESS

@@ -74,12 +74,14 @@ def required_of(pod: pod_pb2.Pod) -> Required | None:
     """The nodes `pod` may run on by its nodeSelector and required node affinity (None: any);
     raises labels.SelectorError for a term that cannot be parsed."""
     spec = pod.spec
-    affinity = spec.affinity.node_affinity
-    has_required = affinity.HasField("required_during_scheduling_ignored_during_execution")
+    affinity = spec.affinity.node_affinity if spec.HasField("affinity") else None  # most pods: none
+    has_required = affinity is not None and affinity.HasField(
+        "required_during_scheduling_ignored_during_execution"
+    )
     if not spec.node_selector and not has_required:
         return None
     terms = None
-    if has_required:
+    if affinity is not None and has_required:
         selector = affinity.required_during_scheduling_ignored_during_execution
         parsed = (Term.parse(t) for t in selector.node_selector_terms)
         terms = tuple(t for t in parsed if t is not None)
@@ -107,6 +109,8 @@ class NodeAffinity:
         return SUCCESS if state.read(_REQUIRED).matches(node) else unresolvable(REASON)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        if not pod.pod.spec.HasField("affinity"):
+            return SKIP  # most pods: no affinity at all
         preferred = pod.pod.spec.affinity.node_affinity.preferred_during_scheduling_ignored_during_execution
         try:
             parsed = [(Term.parse(p.preference), p.weight) for p in preferred if p.weight]

@@ -33,9 +33,10 @@ class NodeUnschedulable:
     name = NAME
 
     def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
-        if tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):
+        cordoned = nodes.unschedulable
+        if cordoned.any() and tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):
             return np.ones(len(nodes), dtype=bool)
-        return ~nodes.unschedulable
+        return ~cordoned
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if node.unschedulable and not tolerated(pod.pod.spec.tolerations, UNSCHEDULABLE_TAINT):
