@@ -81,8 +81,10 @@ class PodInfo:
         self.match_key = (self.namespace, frozenset(self.labels.items()))
         errors: list[str] = []
         self.milli_cpu, self.memory, self.non_zero_milli_cpu, self.non_zero_memory = _requests(pod, errors)
-        self.required_affinity = self.required_anti_affinity = ()
-        self.preferred_affinity = self.preferred_anti_affinity = ()
+        self.required_affinity: tuple[AffinityTerm, ...] = ()
+        self.required_anti_affinity: tuple[AffinityTerm, ...] = ()
+        self.preferred_affinity: tuple[WeightedTerm, ...] = ()
+        self.preferred_anti_affinity: tuple[WeightedTerm, ...] = ()
         if pod.spec.HasField("affinity"):  # most pods have none: not even a walk over empty terms
             affinity = pod.spec.affinity
             pod_affinity, anti = affinity.pod_affinity, affinity.pod_anti_affinity
