@@ -141,6 +141,17 @@ def test_a_new_binding_counts_from_the_next_request_on() -> None:
     assert checker.allowed(asked)
 
 
+def test_a_rule_with_resource_names_is_answered_per_name() -> None:
+    only_a = rbac_pb2.Role(rules=[rbac_pb2.PolicyRule(verbs=["get"], api_groups=[""], resources=["pods"],
+                                                      resource_names=["a"])])  # fmt: skip
+    only_a.metadata.namespace, only_a.metadata.name = "shop", "pod-a"
+    binding = jane_views_shop()
+    binding.role_ref.kind, binding.role_ref.name = "Role", "pod-a"
+    checker = authorizer(only_a, binding)
+    asked = [request(JANE, "get", "pods", "", name, "shop") for name in ("a", "b", "a")]
+    assert [checker.allowed(a) for a in asked] == [True, False, True]
+
+
 def test_nodes_write_only_the_pods_bound_to_them() -> None:
     other = who("system:node:n2", auth.NODES_GROUP)
     with pytest.raises(Forbidden):
