@@ -210,19 +210,21 @@ class Binds:
 
 
 def throughput_samples(times: list[float]) -> list[float]:
-    """Binds per second in each one-second window from the first bind; a last, shorter window
-    is scaled to a rate (scheduler_perf's throughputCollector samples the same way)."""
+    """Binds in each full one-second window from the first bind. A last window shorter than a
+    second is not a sample, as in scheduler_perf's throughputCollector, whose ticker never
+    records the interval that the workload's end cuts short (counting it as a whole second
+    would understate the rate); a run shorter than a second is one sample, scaled to a rate."""
     if not times:
         return []
     first, last = min(times), max(times)
-    windows = int(last - first) + 1
-    counts = [0] * windows
+    if last - first < 1.0:
+        return [len(times) / max(last - first, 1e-3)] if len(times) > 1 else [float(len(times))]
+    counts = [0] * int(last - first)
     for t in times:
-        counts[min(int(t - first), windows - 1)] += 1
-    tail = (last - first) - (windows - 1)
-    samples = [float(c) for c in counts[:-1]]
-    samples.append(counts[-1] / tail if tail >= 0.5 else float(counts[-1]))
-    return samples
+        window = int(t - first)
+        if window < len(counts):
+            counts[window] += 1
+    return [float(c) for c in counts]
 
 
 class Churn:
