@@ -42,6 +42,7 @@ class Cache:
         self._pods: dict[str, _Entry] = {}
         self._node_list: NodeTable | None = None
         self._changed: dict[str, NodeInfo] = {}  # NodeInfos whose row in _node_list is stale
+        self._relabeled = False  # some node's labels changed since _node_list last caught up
         # Nodes with pods that have affinity / required anti-affinity terms, for inter-pod
         # affinity (node name -> NodeInfo; a list of those with a Node is made when asked).
         self._with_affinity: dict[str, NodeInfo] = {}
@@ -60,7 +61,10 @@ class Cache:
         else:
             for info in self._changed.values():
                 self._node_list.refresh(info)
+            if self._relabeled:
+                self._node_list.relabeled()
         self._changed.clear()
+        self._relabeled = False
         return self._node_list
 
     def nodes_with_affinity(self) -> list[NodeInfo]:
@@ -99,6 +103,7 @@ class Cache:
             return
         moved = info.node is None or info.labels != dict(node.metadata.labels)  # not every status update
         self._changed[name] = info
+        self._relabeled |= moved
         if info.node is None:
             self._node_list = None
         self._image_nodes.subtract(info.images.keys())

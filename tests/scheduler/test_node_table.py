@@ -26,6 +26,7 @@ from .builders import node, node_info, pod
 
 TAINTS = [("dedicated", "gpu", "NoSchedule"), ("spot", "", "NoExecute"), ("slow", "", "PreferNoSchedule")]
 UNSCHEDULABLE = {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}
+ZONE, BLUE = "topology.kubernetes.io/zone", {"color": "blue"}
 TOLERATIONS = [
     {"key": "dedicated", "operator": "Equal", "value": "gpu"},
     {"key": "spot", "operator": "Exists"},
@@ -40,10 +41,12 @@ def nodes(draw):
         cpu = draw(st.sampled_from(["0", "1", "2"]))
         memory = draw(st.sampled_from(["0", "1Gi", "2Gi"]))
         taints = draw(st.lists(st.sampled_from(TAINTS), unique=True, max_size=2))
+        zone = draw(st.sampled_from([{}, {ZONE: "z1"}, {ZONE: "z2"}]))
         obj = node(f"n{i}", cpu=cpu, memory=memory, pods=draw(st.sampled_from(["1", "2", "3"])),
-                   taints=taints, unschedulable=draw(st.booleans()))  # fmt: skip
+                   taints=taints, unschedulable=draw(st.booleans()), labels=zone)  # fmt: skip
         existing = [pod(f"e{i}-{j}", cpu=draw(st.sampled_from([None, "500m", "1"])),
-                        memory=draw(st.sampled_from([None, "512Mi"])))
+                        memory=draw(st.sampled_from([None, "512Mi"])),
+                        labels=draw(st.sampled_from([{}, BLUE])))
                     for j in range(draw(st.integers(0, 2)))]  # fmt: skip
         infos.append(node_info(obj, *existing))
     return infos
@@ -52,20 +55,26 @@ def nodes(draw):
 @st.composite
 def pods(draw):
     tolerations = draw(st.lists(st.sampled_from([*TOLERATIONS, UNSCHEDULABLE]), unique_by=str, max_size=3))
-    return PodInfo(pod("p", cpu=draw(st.sampled_from([None, "100m", "1500m"])),
-                       memory=draw(st.sampled_from([None, "1Gi"])), tolerations=tolerations))  # fmt: skip
+    incoming = pod("p", cpu=draw(st.sampled_from([None, "100m", "1500m"])),
+                   memory=draw(st.sampled_from([None, "1Gi"])), tolerations=tolerations, labels=BLUE)  # fmt: skip
+    if draw(st.booleans()):  # spread over zones, within maxSkew of each other
+        incoming.spec.topology_spread_constraints.add(
+            max_skew=draw(st.integers(1, 2)), topology_key=ZONE, when_unsatisfiable="DoNotSchedule"
+        ).label_selector.match_labels.update(BLUE)
+    return PodInfo(incoming)
 
 
-FRAMEWORK = Framework(FrameworkConfig(), default_registry(), Handle(binder=None, nodes=list))  # type: ignore[arg-type]
+def framework(infos):
+    """The default plugins, over `infos` as the whole cluster (topology spread counts it)."""
+    handle = Handle(binder=None, nodes=lambda: infos)  # type: ignore[arg-type]
+    return Framework(FrameworkConfig(), default_registry(), handle)
 
 
 def one_by_one(pod_info, infos, start, enough):
     """The reference: every filter asked about every node, in round-robin order from `start`."""
-    state = CycleState()
-    FRAMEWORK.run_pre_filter(state, pod_info, infos)
-    filters = [
-        p for p in FRAMEWORK.plugins if isinstance(p, FilterPlugin) and p.name not in state.skip_filter
-    ]
+    state, fw = CycleState(), framework(infos)
+    fw.run_pre_filter(state, pod_info, infos)
+    filters = [p for p in fw.plugins if isinstance(p, FilterPlugin) and p.name not in state.skip_filter]
     feasible, rejected, looked = [], {}, 0
     for index in itertools.chain(range(start, len(infos)), range(start)):
         looked += 1
@@ -84,9 +93,9 @@ def one_by_one(pod_info, infos, start, enough):
 @given(nodes(), pods(), st.integers(0, 11), st.integers(1, 12))
 def test_vector_filters_find_what_asking_each_node_finds(infos, pod_info, start, enough):
     start %= len(infos)
-    state, diagnosis = CycleState(), Diagnosis()
-    FRAMEWORK.run_pre_filter(state, pod_info, infos)
-    feasible, looked, status = FRAMEWORK.filter_nodes(
+    state, diagnosis, fw = CycleState(), Diagnosis(), framework(infos)
+    fw.run_pre_filter(state, pod_info, infos)
+    feasible, looked, status = fw.filter_nodes(
         state, pod_info, NodeTable(infos), diagnosis, start=start, enough=enough
     )
     assert status.ok
@@ -129,10 +138,13 @@ def test_the_caches_table_follows_pods_and_node_updates():
     cache.set_node(node("n1"))
     cache.set_node(node("n2"))
     table = cache.nodes()
+    assert table.domains(ZONE)[0].tolist() == [-1, -1]  # no node has a zone yet
     placed = PodInfo(pod("p", cpu="1", memory="1Gi"))
     cache.assume(placed, "n2")
-    cache.set_node(node("n1", cpu="8", taints=[TAINTS[0]], unschedulable=True))
+    cache.set_node(node("n1", cpu="8", taints=[TAINTS[0]], unschedulable=True, labels={ZONE: "z1"}))
     assert cache.nodes() is table  # rows refreshed, not rebuilt
+    ids, names = table.domains(ZONE)
+    assert ids.tolist() == [0, -1] and names == ["z1"]
     assert columns(table) == columns(NodeTable(list(table)))
     assert table.requested_milli_cpu.tolist() == [0, 1000] and table.pod_count.tolist() == [0, 1]
     assert table.tainted.tolist() == [True, False] and table.allocatable_milli_cpu.tolist() == [8000, 4000]

@@ -56,6 +56,7 @@ class NodeInfo:
         "prefer_no_schedule_taints",
         "requested_memory",
         "requested_milli_cpu",
+        "taint_key",
         "taints",
         "unschedulable",
         "used_ports",
@@ -67,6 +68,8 @@ class NodeInfo:
         self.labels: dict[str, str] = {}
         self.allocatable_milli_cpu = self.allocatable_memory = self.allocatable_pods = 0
         self.taints: tuple[node_pb2.Taint, ...] = ()  # NoSchedule and NoExecute
+        # The hard taints and cordon as a hashable value: nodes equal in it tolerate the same pods
+        self.taint_key: tuple[bool, tuple[tuple[str, str, str], ...]] = (False, ())
         self.prefer_no_schedule_taints: tuple[node_pb2.Taint, ...] = ()
         self.unschedulable = False
         self.images: dict[str, int] = {}  # normalized image name -> size in bytes
@@ -89,6 +92,7 @@ class NodeInfo:
         self.taints = tuple(t for t in node.spec.taints if t.effect in HARD_TAINT_EFFECTS)
         self.prefer_no_schedule_taints = tuple(t for t in node.spec.taints if t.effect == "PreferNoSchedule")
         self.unschedulable = node.spec.unschedulable
+        self.taint_key = (self.unschedulable, tuple((t.key, t.value, t.effect) for t in self.taints))
         self.images = {
             normalized_image(name): image.size_bytes for image in node.status.images for name in image.names
         }

@@ -62,12 +62,13 @@ def _numbers(info: NodeInfo) -> tuple[int, ...]:
 
 
 class NodeTable(Sequence[NodeInfo]):
-    __slots__ = ("_data", "_infos", "_picks", "_rows")
+    __slots__ = ("_data", "_domains", "_infos", "_picks", "_rows")
 
     def __init__(self, infos: Sequence[NodeInfo], data: Column | None = None, picks: Rows | None = None):
         self._infos = infos if picks is not None else list(infos)
         self._picks = picks  # a subset's rows in `infos` (its parent's list), until walked
         self._rows: dict[str, int] | None = None  # name -> row, made when `refresh` first needs it
+        self._domains: dict[str, tuple[npt.NDArray[np.intp], list[str]]] = {}  # label key -> domains(key)
         if data is None:
             data = np.array([_numbers(info) for info in self._infos], dtype=np.int64)
             data = data.reshape(len(self._infos), len(COLUMNS)).T.copy()
@@ -86,6 +87,22 @@ class NodeTable(Sequence[NodeInfo]):
         row = self._rows.get(info.name)
         if row is not None and self.infos()[row] is info:
             self._data[:, row] = _numbers(info)
+
+    def relabeled(self) -> None:
+        """Some node's labels changed: forget the domains worked out from them."""
+        self._domains.clear()
+
+    def domains(self, key: str) -> tuple[npt.NDArray[np.intp], list[str]]:
+        """Topology domains of label `key`: per row, the index of the node's value in the list of
+        values returned with it (-1 for a node without the label). Worked out once per key."""
+        found = self._domains.get(key)
+        if found is None:
+            names: dict[str, int] = {}
+            values = (info.labels.get(key) for info in self.infos())
+            ids = np.fromiter((-1 if v is None else names.setdefault(v, len(names)) for v in values),
+                              dtype=np.intp, count=len(self))  # fmt: skip
+            found = self._domains[key] = (ids, list(names))
+        return found
 
     def subset(self, rows: Rows) -> NodeTable:
         """The table of `rows` (in that order)."""

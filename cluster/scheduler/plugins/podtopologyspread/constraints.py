@@ -79,11 +79,18 @@ def _from_index(spread: Spread, c: Constraint, pod: PodInfo, topology: TopologyC
                 counts[domain] += n
     if c.honor_taints:  # take out the nodes the pod does not tolerate, and domains left empty
         left = dict(topology.domains(key))
+        verdicts: dict[Hashable, bool] = {}  # taint_key -> untolerated: tainted nodes mostly look alike
         for node in topology.tainted():
             where = node.labels.get(key)
-            if node.node is None or where is None or not spread.untolerated(node):
+            if node.node is None or where is None:
                 continue
-            counts[where] -= sum(1 for p in node.pods.values() if counted(p) and c.matches(pod, p))
+            untolerated = verdicts.get(node.taint_key)
+            if untolerated is None:
+                untolerated = verdicts[node.taint_key] = spread.untolerated(node)
+            if not untolerated:
+                continue
+            if node.pods:
+                counts[where] -= sum(1 for p in node.pods.values() if counted(p) and c.matches(pod, p))
             left[where] -= 1
             if not left[where]:
                 del counts[where]

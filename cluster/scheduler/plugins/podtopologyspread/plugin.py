@@ -4,7 +4,8 @@ Filter (whenUnsatisfiable: DoNotSchedule): pre_filter counts, per constraint, th
 in every domain of the eligible nodes (constraints.py) and the smallest count (0 when there are
 fewer domains than minDomains). A node fits when, for every constraint, the count of its domain
 plus one (if the pod matches its own selector) minus that minimum is at most maxSkew; a node
-without a constraint's topology key never fits.
+without a constraint's topology key never fits. Said for every node at once over the NodeTable's
+domain index of the key; `filter` names the reason for the nodes that fail.
 
 Score (ScheduleAnyway): pre_score counts the same way over every node, for the domains of the
 nodes being scored; a node's raw score is, per constraint, its domain's count times
@@ -15,9 +16,12 @@ the highest towards 0; nodes lacking a topology key score 0.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from cluster.api import labels
 from cluster.scheduler.framework import (
@@ -27,7 +31,9 @@ from cluster.scheduler.framework import (
     ClusterEvent,
     CycleState,
     Handle,
+    Mask,
     NodeInfo,
+    NodeTable,
     PodInfo,
     StateKey,
     Status,
@@ -95,6 +101,18 @@ class PodTopologySpread:
         self_match = [int(c.selector.matches(pod.labels)) for c in spread.constraints]
         state.write(_FILTER, _Filtering(spread, counts, minimums, self_match))
         return SUCCESS
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
+        s = state.read(_FILTER)
+        fits = np.ones(len(nodes), dtype=bool)
+        for c, domains, minimum, own in zip(
+            s.spread.constraints, s.counts, s.minimums, s.self_match, strict=True
+        ):
+            ids, names = nodes.domains(c.topology_key)
+            counts = np.fromiter(itertools.chain(map(domains.get, names, itertools.repeat(0)), (0,)),
+                                 dtype=np.int64, count=len(names) + 1)  # fmt: skip
+            fits &= (ids >= 0) & (counts[ids] + own - minimum <= c.max_skew)  # ids -1: the 0 at the end
+        return fits
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         s = state.read(_FILTER)
