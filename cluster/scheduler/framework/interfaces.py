@@ -74,6 +74,15 @@ class VectorFilterPlugin(FilterPlugin, Protocol):
 
 
 @runtime_checkable
+class ExactVectorFilterPlugin(VectorFilterPlugin, Protocol):
+    """A vector filter whose False is a rejection as well (it says the whole rule, not a
+    shortcut): a node it refuses is not visited, and `filter` names the reason only when no
+    node fits, the one time the reasons are read."""
+
+    exact_vector: bool  # True; its presence is what marks the plugin
+
+
+@runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     def post_filter(self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]) -> Status: ...
 

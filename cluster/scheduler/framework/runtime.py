@@ -30,6 +30,7 @@ from cluster.scheduler.framework.interfaces import (
     BindPlugin,
     ClusterEvent,
     EnqueueExtensions,
+    ExactVectorFilterPlugin,
     FilterPlugin,
     Handle,
     NormalizeScorePlugin,
@@ -97,6 +98,7 @@ class Framework:
         self._filter_vector = {
             p.name: p.filter_vector for p in self._filter if isinstance(p, VectorFilterPlugin)
         }
+        self._exact = {p.name for p in self._filter if isinstance(p, ExactVectorFilterPlugin)}
         self._post_filter = [p for p in plugins if isinstance(p, PostFilterPlugin)]
         self._pre_score = [p for p in plugins if isinstance(p, PreScorePlugin) and p.name in weights]
         self._score: list[tuple[str, ScoreAll, int, NormalizeScorePlugin | None]] = []
@@ -147,32 +149,39 @@ class Framework:
     ) -> tuple[NodeTable, int, Status]:
         """The nodes every filter accepts, looking from `nodes[start]` on (wrapping around) and
         stopping once `enough` were found; returns them and how many nodes were looked at.
-        Rejected nodes' statuses go into `diagnosis`. A node where pods of at least this pod's
-        priority are nominated (NOMINATED_PODS) must also fit the pod with them on it.
+        When no node fits, every node's reason goes into `diagnosis` (else only some do: nobody
+        reads them). A node where pods of at least this pod's priority are nominated
+        (NOMINATED_PODS) must also fit the pod with them on it.
 
         Filters that can vouch for whole columns (VectorFilterPlugin) answer first, for every
         node at once; a node is asked one by one only what none of them vouched for. When every
         filter can vouch and nothing is nominated, only the nodes some filter did not vouch for
-        are visited at all."""
+        are visited at all. A node an exact vector refuses (ExactVectorFilterPlugin) is not
+        visited unless no node fits: then it is asked why."""
         table = NodeTable.of(nodes)
         total = len(table)
         enough = total if enough is None else enough
         active = [p for p in self._filter if p.name not in state.skip_filter]
-        vouched = np.ones(total, dtype=bool)
+        vouched, refused = np.ones(total, dtype=bool), np.zeros(total, dtype=bool)
         for plugin in active:
             if plugin.name in self._filter_vector:
-                vouched &= self._filter_vector[plugin.name](state, pod, table)
+                fits = self._filter_vector[plugin.name](state, pod, table)
+                vouched &= fits
+                if plugin.name in self._exact:
+                    refused |= ~fits
         every = [(p.name, p.filter) for p in active]
         walk = _Walk(table, diagnosis, partial(_first_rejection, state, pod), every)
         rest = [(p.name, p.filter) for p in active if p.name not in self._filter_vector]
         nominated = state.get(NOMINATED_PODS)
         if rest or nominated is not None:
-            fits = (
+            crowded = (
                 None if nominated is None else partial(self._with_nominated, state, pod, nominated=nominated)
             )
-            rows, looked, status = walk.every_node(vouched, rest, fits, start, enough)
+            rows, looked, status = walk.every_node(vouched, refused, rest, crowded, start, enough)
         else:
-            rows, looked, status = walk.unvouched_nodes(vouched, start, enough)
+            rows, looked, status = walk.unvouched_nodes(vouched, refused, start, enough)
+        if status.ok and not len(rows):
+            walk.explain(np.flatnonzero(refused).tolist())
         return table.subset(rows), looked, status
 
     def _with_nominated(
@@ -296,17 +305,20 @@ class _Walk:
     def every_node(
         self,
         vouched: Mask,
+        refused: Mask,
         rest: Filters,
         fits_nominated: Callable[[NodeInfo], Status] | None,
         start: int,
         enough: int,
     ) -> tuple[Rows, int, Status]:
-        """Visit each node: a vouched one is asked the `rest` of the filters, any other all of
-        them; then, if pods are nominated, whether it fits with them."""
+        """Visit each node not refused: a vouched one is asked the `rest` of the filters, any
+        other all of them; then, if pods are nominated, whether it fits with them."""
         total, looked = len(self.table), 0
         found: list[int] = []
-        vouched_rows, infos = vouched.tolist(), self.table.infos()
+        vouched_rows, refused_rows, infos = vouched.tolist(), refused.tolist(), self.table.infos()
         for looked, row in enumerate(itertools.chain(range(start, total), range(start)), 1):
+            if refused_rows[row]:
+                continue
             node = infos[row]
             status = self.ask(node, rest if vouched_rows[row] else self.every)
             if status.ok and fits_nominated is not None:
@@ -321,14 +333,17 @@ class _Walk:
                 break
         return found, looked, SUCCESS
 
-    def unvouched_nodes(self, vouched: Mask, start: int, enough: int) -> tuple[Rows, int, Status]:
-        """Visit only the nodes not vouched for; the others count as feasible where they stand."""
+    def unvouched_nodes(
+        self, vouched: Mask, refused: Mask, start: int, enough: int
+    ) -> tuple[Rows, int, Status]:
+        """Visit only the nodes neither vouched for nor refused; the vouched ones count as
+        feasible where they stand."""
         total = len(self.table)
         order = np.concatenate((np.arange(start, total), np.arange(start)))
         sure = vouched[order]  # by position in the walk
         before = np.cumsum(sure)  # at a position not vouched for: how many vouched ones precede it
         found: list[int] = []  # positions
-        for position in np.flatnonzero(~sure).tolist():
+        for position in np.flatnonzero(~sure & ~refused[order]).tolist():
             if before[position] + len(found) >= enough:
                 break
             node = self.table[int(order[position])]
@@ -339,8 +354,14 @@ class _Walk:
                 found.append(position)
             else:
                 self.diagnosis.node_statuses[node.name] = status
-        positions = np.flatnonzero(sure)[:enough]
+        positions = np.flatnonzero(sure)[:enough]  # (a vouched node is never refused)
         if found:
             positions = np.union1d(positions, np.array(found, dtype=np.intp))[:enough]
         looked = int(positions[-1]) + 1 if len(positions) >= enough else total
         return order[positions], looked, SUCCESS
+
+    def explain(self, rows: list[int]) -> None:
+        """Ask the nodes at `rows` (refused without a visit) why they do not fit."""
+        infos = self.table.infos()
+        for row in rows:
+            self.diagnosis.node_statuses[infos[row].name] = self.ask(infos[row], self.every)

@@ -62,6 +62,7 @@ STRATEGIES: dict[str, Callable[[Column, Column], Column]] = {
 
 class Fit:
     name = NAME
+    exact_vector = True  # filter_vector says the whole rule: False is a rejection
 
     def __init__(self, args: PluginArgs):
         strategy = args.get("scoring_strategy", "LeastAllocated")

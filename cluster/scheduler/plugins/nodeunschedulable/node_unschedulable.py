@@ -31,6 +31,7 @@ UNSCHEDULABLE_TAINT = node_pb2.Taint(key="node.kubernetes.io/unschedulable", eff
 
 class NodeUnschedulable:
     name = NAME
+    exact_vector = True  # filter_vector says the whole rule: False is a rejection
 
     def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
         cordoned = nodes.unschedulable

@@ -85,6 +85,7 @@ def _parsed(pod: PodInfo, action: str) -> Spread | Status:
 
 class PodTopologySpread:
     name = NAME
+    exact_vector = True  # filter_vector says the whole rule: False is a rejection
 
     def __init__(self, handle: Handle):
         self._handle = handle
