@@ -119,6 +119,23 @@ def test_writing_to_a_stopped_receiver_fails_rather_than_hanging() -> None:
     with_receiver(scenario)
 
 
+def test_stop_ends_the_handlers_of_open_connections() -> None:
+    """A connection's handler left running past stop() would be closed by the garbage collector
+    once its event loop is gone, and fail there (PytestUnraisableExceptionWarning)."""
+
+    async def scenario(receiver: Receiver) -> None:
+        stream = await RaftStream.open("127.0.0.1", receiver.server.port, CLUSTER, None)
+        await stream.write(batch(1))
+        assert await receiver.indexes(1) == [1]
+        handlers = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "RaftStreamServer._serve"]
+        assert len(handlers) == 1 and not handlers[0].done()  # idle, waiting for the next frame
+        await receiver.server.stop()
+        assert handlers[0].done()
+        stream.close()
+
+    with_receiver(scenario)
+
+
 def test_over_tls_only_a_certificate_of_the_cluster_ca_gets_through(tmp_path: Path) -> None:
     asyncio.run(tls_scenario(tmp_path))
 

@@ -99,6 +99,7 @@ class RaftStreamServer:
         )
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()  # _serve of each connection
         self.port = 0
 
     async def start(self, host: str) -> int:
@@ -108,15 +109,24 @@ class RaftStreamServer:
         return self.port
 
     async def stop(self) -> None:
-        """Stop listening and close every connection (again: nothing)."""
+        """Stop listening, close every connection and wait for their handlers to end (again:
+        nothing). A handler left running would be closed by the garbage collector after its
+        event loop is gone, and fail there."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
             for writer in list(self._connections):
                 writer.close()
             await server.wait_closed()
+            handlers = list(self._handlers)
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         self._connections.add(writer)
         peer = writer.get_extra_info("peername")
         try:
@@ -139,4 +149,5 @@ class RaftStreamServer:
             log.warning("raft stream from %s: unreadable frame (%s); closing", peer, err)
         finally:
             self._connections.discard(writer)
+            self._handlers.discard(handler)
             writer.close()
