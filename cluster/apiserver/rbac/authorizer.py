@@ -40,6 +40,7 @@ class _Grants:
 
     rules: list[rbac_pb2.PolicyRule]
     answers: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    by_name: bool = field(init=False)  # some rule lists resourceNames
 
     def __post_init__(self) -> None:
         self.by_name = any(rule.resource_names for rule in self.rules)

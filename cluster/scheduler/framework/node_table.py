@@ -16,6 +16,7 @@ picked out only if someone walks them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import overload
 
 import numpy as np
@@ -45,20 +46,28 @@ COLUMNS = (
 )
 
 
+_SAME_NAMED = attrgetter(*COLUMNS[:8])  # the columns NodeInfo keeps under the same name
+
+
 def _numbers(info: NodeInfo) -> tuple[int, ...]:
-    return (
-        info.allocatable_milli_cpu,
-        info.allocatable_memory,
-        info.allocatable_pods,
-        info.requested_milli_cpu,
-        info.requested_memory,
-        info.non_zero_milli_cpu,
-        info.non_zero_memory,
-        info.unschedulable,
-        len(info.pods),
-        bool(info.taints),
-        bool(info.prefer_no_schedule_taints),
-    )
+    return (*_SAME_NAMED(info), len(info.pods), bool(info.taints), bool(info.prefer_no_schedule_taints))
+
+
+class _Column:
+    """A column of the table, by its name's place in COLUMNS (a view: do not write to it)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._index = COLUMNS.index(name)
+
+    def __get__(self, table: NodeTable, owner: type) -> Column:
+        return table._data[self._index]
+
+
+class _Flag(_Column):
+    """A yes/no column, as a boolean mask."""
+
+    def __get__(self, table: NodeTable, owner: type) -> Mask:  # type: ignore[override]
+        return table._data[self._index] != 0
 
 
 class NodeTable(Sequence[NodeInfo]):
@@ -115,49 +124,17 @@ class NodeTable(Sequence[NodeInfo]):
             self._infos, self._picks = list(map(self._infos.__getitem__, rows)), None
         return self._infos
 
-    @property
-    def allocatable_milli_cpu(self) -> Column:
-        return self._data[0]
-
-    @property
-    def allocatable_memory(self) -> Column:
-        return self._data[1]
-
-    @property
-    def allocatable_pods(self) -> Column:
-        return self._data[2]
-
-    @property
-    def requested_milli_cpu(self) -> Column:
-        return self._data[3]
-
-    @property
-    def requested_memory(self) -> Column:
-        return self._data[4]
-
-    @property
-    def non_zero_milli_cpu(self) -> Column:
-        return self._data[5]
-
-    @property
-    def non_zero_memory(self) -> Column:
-        return self._data[6]
-
-    @property
-    def unschedulable(self) -> Mask:
-        return self._data[7] != 0
-
-    @property
-    def pod_count(self) -> Column:
-        return self._data[8]
-
-    @property
-    def tainted(self) -> Mask:
-        return self._data[9] != 0
-
-    @property
-    def prefer_no_schedule(self) -> Mask:
-        return self._data[10] != 0
+    allocatable_milli_cpu = _Column()
+    allocatable_memory = _Column()
+    allocatable_pods = _Column()
+    requested_milli_cpu = _Column()
+    requested_memory = _Column()
+    non_zero_milli_cpu = _Column()
+    non_zero_memory = _Column()
+    unschedulable = _Flag()
+    pod_count = _Column()
+    tainted = _Flag()
+    prefer_no_schedule = _Flag()
 
     def __len__(self) -> int:
         return self._data.shape[1]
