@@ -12,7 +12,7 @@ from cluster.api import manifest, resources
 from cluster.client.api import ApiClient
 from cluster.errors import Forbidden, Invalid
 from raykube.v1 import pod_pb2, scheduling_pb2
-from tests.harness import control_plane
+from tests.harness import ControlPlane, control_plane
 
 
 def priority_class(name: str, value: int, **fields: object) -> scheduling_pb2.PriorityClass:
@@ -29,6 +29,14 @@ def web(name: str, **spec: str | int) -> pod_pb2.Pod:
     )
     assert isinstance(obj, pod_pb2.Pod)
     return obj
+
+
+def run_on_plane(tmp_path: Path, scenario: Callable[[ControlPlane, ApiClient], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with control_plane(tmp_path) as plane, plane.client() as admin:
+            await scenario(plane, admin)
+
+    asyncio.run(main())
 
 
 def run(tmp_path: Path, scenario: Callable[[ApiClient], Awaitable[None]]) -> None:
@@ -103,3 +111,48 @@ def test_a_class_value_cannot_change(tmp_path: Path) -> None:
             await admin.update(pc)
 
     run(tmp_path, scenario)
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch, storage: object) -> list[tuple[object, ...]]:
+    """The store reads made through `storage` from now on (the calls still happen)."""
+    reads: list[tuple[object, ...]] = []
+    for method in ("get", "list_page"):
+        real = getattr(storage, method)
+
+        def counted(
+            *args: object, _real: Callable[..., Awaitable[object]] = real, **kwargs: object
+        ) -> object:
+            reads.append(args)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(storage, method, counted)
+    return reads
+
+
+def test_admission_reads_classes_from_the_watch_cache_and_sees_this_servers_writes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
+        registry = plane.api.registry
+        cache = registry.caches[resources.PRIORITYCLASSES.name]
+        held: list[object] = []
+        with monkeypatch.context() as lagging:
+            lagging.setattr(cache, "_apply", held.append)  # the cache lags: it applies nothing
+            reads = count_reads(lagging, registry._storage)
+            await admin.create(priority_class("default", 10, global_default=True))
+            assert (await admin.create(web("a"))).spec.priority == 10
+            await admin.delete(resources.PRIORITYCLASSES, "", "default")
+            assert (await admin.create(web("b"))).spec.priority == 0
+            assert reads and held  # from the store, while the cache lagged behind these writes
+        for batch in held:  # the cache catches up
+            cache._apply(batch)  # type: ignore[arg-type]
+        await admin.create(priority_class("high", 1000))
+        async with asyncio.timeout(10):
+            while resources.PRIORITYCLASSES.key("", "high") not in cache.objects:
+                await asyncio.sleep(0.01)
+        reads = count_reads(monkeypatch, registry._storage)
+        assert (await admin.create(web("c", priorityClassName="high"))).spec.priority == 1000
+        assert (await admin.create(web("d"))).spec.priority == 0
+        assert reads == []  # the classes came from the cache
+
+    run_on_plane(tmp_path, scenario)
