@@ -3,7 +3,7 @@
 import pytest
 
 from cluster.scheduler.cache import Cache
-from cluster.scheduler.framework import Code, CycleState, Handle, PodInfo
+from cluster.scheduler.framework import Code, CycleState, Handle, NodeTable, PodInfo
 from cluster.scheduler.framework.node_info import normalized_image
 from cluster.scheduler.plugins.imagelocality import ImageLocality
 from raykube.v1 import node_pb2
@@ -45,14 +45,17 @@ def test_a_node_holding_a_large_image_scores_by_its_size_and_how_rare_it_is() ->
     state, incoming = CycleState(), PodInfo(pod("p"))
     incoming.pod.spec.containers[0].image = "busybox:1.35"
     assert plugin.pre_score(state, incoming, cache.nodes()).ok
-    scores = {n.name: plugin.score(state, incoming, n) for n in cache.nodes()}
+    nodes = cache.nodes()
+    found = plugin.score_vector(state, incoming, NodeTable.of(nodes)).tolist()
+    scores = dict(zip([n.name for n in nodes], found, strict=True))
     assert scores == {"n1": 100 * (500 * MB * 2 // 3 - 23 * MB) // (977 * MB), "n2": 0, "n3": scores["n1"]}
     assert scores["n1"] == 31
     cache.set_node(holding("n3"))  # the image is gone from n3: rarer, so worth more where it is
     cache.remove_node("n2")
     assert cache.nodes_with_image("docker.io/library/busybox:1.35") == 1
     assert plugin.pre_score(state, incoming, cache.nodes()).ok
-    assert plugin.score(state, incoming, cache.node("n1")) == 100 * (500 * MB // 2 - 23 * MB) // (977 * MB)  # type: ignore[arg-type]
+    [n1] = plugin.score_vector(state, incoming, NodeTable([cache.node("n1")])).tolist()  # type: ignore[list-item]
+    assert n1 == 100 * (500 * MB // 2 - 23 * MB) // (977 * MB)
 
 
 def test_skipped_when_no_node_holds_any_of_the_images() -> None:

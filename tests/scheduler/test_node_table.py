@@ -57,6 +57,19 @@ def pods(draw):
     tolerations = draw(st.lists(st.sampled_from([*TOLERATIONS, UNSCHEDULABLE]), unique_by=str, max_size=3))
     incoming = pod("p", cpu=draw(st.sampled_from([None, "100m", "1500m"])),
                    memory=draw(st.sampled_from([None, "1Gi"])), tolerations=tolerations, labels=BLUE)  # fmt: skip
+    zones = st.lists(st.sampled_from(["z1", "z2", "z3"]), min_size=1, max_size=2, unique=True)
+    placement = draw(st.sampled_from(["anywhere", "selector", "in", "notin", "exists", "absent", "terms"]))
+    if placement == "selector":
+        incoming.spec.node_selector[ZONE] = draw(st.sampled_from(["z1", "z2"]))
+    elif placement != "anywhere":
+        required = incoming.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+        operators = {"in": "In", "notin": "NotIn", "exists": "Exists", "absent": "DoesNotExist"}
+        for _ in range(2 if placement == "terms" else 1):  # several terms: any one may match
+            operator = operators.get(placement) or draw(st.sampled_from(["In", "NotIn"]))
+            values = draw(zones) if operator in ("In", "NotIn") else []
+            required.node_selector_terms.add().match_expressions.add(
+                key=ZONE, operator=operator, values=values
+            )
     if draw(st.booleans()):  # spread over zones, within maxSkew of each other
         incoming.spec.topology_spread_constraints.add(
             max_skew=draw(st.integers(1, 2)), topology_key=ZONE, when_unsatisfiable="DoNotSchedule"

@@ -1,6 +1,6 @@
 import pytest
 
-from cluster.scheduler.framework import Code, CycleState, PodInfo
+from cluster.scheduler.framework import Code, CycleState, NodeTable, PodInfo
 from cluster.scheduler.plugins.nodeaffinity import NodeAffinity
 from cluster.scheduler.plugins.nodename import NodeName
 
@@ -54,6 +54,17 @@ def test_filter(node_selector, affinity, fits):
     assert plugin.pre_filter(state, incoming, [NODE]).ok
     status = plugin.filter(state, incoming, NODE)
     assert status.ok is fits
+    others = [node_info(node("n2", labels={"zone": "b"})), node_info(node("n3"))]
+    table = NodeTable([*others, NODE])  # the vector says the same for every row, this node's included
+    assert plugin.filter_vector(state, incoming, table).tolist() == [
+        plugin.filter(state, incoming, n).ok for n in table
+    ]
+    assert plugin.filter_vector(state, incoming, table)[-1] == fits
+    subset = table.subset([2, 0])  # a subset reads its parent's label domains, in its own order
+    assert plugin.filter_vector(state, incoming, subset).tolist() == [
+        fits,
+        plugin.filter(state, incoming, table[0]).ok,
+    ]
     if not fits:
         assert (status.code, status.reasons) == (Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (REASON,))
 

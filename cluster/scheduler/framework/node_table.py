@@ -22,6 +22,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
+from cluster.api.labels import Requirement
 from cluster.scheduler.framework.node_info import NodeInfo
 
 Column = npt.NDArray[np.int64]
@@ -71,11 +72,19 @@ class _Flag(_Column):
 
 
 class NodeTable(Sequence[NodeInfo]):
-    __slots__ = ("_data", "_domains", "_infos", "_picks", "_rows")
+    __slots__ = ("_data", "_domains", "_in_parent", "_infos", "_parent", "_picks", "_rows")
 
-    def __init__(self, infos: Sequence[NodeInfo], data: Column | None = None, picks: Rows | None = None):
+    def __init__(
+        self,
+        infos: Sequence[NodeInfo],
+        data: Column | None = None,
+        picks: Rows | None = None,
+        parent: NodeTable | None = None,
+    ):
         self._infos = infos if picks is not None else list(infos)
         self._picks = picks  # a subset's rows in `infos` (its parent's list), until walked
+        self._parent = parent  # a subset's table, whose domains it reads (they last across pods)
+        self._in_parent = picks  # a subset's rows there
         self._rows: dict[str, int] | None = None  # name -> row, made when `refresh` first needs it
         self._domains: dict[str, tuple[npt.NDArray[np.intp], list[str]]] = {}  # label key -> domains(key)
         if data is None:
@@ -105,7 +114,10 @@ class NodeTable(Sequence[NodeInfo]):
         """Topology domains of label `key`: per row, the index of the node's value in the list of
         values returned with it (-1 for a node without the label). Worked out once per key."""
         found = self._domains.get(key)
-        if found is None:
+        if found is None and self._parent is not None and self._in_parent is not None:
+            parents_ids, parents_names = self._parent.domains(key)
+            found = self._domains[key] = (parents_ids[self._in_parent], parents_names)
+        elif found is None:
             names: dict[str, int] = {}
             values = (info.labels.get(key) for info in self.infos())
             ids = np.fromiter((-1 if v is None else names.setdefault(v, len(names)) for v in values),
@@ -113,9 +125,17 @@ class NodeTable(Sequence[NodeInfo]):
             found = self._domains[key] = (ids, list(names))
         return found
 
+    def matching(self, requirement: Requirement) -> Mask:
+        """Per row, whether the node's labels satisfy `requirement`: judged once per value its
+        key takes (and once for nodes without it), not once per node."""
+        ids, values = self.domains(requirement.key)
+        verdicts = [requirement.matches({requirement.key: value}) for value in values]
+        verdicts.append(requirement.matches({}))  # at index -1: the nodes without the label
+        return np.array(verdicts, dtype=bool)[ids]
+
     def subset(self, rows: Rows) -> NodeTable:
         """The table of `rows` (in that order)."""
-        return NodeTable(self.infos(), self._data[:, rows], rows)
+        return NodeTable(self.infos(), self._data[:, rows], rows, self)
 
     def infos(self) -> Sequence[NodeInfo]:
         """The NodeInfos, row by row (for walks that index them many times)."""
