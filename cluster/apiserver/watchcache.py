@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,7 @@ class WatchCache:
         self._revisions: list[int] = []  # parallel to events, for bisect
         self.window_start = 0  # events after this revision are all in `events`
         self.revision = 0
-        self._watchers: set[_Watcher] = set()
+        self._watchers: dict[str | None, set[_Watcher]] = {}  # by trigger (None: not pinned)
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -142,9 +142,15 @@ class WatchCache:
         self._wake(touched)
 
     def _wake(self, touched: set[str] | None) -> None:
-        """Wake the watchers an update concerns (None: all of them)."""
-        for watcher in self._watchers:
-            if touched is None or watcher.trigger is None or watcher.trigger in touched:
+        """Wake the watchers an update concerns (None: all of them): those pinned to a value it
+        touched are found by that value, not by asking each of the (thousands of) others."""
+        concerned: list[Collection[_Watcher]] = (
+            list(self._watchers.values())
+            if touched is None
+            else [self._watchers.get(trigger, ()) for trigger in (None, *touched)]
+        )
+        for watchers in concerned:
+            for watcher in watchers:
                 watcher.wake.set()
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
@@ -183,7 +189,7 @@ class WatchCache:
         else:
             cursor = since
         watcher = _Watcher(trigger if self._index is not None else None)
-        self._watchers.add(watcher)
+        self._watchers.setdefault(watcher.trigger, set()).add(watcher)
         bookmark_due = False
         try:
             while True:
@@ -212,7 +218,10 @@ class WatchCache:
                     except TimeoutError:
                         bookmark_due = True  # after catching up with what it was not woken for
         finally:
-            self._watchers.discard(watcher)
+            pinned = self._watchers[watcher.trigger]
+            pinned.discard(watcher)
+            if not pinned:
+                del self._watchers[watcher.trigger]
 
 
 def _filtered(event: CachedEvent, predicate: Predicate) -> str | None:
