@@ -2,7 +2,8 @@
 
 Both systems run the same way: three member processes on free ports, each with its own data
 directory and default durability (fsync) and timings, one log file each in the work directory.
-`EtcdCluster` is Debian's etcd 3.4; `RaykubeStoreCluster` is raykube's store (`python -m cluster.store`).
+`EtcdCluster` is Debian's etcd 3.4; `RaykubeStoreCluster` is raykube's store (`python -m cluster.store`);
+`GrpcFloor` is three servers that answer without storing anything (the most Python's gRPC allows).
 """
 
 from __future__ import annotations
@@ -104,3 +105,13 @@ class RaykubeStoreCluster(ThreeMembers):
             f"--listen-client={endpoint}", f"--listen-peer={self.peers[name]}",
             f"--initial-cluster={initial}",
         ]  # fmt: skip
+
+
+class GrpcFloor(ThreeMembers):
+    """Three do-nothing Python gRPC servers (benchmarks/grpc_floor.py): the ceiling of any store
+    served by Python's gRPC on this machine, under the same load."""
+
+    prefix = "floor"
+
+    def command(self, name: str, endpoint: str) -> list[str]:
+        return [sys.executable, "-m", "benchmarks.grpc_floor", f"--listen={endpoint}"]

@@ -12,6 +12,11 @@ linearizable single-key ranges with 256 clients. Clients are spread over the thr
 two load processes, the same load code for both systems, beside them on this machine's cores.
 Reported: each system's median rate and pooled latencies; the ratio is the median of the
 rounds' ratios, with their range.
+
+A third system sets the ceiling: `floor`, three Python gRPC servers that answer Put and Range at
+once and keep nothing (benchmarks/grpc_floor.py). raykube's store is served by the same gRPC
+stack, so floor/etcd is the most it could reach here, and raykube/floor is how much of that its
+storage, replication and durability leave.
 """
 
 from __future__ import annotations
@@ -25,12 +30,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from benchmarks.clusters import EtcdCluster, RaykubeStoreCluster
+from benchmarks.clusters import EtcdCluster, GrpcFloor, RaykubeStoreCluster
 from benchmarks.common import print_table, publish, summary
 from benchmarks.store_load import LoadSpec, run_load
 
 LOAD_PROCESSES = 2
-SYSTEMS = {"etcd": EtcdCluster, "raykube": RaykubeStoreCluster}
+RATIOS = {  # result key -> (system, baseline): each the median of the rounds' ratios
+    "ratio_to_etcd": ("raykube", "etcd"),
+    "floor_to_etcd": ("floor", "etcd"),
+    "ratio_to_floor": ("raykube", "floor"),
+}
+SYSTEMS = {"etcd": EtcdCluster, "raykube": RaykubeStoreCluster, "floor": GrpcFloor}
 
 
 def measure(endpoints: tuple[str, ...], operation: str, clients: int, seconds: float) -> dict[str, Any]:
@@ -77,12 +87,13 @@ def run(levels: list[int], seconds: float, rounds: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         name: {w: combined(r, seconds) for w, r in found.items()} for name, found in runs.items()
     }
-    result["ratio_to_etcd"], result["ratio_range"] = {}, {}
-    for workload in result["etcd"]:
-        ours, theirs = (result[name][workload]["rounds_ops_per_second"] for name in ("raykube", "etcd"))
-        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-        result["ratio_to_etcd"][workload] = statistics.median(ratios)
-        result["ratio_range"][workload] = [min(ratios), max(ratios)]
+    for key, (system, baseline) in RATIOS.items():
+        result[key], result[f"{key}_range"] = {}, {}
+        for workload in result["etcd"]:
+            ours, theirs = (result[name][workload]["rounds_ops_per_second"] for name in (system, baseline))
+            ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+            result[key][workload] = statistics.median(ratios)
+            result[f"{key}_range"][workload] = [min(ratios), max(ratios)]
     return result
 
 
@@ -94,8 +105,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     workloads = list(result["etcd"])
     fig, (throughput, latency) = plt.subplots(1, 2, figsize=(12, 4.5))
-    width = 0.38
-    for offset, system in ((-width / 2, "etcd"), (width / 2, "raykube")):
+    width = 0.27
+    for offset, system in ((-width, "etcd"), (0.0, "raykube"), (width, "floor")):
         xs = [i + offset for i in range(len(workloads))]
         throughput.bar(xs, [result[system][w]["ops_per_second"] for w in workloads], width, label=system)
         latency.bar(xs, [result[system][w]["latency_p99_ms"] for w in workloads], width, label=system)
@@ -103,7 +114,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax.set_xticks(range(len(workloads)), [w.replace("_", "\n") + " clients" for w in workloads])
         ax.set(title=title, ylabel=unit)
         ax.legend()
-    fig.suptitle("raykube's store (3 replicas) vs etcd 3.4 (3 members), same machine, same load")
+    fig.suptitle("raykube's store (3 replicas) vs etcd 3.4 (3 members) and a do-nothing Python gRPC server "
+                 "(floor), same machine, same load")  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -115,14 +127,19 @@ def main() -> None:
     parser.add_argument("--clients", default="1,16,256", help="concurrency levels for puts")
     args = parser.parse_args()
     result = run([int(c) for c in args.clients.split(",")], args.seconds, args.rounds)
-    rows = [
-        ["workload", "etcd ops/s", "raykube ops/s", "ratio (range)", "etcd p50/p99 ms", "raykube p50/p99 ms"]
-    ]
+    rows = [["workload", "etcd ops/s", "raykube ops/s", "raykube/etcd (range)", "floor ops/s", "floor/etcd",
+             "raykube/floor", "etcd p50/p99 ms", "raykube p50/p99 ms"]]  # fmt: skip
+
+    def ratio(key: str, workload: str) -> str:
+        low, high = result[f"{key}_range"][workload]
+        return f"{result[key][workload]:.2f} ({low:.2f}-{high:.2f})"
+
     for workload, etcd in result["etcd"].items():
-        ours, (low, high) = result["raykube"][workload], result["ratio_range"][workload]
-        ratio = f"{result['ratio_to_etcd'][workload]:.2f} ({low:.2f}-{high:.2f})"
+        ours, floor = result["raykube"][workload], result["floor"][workload]
         rows.append([workload.replace("_", ", ") + " clients", f"{etcd['ops_per_second']:.0f}",
-                     f"{ours['ops_per_second']:.0f}", ratio,
+                     f"{ours['ops_per_second']:.0f}", ratio("ratio_to_etcd", workload),
+                     f"{floor['ops_per_second']:.0f}", ratio("floor_to_etcd", workload),
+                     ratio("ratio_to_floor", workload),
                      f"{etcd['latency_p50_ms']:.1f} / {etcd['latency_p99_ms']:.1f}",
                      f"{ours['latency_p50_ms']:.1f} / {ours['latency_p99_ms']:.1f}"])  # fmt: skip
     print()
