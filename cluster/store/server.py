@@ -179,7 +179,7 @@ async def start_store_node(
         faults=faults,
         options=options.raft,
     )
-    hub = WatchHub()
+    hub = WatchHub(replicator.machine)
     timers = LeaseTimers(options.clock)
     _wire_lease_timers(replicator, hub, timers)
 

@@ -6,8 +6,10 @@ reads each of its watchers forward from `next_rev`, so replaying the past (start
 history) and delivering live changes are the same path, and nothing queues up per watcher.
 
 Who calls what:
-- the node calls `WatchHub.notify()` after every applied batch; that only sets one asyncio.Event
-  per open stream, so a slow watcher can never hold up a writer;
+- the node calls `WatchHub.notify()` after every applied batch; that only sets the asyncio.Event
+  of each open stream with a watcher on a key the batch changed (a stream with nothing to send is
+  not woken to find that out: the API server keeps one stream per resource, and a pod write
+  concerns one of them), so a slow watcher can never hold up a writer;
 - the Watch servicer feeds each incoming WatchRequest to `WatchStream.handle()` and writes out
   what `WatchStream.responses()` yields; a stream whose client reads slowly just stays behind
   (its `next_rev` lags) until it catches up or compaction overtakes it.
@@ -42,23 +44,34 @@ MAX_REVISIONS_PER_RESPONSE = 1000
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
 HeaderFn = Callable[[int], rpc_pb2.ResponseHeader]  # a filled header with exactly this revision
+Told = Callable[[set[bytes], int], bool]  # (keys changed, from revision) -> does the stream want them?
 
 
 class WatchHub:
-    """Wakes every open watch stream after the state machine applied something."""
+    """Wakes the open watch streams that what the state machine applied concerns."""
 
-    def __init__(self) -> None:
-        self._wakers: set[asyncio.Event] = set()
+    def __init__(self, machine: StateMachine) -> None:
+        self._machine = machine
+        self._streams: dict[asyncio.Event, Told] = {}
+        self._next = machine.revision + 1  # the first revision not yet told
 
     def notify(self) -> None:
-        for waker in self._wakers:
-            waker.set()
+        """After an apply: wake the streams watching a key changed since the last call; all of
+        them if that history is gone (compacted meanwhile, or replaced by a snapshot)."""
+        machine, first = self._machine, self._next
+        batches = machine.events.since(first, machine.revision - first + 1)
+        complete = machine.revision < first or (bool(batches) and batches[0][0] == first)
+        self._next = machine.revision + 1
+        keys = {change.key for _, changes in batches for change in changes}
+        for waker, told in self._streams.items():
+            if not complete or told(keys, first):
+                waker.set()
 
-    def register(self, waker: asyncio.Event) -> None:
-        self._wakers.add(waker)
+    def register(self, waker: asyncio.Event, told: Told) -> None:
+        self._streams[waker] = told
 
     def unregister(self, waker: asyncio.Event) -> None:
-        self._wakers.discard(waker)
+        self._streams.pop(waker, None)
 
 
 @dataclass(slots=True)
@@ -118,10 +131,22 @@ class WatchStream:
         self._control: deque[rpc_pb2.WatchResponse] = deque()
         self._next_id = 0
         self._wake = asyncio.Event()
-        hub.register(self._wake)
+        hub.register(self._wake, self._told)
 
     def close(self) -> None:
         self._hub.unregister(self._wake)
+
+    def _told(self, keys: set[bytes], first: int) -> bool:
+        """The hub tells of the revisions from `first` on, which changed `keys`: whether a watcher
+        here wants them (or has older ones still to read). A watcher they do not concern moves
+        past them, as reading them would have moved it."""
+        wanted = False
+        for watcher in self._watchers.values():
+            if watcher.next_rev < first or any(key in watcher.span for key in keys):
+                wanted = True
+            elif watcher.next_rev == first:
+                watcher.next_rev = self._machine.revision + 1
+        return wanted
 
     def handle(self, req: rpc_pb2.WatchRequest) -> None:
         kind = req.WhichOneof("request_union")
