@@ -16,15 +16,17 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from google.protobuf.message import Message
 
+from cluster.apiserver.txn_batch import TxnBatcher, Unimplemented
 from cluster.etcd_keys import prefix_end
 from cluster.tls import Tls, open_channel
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
+from raykube.store.v1 import store_pb2_grpc
 
 Endpoints = Callable[[], Awaitable[list[str]]]  # finds the members' client addresses
 
@@ -113,11 +115,22 @@ def _kv(kv: kv_pb2.KeyValue) -> KeyValue:
 _NOT_APPLIED = ("failed to connect", "etcdserver: no leader")
 
 
+def _not_applied(code: grpc.StatusCode, details: str) -> bool:
+    return code == grpc.StatusCode.UNAVAILABLE and any(marker in details for marker in _NOT_APPLIED)
+
+
 def _retryable(method: str, err: grpc.aio.AioRpcError) -> bool:
     """etcd's client rule: reads are retried on any UNAVAILABLE; writes only when provably not applied."""
     if err.code() != grpc.StatusCode.UNAVAILABLE:
         return False
-    return method == "Range" or any(marker in (err.details() or "") for marker in _NOT_APPLIED)
+    return method == "Range" or _not_applied(err.code(), err.details() or "")
+
+
+class _Stubs(NamedTuple):
+    kv: rpc_pb2_grpc.KVStub
+    watch: rpc_pb2_grpc.WatchStub
+    lease: rpc_pb2_grpc.LeaseStub
+    batch: store_pb2_grpc.StoreKVStub  # raykube's store only (TxnBatch)
 
 
 class EtcdStorage:
@@ -149,13 +162,14 @@ class EtcdStorage:
         self._backoff = backoff
         self._tls = tls
         self._channel: grpc.aio.Channel | None = None
-        self._stubs_of_channel: tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub, rpc_pb2_grpc.LeaseStub]
+        self._stubs_of_channel: _Stubs
+        self._batcher = TxnBatcher(self._kv_call, self._failure, _not_applied)
 
     @property
     def endpoint(self) -> str:
         return self._endpoints[self._current % len(self._endpoints)] if self._endpoints else ""
 
-    async def _stubs(self) -> tuple[rpc_pb2_grpc.KVStub, rpc_pb2_grpc.WatchStub, rpc_pb2_grpc.LeaseStub]:
+    async def _stubs(self) -> _Stubs:
         if self._channel is None:
             if self._resolve is not None and (
                 not self._endpoints or self._current % len(self._endpoints) == 0
@@ -164,10 +178,11 @@ class EtcdStorage:
             channel = self._channel = open_channel(
                 self.endpoint, self._tls, (("grpc.max_receive_message_length", 256 * 1024 * 1024),)
             )
-            self._stubs_of_channel = (
+            self._stubs_of_channel = _Stubs(
                 rpc_pb2_grpc.KVStub(channel),
                 rpc_pb2_grpc.WatchStub(channel),
                 rpc_pb2_grpc.LeaseStub(channel),
+                store_pb2_grpc.StoreKVStub(channel),
             )  # made once per channel, not on every call
         return self._stubs_of_channel
 
@@ -184,12 +199,19 @@ class EtcdStorage:
     async def _kv_call(self, method: str, request: Message) -> Any:
         delay = self._backoff
         for attempt in range(self._attempts):
-            kv, _, lease = await self._stubs()
+            stubs = await self._stubs()
+            stub = (
+                stubs.lease
+                if method.startswith("Lease")
+                else stubs.batch
+                if method == "TxnBatch"
+                else stubs.kv
+            )
             try:
-                return await getattr(lease if method.startswith("Lease") else kv, method)(
-                    request, timeout=self._timeout
-                )
+                return await getattr(stub, method)(request, timeout=self._timeout)
             except grpc.aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    raise Unimplemented(f"{self.endpoint} does not serve {method}") from None
                 failure = self._translate(err)
                 if not _retryable(method, err) or attempt == self._attempts - 1:
                     raise failure from None
@@ -198,10 +220,15 @@ class EtcdStorage:
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def _translate(self, err: grpc.aio.AioRpcError) -> StorageError:
-        if err.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in (err.details() or ""):
+        return self._failure(err.code(), err.details() or "")
+
+    def _failure(self, code: grpc.StatusCode, details: str) -> StorageError:
+        """What a call that failed with (code, details) means here; a member that could not
+        answer is left for the next."""
+        if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
             return Compacted(0)
-        failure = StoreUnavailable(f"store {self.endpoint}: {err.code().name}: {err.details()}")
-        if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        failure = StoreUnavailable(f"store {self.endpoint}: {code.name}: {details}")
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             self._next_member()
         return failure
 
@@ -286,7 +313,7 @@ class EtcdStorage:
         the first (the object: KeyExists, or RevisionMismatch when `expected`) or a claim (ClaimTaken)."""
         reads = [rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=k.encode())) for k in checked]
         request = rpc_pb2.TxnRequest(compare=compares, success=ops, failure=reads)
-        response: rpc_pb2.TxnResponse = await self._kv_call("Txn", request)
+        response = await self._batcher.txn(request)
         if response.succeeded:
             return response
         found = [r.response_range.kvs for r in response.responses]
@@ -304,7 +331,7 @@ class EtcdStorage:
 
     async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]:
         """Batches of events under `prefix` from `start_revision` on, until cancelled or failed."""
-        _, watch, _ = await self._stubs()
+        watch = (await self._stubs()).watch
         raw = prefix.encode()
         create = rpc_pb2.WatchCreateRequest(
             key=raw, range_end=prefix_end(raw), start_revision=start_revision, prev_kv=True

@@ -54,7 +54,7 @@ from cluster.store.replication.replicator import Applied
 from cluster.store.replication.transport import CHANNEL_OPTIONS
 from cluster.store.v3rpc.admin_service import StoreAdminService
 from cluster.store.v3rpc.cluster_service import ClusterService
-from cluster.store.v3rpc.kv_service import KVService
+from cluster.store.v3rpc.kv_service import KVService, StoreKVService
 from cluster.store.v3rpc.lease_service import LeaseService
 from cluster.store.v3rpc.maintenance_service import MaintenanceService
 from cluster.store.v3rpc.peer_service import PeerService
@@ -205,7 +205,9 @@ async def start_store_node(
         servers.append(peer_server)
 
     server = grpc.aio.server()
-    rpc_pb2_grpc.add_KVServicer_to_server(KVService(machine, replicator, headers), server)
+    kv = KVService(machine, replicator, headers)
+    rpc_pb2_grpc.add_KVServicer_to_server(kv, server)
+    store_pb2_grpc.add_StoreKVServicer_to_server(StoreKVService(kv), server)
     rpc_pb2_grpc.add_WatchServicer_to_server(
         WatchService(machine, hub, headers, progress_interval=options.progress_interval, clock=options.clock),
         server,
@@ -215,7 +217,10 @@ async def start_store_node(
         MaintenanceService(replicator, headers, replicator.disk_bytes), server
     )
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(replicator, headers, options.cluster), server)
-    services = service_names(rpc_pb2.DESCRIPTOR)
+    services = [
+        *service_names(rpc_pb2.DESCRIPTOR),
+        store_pb2.DESCRIPTOR.services_by_name["StoreKV"].full_name,
+    ]
     if options.fault_injection:
         store_pb2_grpc.add_StoreAdminServicer_to_server(StoreAdminService(faults), server)
         services.append(store_pb2.DESCRIPTOR.services_by_name["StoreAdmin"].full_name)

@@ -10,6 +10,7 @@ import pytest
 from cluster.apiserver.etcd import EtcdStorage, KeyExists, StoreUnavailable
 from cluster.bootstrap.ray_node import free_port
 from cluster.store.server import start_store_node
+from tests.store.etcd_process import ETCD, RealEtcd
 
 
 def test_a_dead_member_is_skipped_and_a_live_one_answers(tmp_path: Path) -> None:
@@ -49,3 +50,48 @@ def test_no_live_member_is_unavailable_after_the_retries(tmp_path: Path) -> None
         await storage.close()
 
     asyncio.run(scenario())
+
+
+async def create_together(storage: EtcdStorage, keys: list[str]) -> list[int | BaseException]:
+    return await asyncio.gather(*(storage.create(key, b"v") for key in keys), return_exceptions=True)
+
+
+def test_concurrent_writes_share_store_calls_and_keep_their_own_outcomes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        node = await start_store_node(tmp_path / "store", "127.0.0.1", 0)
+        storage = EtcdStorage(f"127.0.0.1:{node.address[1]}")
+        try:
+            keys = [f"/k/{i}" for i in range(40)]
+            outcomes = await create_together(storage, [*keys, "/k/3"])  # the last one is taken
+            revisions = outcomes[:-1]
+            assert all(isinstance(r, int) for r in revisions) and len(set(revisions)) == 40  # each its own
+            assert isinstance(outcomes[-1], KeyExists)
+            assert 1 <= storage._batcher.batches < 10  # 41 creates, a few calls
+            for key, revision in zip(keys, revisions, strict=True):
+                kv = await storage.get(key)
+                assert kv is not None and kv.mod_revision == revision
+        finally:
+            await storage.close()
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.skipif(ETCD is None, reason="etcd is not installed (scripts/setup.sh installs it)")
+def test_against_a_real_etcd_each_write_goes_alone(tmp_path: Path) -> None:
+    etcd = RealEtcd(tmp_path / "etcd")
+    try:
+
+        async def scenario() -> None:
+            storage = EtcdStorage(etcd.target)
+            try:
+                outcomes = await create_together(storage, ["/a", "/b", "/a"])
+                assert [type(o) for o in outcomes] in ([int, int, KeyExists], [KeyExists, int, int])
+                assert storage._batcher.batches == 0  # etcd has no TxnBatch: it said UNIMPLEMENTED
+                assert isinstance(await storage.create("/c", b"v"), int)
+            finally:
+                await storage.close()
+
+        asyncio.run(scenario())
+    finally:
+        etcd.stop()

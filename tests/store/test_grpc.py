@@ -16,6 +16,7 @@ from cluster.etcd_keys import prefix_end
 from cluster.store.server import StoreOptions
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
+from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 from .clients import WatchClient
 from .conftest import FakeClock, StoreThread
@@ -238,3 +239,37 @@ def test_client_chosen_watch_ids(watch: WatchClient) -> None:
     assert (dup.watch_id, dup.created, dup.canceled) == (-1, True, True)
     assert dup.cancel_reason == "mvcc: duplicate watch ID provided on the WatchStream"
     assert watch.create(b"c") == 0
+
+
+def test_a_txn_batch_applies_each_transaction_as_if_it_came_alone(channel: grpc.Channel) -> None:
+    batch = store_pb2_grpc.StoreKVStub(channel).TxnBatch
+    absent = rpc_pb2.Compare(
+        key=b"/b/x", target=rpc_pb2.Compare.VERSION, result=rpc_pb2.Compare.EQUAL, version=0
+    )
+    create_x = rpc_pb2.TxnRequest(compare=[absent], success=[op_put(b"/b/x", b"1")])
+    twice = rpc_pb2.TxnRequest(success=[op_put(b"/b/y", b"1"), op_put(b"/b/y", b"2")])  # refused alone
+    answer = batch(
+        store_pb2.TxnBatchRequest(
+            txns=[create_x, twice, create_x, rpc_pb2.TxnRequest(success=[op_put(b"/b/z", b"3")])]
+        )
+    )
+    first, refused, again, z = answer.outcomes
+    assert (first.code, first.response.succeeded) == (0, True)
+    assert (refused.code, refused.message) == (
+        grpc.StatusCode.INVALID_ARGUMENT.value[0],
+        "etcdserver: duplicate key given in txn request",
+    )
+    assert (again.code, again.response.succeeded) == (0, False)  # x exists by then: the batch is in order
+    assert (
+        z.code == 0 and z.response.header.revision == first.response.header.revision + 1
+    )  # each its own revision
+    found = rpc_pb2_grpc.KVStub(channel).Range(rpc_pb2.RangeRequest(key=b"/b/", range_end=b"/b0"))
+    assert [(kv.key, kv.value) for kv in found.kvs] == [(b"/b/x", b"1"), (b"/b/z", b"3")]  # nothing of y
+    with pytest.raises(grpc.RpcError) as too_many:
+        batch(store_pb2.TxnBatchRequest(txns=[create_x] * 129))
+    assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 128 transactions in a batch, got 129" in (too_many.value.details() or "")
+
+
+def op_put(key: bytes, value: bytes) -> rpc_pb2.RequestOp:
+    return rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=value))

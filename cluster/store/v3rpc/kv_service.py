@@ -1,4 +1,5 @@
-"""etcd's KV service (Range, Put, DeleteRange, Txn, Compact) over a Replicator.
+"""etcd's KV service (Range, Put, DeleteRange, Txn, Compact) over a Replicator, and raykube's
+StoreKV.TxnBatch beside it (several Txns in one call, each as if sent alone).
 
 Every request is checked at the edge (cluster/store/validation.py) before it can take a log
 slot. Writes go through `Replicator.propose`; reads (Range, and txns that write nothing) wait
@@ -8,12 +9,19 @@ Runs on the node's event loop, like everything that touches the state machine.
 
 from __future__ import annotations
 
+import asyncio
+
+import grpc
+
+from cluster.store.errors import StoreError
 from cluster.store.mvcc.state_machine import StateMachine
 from cluster.store.mvcc.validation import check_delete, check_put, check_range, check_txn, txn_writes
 from cluster.store.replication.replicator import Replicator
 from cluster.store.v3rpc.rpc import Context, Headers, unary, write
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
-from raykube.store.v1 import store_pb2
+from raykube.store.v1 import store_pb2, store_pb2_grpc
+
+MAX_BATCH = 128  # transactions in one TxnBatch (store.proto)
 
 
 class KVService(rpc_pb2_grpc.KVServicer):
@@ -49,6 +57,10 @@ class KVService(rpc_pb2_grpc.KVServicer):
 
     @unary
     async def Txn(self, request: rpc_pb2.TxnRequest, context: Context) -> rpc_pb2.TxnResponse:
+        return await self.txn(request)
+
+    async def txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+        """One transaction, checked, proposed (or read) and answered; a StoreError says why not."""
         check_txn(request)
         if not txn_writes(request):
             await self._replicator.read_barrier(False)
@@ -64,3 +76,25 @@ class KVService(rpc_pb2_grpc.KVServicer):
         return await write(
             self._replicator, self._headers, store_pb2.Entry(compaction=request), rpc_pb2.CompactionResponse
         )
+
+
+class StoreKVService(store_pb2_grpc.StoreKVServicer):
+    def __init__(self, kv: KVService) -> None:
+        self._kv = kv
+
+    async def TxnBatch(
+        self, request: store_pb2.TxnBatchRequest, context: Context
+    ) -> store_pb2.TxnBatchResponse:
+        if len(request.txns) > MAX_BATCH:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"at most {MAX_BATCH} transactions in a batch, got {len(request.txns)}",
+            )
+        outcomes = await asyncio.gather(*(self._outcome(txn) for txn in request.txns))
+        return store_pb2.TxnBatchResponse(outcomes=outcomes)
+
+    async def _outcome(self, txn: rpc_pb2.TxnRequest) -> store_pb2.TxnOutcome:
+        try:
+            return store_pb2.TxnOutcome(response=await self._kv.txn(txn))
+        except StoreError as err:
+            return store_pb2.TxnOutcome(code=err.code.value[0], message=err.text)
