@@ -30,7 +30,7 @@ def placement(table: str) -> dict[str, tuple[str, str]]:
 
 SERVICES = {  # what reflection lists besides health and reflection themselves
     "store": {"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Maintenance",
-              "etcdserverpb.Cluster"},
+              "etcdserverpb.Cluster", "raykube.store.v1.StoreKV"},
     "apiserver": {"raykube.v1.Api"},
     "kubelet": {"raykube.v1.Kubelet"},
 }  # fmt: skip
