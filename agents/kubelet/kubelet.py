@@ -224,6 +224,11 @@ class Kubelet:
             await asyncio.sleep(self._resync_period)
 
     async def _dispatch(self, workers: PodWorkers) -> None:
+        # Orphans are judged only once the first list is in `_pods`: after the first _Resync, which
+        # is queued behind the list's pods. (The informer's `synced` is set as soon as the list's
+        # pods are queued, ahead of this loop: a runtime event queued earlier, e.g. by the first
+        # relist of a restarted kubelet, would have found its pod missing and killed it.)
+        listed = False
         while True:
             match await self._queue.get():
                 case _PodChanged(pod):
@@ -235,9 +240,10 @@ class Kubelet:
                 case _LookAt(uid):
                     if uid in self._pods:
                         workers.update(uid, self._pods[uid])
-                    elif self.informer.synced.is_set():
+                    elif listed:
                         workers.update(uid, None)  # an orphan: its pod is not in the API
                 case _Resync():
+                    listed = True
                     for uid, pod in self._pods.items():
                         workers.update(uid, pod)
                     for uid in self.relister.pod_uids() - self._pods.keys():

@@ -156,7 +156,8 @@ def test_a_restarted_kubelet_adopts_its_pods_without_duplicates(cluster: Cluster
     time.sleep(3)  # a few relists and resyncs of the new kubelet
     after = sorted(c["Id"] for c in cluster.containers(**{"pod-uid": uid}))
     assert after == before
-    assert all(c["State"] == "running" for c in cluster.containers(**{"pod-uid": uid}))
+    states = [c["State"] for c in cluster.containers(**{"pod-uid": uid})]
+    assert states and all(state == "running" for state in states), states
     assert cluster.get("pod", "survivor")["status"]["containerStatuses"][0]["restartCount"] == 0
     cluster.raykube("delete", "pod", "survivor", "--now")
     assert cluster.containers(**{"pod-uid": uid}) == []

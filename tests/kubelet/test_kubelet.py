@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from agents.kubelet.kubelet import Kubelet
+from agents.kubelet.kubelet import Kubelet, _Resync
 from agents.kubelet.runtime import ContainerState, PodRef, SandboxConfig
 from agents.kubelet.runtime_config import container_config
 from cluster.api.resources import NODES, PODS
@@ -200,3 +200,40 @@ def test_shutdown_can_remove_every_pod_of_the_node(tmp_path: Path) -> None:
 
 async def _count_running(runtime: FakeRuntime, count: int) -> bool:
     return sum(c.state is ContainerState.RUNNING for c in runtime.containers.values()) == count
+
+
+class RecordingWorkers:
+    """Stands in for PodWorkers: what the dispatch loop asked of each pod."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, pod_pb2.Pod | None]] = []
+
+    def update(self, uid: str, pod: pod_pb2.Pod | None) -> None:
+        self.updates.append((uid, pod))
+
+
+def test_a_runtime_event_queued_before_the_first_list_does_not_make_its_pod_an_orphan(tmp_path: Path) -> None:
+    async def scenario(plane: ControlPlane, admin: ApiClient, runtime: FakeRuntime) -> None:
+        client = plane.client(NODE_TOKEN)
+        kubelet = Kubelet(NODE, client, runtime, "127.0.0.1:0", node_ip="127.0.0.1")
+        pod = make_pod("survivor", uid="survivor-uid", node=NODE)
+        # A restarted kubelet: its first relist sees the pod's running containers before the
+        # informer's first list arrives, and the list is in (synced) before the loop runs.
+        kubelet._look_at("survivor-uid")
+        kubelet.on_add(pod)
+        kubelet.informer.synced.set()
+        kubelet._queue.put_nowait(_Resync())  # what _resync() queues once synced
+        kubelet._look_at("ghost-uid")  # containers of a pod the API does not have
+        workers = RecordingWorkers()
+        dispatch = asyncio.create_task(kubelet._dispatch(workers))  # type: ignore[arg-type]
+        await eventually(lambda: _settled(kubelet))
+        dispatch.cancel()
+        await client.close()
+        assert ("survivor-uid", None) not in workers.updates  # not killed as an orphan
+        assert ("survivor-uid", pod) in workers.updates and ("ghost-uid", None) in workers.updates
+
+    run(tmp_path, scenario)
+
+
+async def _settled(kubelet: Kubelet) -> bool:
+    return kubelet._queue.empty()
