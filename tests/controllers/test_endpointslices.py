@@ -82,8 +82,13 @@ def test_slices_follow_the_pods_and_go_with_their_service(tmp_path: Path) -> Non
             await admin.create(d)
             created = await admin.create(service())
             await until(lambda: _count(slices(admin), 3), "3 ready endpoints")
-            endpoints = await admin.get(resources.ENDPOINTS, "default", "web")
-            assert len(endpoints.subsets[0].addresses) == 3 and endpoints.subsets[0].ports[0].port == 8080
+
+            async def mirrored() -> service_pb2.Endpoints | None:  # its own controller: a moment later
+                found = await admin.get(resources.ENDPOINTS, "default", "web")
+                return found if found.subsets and len(found.subsets[0].addresses) == 3 else None
+
+            endpoints = await until(mirrored, "3 addresses in the Endpoints")
+            assert endpoints.subsets[0].ports[0].port == 8080
             await admin.modify(
                 resources.DEPLOYMENTS, "default", "web", lambda o: setattr(o.spec, "replicas", 1)
             )
