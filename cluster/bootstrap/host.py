@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster import supervision
+from cluster.bootstrap import gc_policy
 from cluster.bootstrap.components import Component, Drains, build
 from cluster.bootstrap.settings import ComponentSpec, Settings
 
@@ -42,8 +43,9 @@ def kind_of(settings: Settings) -> str:
 class ComponentHost:
     """Hosts one component inside a Ray actor (wrapped with ray.remote by the launcher).
 
-    `build`, `exit` and `pause_after_failed_start` are seams for tests; in an actor the host
-    exits with os._exit, the one way out that Ray counts as a crash and restarts.
+    `build`, `exit`, `pause_after_failed_start` and `collector` are seams for tests; in an actor
+    the host exits with os._exit, the one way out that Ray counts as a crash and restarts, and
+    tunes the process's garbage collector (gc_policy.py).
     """
 
     def __init__(
@@ -53,12 +55,15 @@ class ComponentHost:
         build: Callable[[Settings], Component] = build,
         exit: Callable[[int], Any] = os._exit,
         pause_after_failed_start: float = PAUSE_AFTER_FAILED_START,
+        collector: gc_policy.Collector | None = None,
     ):
         self._kind = kind_of(spec.settings)
         logging.basicConfig(
             level=logging.INFO, format=f"%(asctime)s {self._kind} %(levelname)s %(name)s: %(message)s"
         )
         self._digest = spec.digest()
+        self._collector = collector or gc_policy.Collector()
+        self._collector.serving()
         self._component = build(spec.settings)
         self._exit = exit
         self._pause = pause_after_failed_start
@@ -70,6 +75,7 @@ class ComponentHost:
     def _ready(self, address: str) -> None:
         if not self._address.done():
             self._address.set_result(address)
+            self._collector.ready()
             log.info("%s ready at %s", self._kind, address or "(serves nothing)")
 
     async def _supervise(self) -> None:

@@ -7,17 +7,23 @@ component is a small real coroutine, the exit is recorded instead of taken.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from cluster.bootstrap import gc_policy
 from cluster.bootstrap.components import Component, Ready
 from cluster.bootstrap.host import ComponentFailed, ComponentHost
 from cluster.bootstrap.settings import ComponentSpec, SchedulerSettings, Settings
 from cluster.supervision import run_forever
 from cluster.tls import Tls
 
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ComponentSpec("scheduler-0", "host-a", SchedulerSettings(tls=Tls("ca", "cert", "key")))
 
 
@@ -28,9 +34,11 @@ class Loops:
         self.fail_before_ready = fail_before_ready
         self.loop_returns = loop_returns
         self.drained = False
+        self.started = False
         self.stopped = False
 
     async def run(self, ready: Ready) -> None:
+        self.started = True
         if self.fail_before_ready:
             raise OSError("address already in use")
         try:
@@ -58,9 +66,51 @@ class Exits:
         self.called.set()
 
 
-def host_of(component: Loops, exits: Exits) -> ComponentHost:
+class Collector(gc_policy.Collector):
+    """Records when the host applies its collector policy (the real one would tune pytest's process)."""
+
+    def __init__(self, component: Loops | None = None) -> None:
+        self.calls: list[str] = []
+        self.component = component
+
+    def serving(self) -> None:
+        assert self.component is None or not self.component.started, "tuned after the component started"
+        self.calls.append("serving")
+
+    def ready(self) -> None:
+        self.calls.append("ready")
+
+
+def host_of(component: Loops, exits: Exits, collector: Collector | None = None) -> ComponentHost:
     builder: Callable[[Settings], Component] = lambda _: component  # noqa: E731
-    return ComponentHost(SPEC, build=builder, exit=exits, pause_after_failed_start=0.01)
+    return ComponentHost(
+        SPEC, build=builder, exit=exits, pause_after_failed_start=0.01, collector=collector or Collector()
+    )
+
+
+def test_the_collector_is_tuned_before_the_component_starts_and_frozen_once_it_is_ready() -> None:
+    async def scenario(component: Loops) -> list[str]:
+        collector = Collector(component)
+        host = host_of(component, Exits(), collector)
+        assert collector.calls == ["serving"]
+        with contextlib.suppress(ComponentFailed):
+            await host.address()
+        await host.stop()
+        return collector.calls
+
+    assert asyncio.run(scenario(Loops())) == ["serving", "ready"]
+    assert asyncio.run(scenario(Loops(fail_before_ready=True))) == ["serving"]
+
+
+def test_the_real_policy_collects_less_often_and_freezes_what_startup_built() -> None:
+    """In a child process: the policy changes the process-wide collector."""
+    program = (
+        "import gc; from cluster.bootstrap import gc_policy as p; c = p.Collector(); c.serving(); "
+        "assert gc.get_threshold() == (p.YOUNG_THRESHOLD, *p.OLDER_THRESHOLDS), gc.get_threshold(); "
+        "assert gc.get_freeze_count() == 0; kept = [[i] for i in range(1000)]; c.ready(); "
+        "assert gc.get_freeze_count() >= 1000, gc.get_freeze_count()"
+    )
+    subprocess.run([sys.executable, "-c", program], check=True, cwd=ROOT)
 
 
 def test_a_crash_in_a_loop_is_logged_with_its_traceback_and_the_host_exits(
