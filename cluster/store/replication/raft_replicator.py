@@ -45,6 +45,7 @@ import asyncio
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -523,9 +524,13 @@ class RaftReplicator:
     async def _snapshot(self) -> None:
         """Save state and members at the applied index, compact the log behind it, sync the files."""
         index = self._applied
+        started = time.monotonic()
         state = store_pb2.ReplicaState(machine=self.machine.snapshot(), members=self.members.list())
         storage = self._storage
-        storage.create_snapshot(index, self._conf_state, state.SerializeToString())
+        data = state.SerializeToString()
+        storage.create_snapshot(index, self._conf_state, data)
+        built = time.monotonic() - started
+        log.info("snapshot at index %d: %d bytes, built in %.3fs", index, len(data), built)
         compact_to = index - self._options.catchup_entries
         if compact_to >= storage.first_index():
             storage.compact(compact_to)
