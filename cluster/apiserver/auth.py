@@ -12,6 +12,7 @@ protocol here is what the API's operations ask.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,7 +118,10 @@ class Authenticator:
         return self.authenticate(authorization=header, certificate=certificate)
 
 
+@functools.lru_cache(maxsize=4096)
 def _certificate_user(data: bytes) -> UserInfo:
+    """The user a verified client certificate names. Cached: every gRPC call presents its
+    connection's certificate, and parsing it was ~3% of the API server's CPU under load."""
     try:
         cert = (
             x509.load_pem_x509_certificate(data)

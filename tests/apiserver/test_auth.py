@@ -46,6 +46,13 @@ def test_authenticate_by_token_or_certificate(tmp_path: Path) -> None:
     )
     with pytest.raises(Unauthorized, match="unreadable"):
         authn.authenticate(certificate=b"garbage")
+    # Certificates are remembered (parsed once), each as its own user.
+    other_pem, _ = ca.issue(Identity("system:node:n2", ("system:nodes",), client=True))
+    for _ in range(2):
+        assert authn.authenticate(certificate=other_pem).name == "system:node:n2"
+        assert authn.authenticate(certificate=cert_pem).name == "system:node:n1"
+    with pytest.raises(Unauthorized, match="unreadable"):
+        authn.authenticate(certificate=b"garbage")
 
 
 def who(name: str, *groups: str) -> auth.UserInfo:
