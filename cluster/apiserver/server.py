@@ -22,14 +22,14 @@ from cluster.apiserver.etcd import Endpoints, EtcdStorage
 from cluster.apiserver.rbac.authorizer import RbacAuthorizer
 from cluster.apiserver.registry import Registry
 from cluster.apiserver.rest.server import RestServer
-from cluster.apiserver.service import ApiService
+from cluster.apiserver.service import ApiService, add_to_server
 from cluster.apiserver.serviceaccounts import ServiceAccountTokens, new_signing_key
 from cluster.apiserver.system import ensure_system_objects
 from cluster.client.api import CHANNEL_OPTIONS
 from cluster.errors import Unavailable
 from cluster.serving import Health, listen, service_names
 from cluster.tls import Tls, server_context
-from raykube.v1 import api_pb2, api_pb2_grpc
+from raykube.v1 import api_pb2
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ApiServer:
 
     async def start(self) -> str:
         server = grpc.aio.server(options=CHANNEL_OPTIONS)
-        api_pb2_grpc.add_ApiServicer_to_server(self._service, server)
+        add_to_server(self._service, server)
         self._health = await Health.install(server, service_names(api_pb2.DESCRIPTOR))
         port = listen(server, self._bind, self._tls)  # with TLS, every caller presents a CA-signed cert
         await server.start()

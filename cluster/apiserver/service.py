@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cluster.api import resources
 from cluster.apiserver.api import Api
 from cluster.apiserver.auth import Authenticator, UserInfo
+from cluster.apiserver.watch_encoding import WatchEncoder
 from cluster.errors import ApiError, BadRequest, abort
 from raykube.v1 import api_pb2, api_pb2_grpc, meta_pb2
 
@@ -65,6 +66,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self._api = api
         self._authn = authenticator
         self._bookmark_every = bookmark_every
+        self._encoder = WatchEncoder()
 
     def _user(self, context: grpc.aio.ServicerContext) -> UserInfo:
         certificates = context.auth_context().get("x509_pem_cert") or [None]
@@ -134,7 +136,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
     @streaming
     async def Watch(
         self, request: api_pb2.WatchRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[api_pb2.WatchEvents]:
+    ) -> AsyncIterator[bytes]:
+        """Serialized WatchEvents messages (watch_encoding.py), sent as they are."""
         resource = resources.by_name(request.resource)
         batches = await self._api.watch(
             self._user(context), resource, request.namespace, label_selector=request.label_selector,
@@ -143,10 +146,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         )  # fmt: skip
         async for ready in batches:
             for start in range(0, len(ready), MAX_WATCH_EVENTS):
-                yield api_pb2.WatchEvents(
-                    events=[api_pb2.WatchEvent(type=kind, object=resource.wrap(obj))
-                            for kind, obj in ready[start : start + MAX_WATCH_EVENTS]]
-                )  # fmt: skip
+                yield self._encoder.encode(resource, ready[start : start + MAX_WATCH_EVENTS])
 
     @unary
     async def Bind(
@@ -205,3 +205,29 @@ class ApiService(api_pb2_grpc.ApiServicer):
         )  # fmt: skip
         async for data in chunks:
             yield api_pb2.LogsResponse(data=data)
+
+
+class _Handlers:
+    """Catches the method handlers the generated code would register on a server."""
+
+    handlers: dict[str, grpc.RpcMethodHandler]
+
+    def add_generic_rpc_handlers(self, _: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(self, _: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.handlers = handlers
+
+
+def add_to_server(service: ApiService, server: grpc.aio.Server) -> None:
+    """Register `service` as the generated code does, except that Watch sends its messages'
+    bytes as they are: they are encoded already, once for all watchers (watch_encoding.py)."""
+    caught = _Handlers()
+    api_pb2_grpc.add_ApiServicer_to_server(service, caught)
+    handlers = dict(caught.handlers)
+    handlers["Watch"] = grpc.unary_stream_rpc_method_handler(
+        service.Watch, request_deserializer=api_pb2.WatchRequest.FromString, response_serializer=None
+    )
+    name = api_pb2.DESCRIPTOR.services_by_name["Api"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)
