@@ -78,6 +78,7 @@ from cluster.store.raft import (
     Snapshot,
     StateRole,
 )
+from cluster.store.replication.disk_sync import DiskSyncer
 from cluster.store.replication.faults import Faults
 from cluster.store.replication.members import Members, member_change
 from cluster.store.replication.pacing import Pacer, PacingOptions
@@ -131,6 +132,7 @@ class RaftReplicator:
         self._node = node
         self._storage = storage
         self._disk = ThreadPoolExecutor(1, thread_name_prefix="raft-disk")  # storage.sync(), one at a time
+        self._sync = DiskSyncer(storage.sync, self._disk)
         self._hints = dict(hints)
         self._options = options
         snap = storage.snapshot()
@@ -536,9 +538,6 @@ class RaftReplicator:
             storage.compact(compact_to)
         self._snapshot_index = index
         await self._sync()
-
-    async def _sync(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._disk, self._storage.sync)
 
     def _fail_waiting(self) -> None:
         self._proposals.close(Stopped())
