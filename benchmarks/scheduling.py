@@ -124,6 +124,7 @@ async def measure(client: ApiClient, args: argparse.Namespace) -> dict[str, Any]
     watcher.cancel()
     first = min(sent.values())
     bound_seconds = max(bound.values()) - first
+    running_seconds = max(running.values()) - first
     to_bound = [bound[n] - sent[n] for n in sent]
     to_running = [running[n] - sent[n] for n in sent]
     return {
@@ -136,6 +137,8 @@ async def measure(client: ApiClient, args: argparse.Namespace) -> dict[str, Any]
         "create_to_bound_seconds": bound_seconds,
         "scheduling_pods_per_second": args.pods / bound_seconds,
         "ratio_to_baseline": (args.pods / bound_seconds) / baseline_rate,
+        "create_to_running_seconds": running_seconds,
+        "running_pods_per_second": args.pods / running_seconds,
         "create_to_bound": summary(to_bound),
         "create_to_running": summary(to_running),
         "timeline": {
@@ -182,6 +185,7 @@ def report(result: dict[str, Any]) -> None:
         ["baseline: API create rate (pods/s)", f"{result['baseline_create_pods_per_second']:.0f}"],
         ["scheduling: create->bound (pods/s)", f"{result['scheduling_pods_per_second']:.0f}"],
         ["ratio to baseline", f"{result['ratio_to_baseline']:.2f}"],
+        ["end to end: create->Running (pods/s)", f"{result['running_pods_per_second']:.0f}"],
         *([f"{key.replace('_', ' ')} p50 / p99 (ms)", f"{ms[key]['p50']:.0f} / {ms[key]['p99']:.0f}"]
           for key in ("create_to_bound", "create_to_running")),
     ])  # fmt: skip
