@@ -6,7 +6,8 @@ The store benchmark runs three of these beside etcd and raykube's store: what Py
 alone costs per request on this machine, with nothing stored, replicated or made durable, is the
 most any store served the same way (raykube's included) could do under the same load. Put and
 Range answer with a bare header; Status names member 1 as leader (so the benchmark's wait for a
-leader works). Prints `listening on HOST:PORT` once serving; stops on SIGTERM/SIGINT.
+leader works). It runs on uvloop, as raykube's store does. Prints `listening on HOST:PORT` once
+serving; stops on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import signal
 
 import grpc
+import uvloop
 
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
@@ -58,7 +60,7 @@ async def serve(listen: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", required=True, help="host:port")
-    asyncio.run(serve(parser.parse_args().listen))
+    uvloop.run(serve(parser.parse_args().listen))  # the event loop raykube's store runs on
 
 
 if __name__ == "__main__":

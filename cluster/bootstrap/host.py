@@ -22,8 +22,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from cluster import supervision
-from cluster.bootstrap import gc_policy
+from cluster import gc_policy, supervision
 from cluster.bootstrap.components import Component, Drains, build
 from cluster.bootstrap.settings import ComponentSpec, Settings
 
@@ -45,7 +44,7 @@ class ComponentHost:
 
     `build`, `exit`, `pause_after_failed_start` and `collector` are seams for tests; in an actor
     the host exits with os._exit, the one way out that Ray counts as a crash and restarts, and
-    tunes the process's garbage collector (gc_policy.py).
+    tunes the process's garbage collector (cluster/gc_policy.py).
     """
 
     def __init__(

@@ -7,8 +7,10 @@
 Without --initial-cluster the replica is a one-member cluster. --listen-peer defaults to this
 member's address in --initial-cluster. Prints `listening on HOST:PORT` (the client address) once
 serving, so a parent process can read a picked port, and stops cleanly on SIGINT/SIGTERM; a
-replica removed from the cluster exits by itself. Used by tests that kill real processes, and by
-benchmarks. --enable-fault-injection (TEST ONLY) serves StoreAdmin/SetFaults on the client port.
+replica removed from the cluster exits by itself. It runs as a cluster's store component does: on
+uvloop, with the garbage collector tuned (cluster/gc_policy.py). Used by tests that kill real
+processes, and by benchmarks. --enable-fault-injection (TEST ONLY) serves StoreAdmin/SetFaults on
+the client port.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
+import uvloop
+
+from cluster import gc_policy
 from cluster.store.replication.members import address_of
 from cluster.store.replication.raft_replicator import RaftOptions
 from cluster.store.server import StoreOptions, start_store_node
@@ -59,8 +64,11 @@ def options_from(args: argparse.Namespace) -> StoreOptions:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    collector = gc_policy.Collector()
+    collector.serving()
     host, _, port = address_of(args.listen_client).rpartition(":")
     node = await start_store_node(Path(args.data_dir), host, int(port), options_from(args))
+    collector.ready()
     print(f"listening on {node.address[0]}:{node.address[1]}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,7 +107,7 @@ def main() -> None:
     parser.add_argument("--enable-fault-injection", action="store_true", help="TEST ONLY")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args))
+    uvloop.run(serve(args))  # as in a cluster, where Ray runs its actors on uvloop
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.bootstrap import gc_policy
+from cluster import gc_policy
 from cluster.bootstrap.components import Component, Ready
 from cluster.bootstrap.host import ComponentFailed, ComponentHost
 from cluster.bootstrap.settings import ComponentSpec, SchedulerSettings, Settings
@@ -105,7 +105,7 @@ def test_the_collector_is_tuned_before_the_component_starts_and_frozen_once_it_i
 def test_the_real_policy_collects_less_often_and_freezes_what_startup_built() -> None:
     """In a child process: the policy changes the process-wide collector."""
     program = (
-        "import gc; from cluster.bootstrap import gc_policy as p; c = p.Collector(); c.serving(); "
+        "import gc; from cluster import gc_policy as p; c = p.Collector(); c.serving(); "
         "assert gc.get_threshold() == (p.YOUNG_THRESHOLD, *p.OLDER_THRESHOLDS), gc.get_threshold(); "
         "assert gc.get_freeze_count() == 0; kept = [[i] for i in range(1000)]; c.ready(); "
         "assert gc.get_freeze_count() >= 1000, gc.get_freeze_count()"
