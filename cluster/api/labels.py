@@ -157,10 +157,18 @@ def parse(text: str) -> Selector:
                 if i >= len(tokens) or tokens[i] != "(":
                     raise SelectorError(f"unable to parse selector {text!r}: expected '(' after {op!r}")
                 i += 1
-                values: list[str] = []
+                # Comma-separated, an empty entry being the empty value, as Kubernetes reads
+                # them: "()" is {""} (how `key!=` prints back), "(a,)" is {"a", ""}.
+                values: list[str] = [""]
                 while i < len(tokens) and tokens[i] != ")":
-                    if tokens[i] != ",":
-                        values.append(tokens[i])
+                    if tokens[i] == ",":
+                        values.append("")
+                    elif values[-1]:
+                        raise SelectorError(
+                            f"unable to parse selector {text!r}: expected ',' or ')' after {values[-1]!r}"
+                        )
+                    else:
+                        values[-1] = tokens[i]
                     i += 1
                 if i >= len(tokens):
                     raise SelectorError(f"unable to parse selector {text!r}: missing ')'")

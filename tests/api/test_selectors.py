@@ -28,6 +28,11 @@ LABELS = {"app": "web", "tier": "front", "version": "3"}
         ("version>2", True),
         ("version<3", False),
         ("app=", False),
+        # As Kubernetes reads a list: an empty entry is the empty value, "()" is {""}.
+        ("app in ()", False),
+        ("app notin ()", True),
+        ("app in (web,)", True),
+        ("app in (,db)", False),
     ],
 )
 def test_label_selector_matching(selector: str, matches: bool) -> None:
@@ -35,11 +40,19 @@ def test_label_selector_matching(selector: str, matches: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "selector", ["app in web", "a b", "=b", "app in ()", "Bad Key=1", "a=b=c=", "x in (a"]
+    "selector", ["app in web", "a b", "=b", "app in (web api)", "Bad Key=1", "a=b=c=", "x in (a"]
 )
 def test_label_selector_errors(selector: str) -> None:
     with pytest.raises(labels.SelectorError):
         labels.parse(selector)
+
+
+def test_an_empty_value_prints_back_to_itself() -> None:
+    """`key!=` is NotIn {""}: it prints as `key notin ()`, which must read back the same."""
+    for text in ("9!=", "app=", "app in (,web)"):
+        selector = labels.parse(text)
+        assert labels.parse(str(selector)) == selector
+    assert labels.parse("app!=").matches({"app": "web"}) and not labels.parse("app!=").matches({"app": ""})
 
 
 def test_structured_selectors() -> None:
