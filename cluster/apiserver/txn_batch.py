@@ -33,6 +33,7 @@ Call = Callable[[str, Message], Awaitable[Any]]  # (method, request) -> response
 Failure = Callable[[grpc.StatusCode, str], Exception]  # a failed item's status -> what to raise
 NotApplied = Callable[[grpc.StatusCode, str], bool]  # whether a failure proves nothing was written
 Pending = tuple[rpc_pb2.TxnRequest, asyncio.Future[rpc_pb2.TxnResponse]]
+_CODES = {code.value[0]: code for code in grpc.StatusCode}  # a TxnOutcome's code number -> status
 
 
 class Unimplemented(Exception):
@@ -94,7 +95,7 @@ class TxnBatcher:
             return
         self.batches += 1
         for (txn, future), outcome in zip(batch, response.outcomes, strict=True):
-            code = grpc.StatusCode.OK if outcome.code == 0 else _status_code(outcome.code)
+            code = _CODES.get(outcome.code, grpc.StatusCode.UNKNOWN)
             if future.done():
                 continue  # its request was cancelled
             if code is grpc.StatusCode.OK:
@@ -113,7 +114,3 @@ class TxnBatcher:
             return
         if not future.done():
             future.set_result(response)
-
-
-def _status_code(value: int) -> grpc.StatusCode:
-    return next((code for code in grpc.StatusCode if code.value[0] == value), grpc.StatusCode.UNKNOWN)

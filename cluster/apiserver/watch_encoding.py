@@ -34,7 +34,7 @@ class WatchEncoder:
     def _one(self, resource: Resource[Any], kind: str, obj: Any) -> bytes:
         key = (id(obj), kind)
         found = self._encoded.get(key)
-        if found is not None and found[0] is obj:
+        if found is not None:  # the object it was made for is held there: the identity is still its
             return found[1]
         data = api_pb2.WatchEvents(
             events=[api_pb2.WatchEvent(type=kind, object=resource.wrap(obj))]

@@ -40,7 +40,7 @@ class DiskSyncer:
         self._inline_below = inline_below
         self._clock = clock
         self.average = 0.0  # seconds a sync takes lately
-        self.inline = 0  # syncs run on the loop, since start (for tests and status)
+        self.inline = 0  # syncs run on the loop, since start (for tests)
         self.threaded = 0  # ... and in the thread
 
     async def __call__(self) -> None:
