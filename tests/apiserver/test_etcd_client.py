@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
+from google.protobuf.message import Message
 
 from cluster.apiserver.etcd import EtcdStorage, KeyExists, StoreUnavailable
+from cluster.apiserver.txn_batch import TxnBatcher
 from cluster.bootstrap.ray_node import free_port
 from cluster.store.server import start_store_node
+from raykube.etcd.etcdserverpb import rpc_pb2
+from raykube.store.v1 import store_pb2
 from tests.store.etcd_process import ETCD, RealEtcd
 
 
@@ -95,3 +101,32 @@ def test_against_a_real_etcd_each_write_goes_alone(tmp_path: Path) -> None:
         asyncio.run(scenario())
     finally:
         etcd.stop()
+
+
+def test_a_refused_item_fails_with_its_own_status_and_the_others_succeed() -> None:
+    """A batch item the store refused fails as its lone Txn would (its code, its message); an item
+    that provably was not applied goes again alone."""
+    seen: list[tuple[str, int]] = []
+
+    async def call(method: str, request: Message) -> Any:
+        seen.append((method, len(request.txns) if method == "TxnBatch" else 1))  # type: ignore[attr-defined]
+        if method == "Txn":
+            return rpc_pb2.TxnResponse(succeeded=True)
+        return store_pb2.TxnBatchResponse(outcomes=[
+            store_pb2.TxnOutcome(response=rpc_pb2.TxnResponse(succeeded=True)),
+            store_pb2.TxnOutcome(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message="bad key"),
+            store_pb2.TxnOutcome(code=grpc.StatusCode.UNAVAILABLE.value[0], message="no leader"),
+        ])  # fmt: skip
+
+    def failure(code: grpc.StatusCode, message: str) -> Exception:
+        return RuntimeError(f"{code.name}: {message}")
+
+    async def scenario() -> list[Any]:
+        batcher = TxnBatcher(call, failure, lambda code, _: code is grpc.StatusCode.UNAVAILABLE)
+        txns = [batcher.txn(rpc_pb2.TxnRequest()) for _ in range(3)]
+        return await asyncio.gather(*txns, return_exceptions=True)
+
+    ok, refused, resent = asyncio.run(scenario())
+    assert ok.succeeded and resent.succeeded
+    assert isinstance(refused, RuntimeError) and str(refused) == "INVALID_ARGUMENT: bad key"
+    assert seen == [("TxnBatch", 3), ("Txn", 1)]
