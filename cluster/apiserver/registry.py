@@ -202,6 +202,7 @@ class Registry:
         clock: Clock = time.time,
         compact_every: float = 300.0,
         network: ServiceNetwork | None = None,
+        watch_cache_size: int = 10_000,
     ):
         self._storage = storage
         self.network = network or ServiceNetwork()
@@ -210,7 +211,8 @@ class Registry:
         self._clock = clock
         self._compact_every = compact_every
         self.caches = {
-            r.name: WatchCache(storage, r.prefix(), _decoder(r), index=_indexer(r)) for r in resources.ALL
+            r.name: WatchCache(storage, r.prefix(), _decoder(r), index=_indexer(r), window=watch_cache_size)
+            for r in resources.ALL
         }
         self._written: dict[str, int] = {}  # resource name -> revision of this server's last write of it
 

@@ -49,6 +49,7 @@ class ApiServer:
         kubelet_token: str = "",
         compact_every: float = 300.0,
         bookmark_every: float = 5.0,
+        watch_cache_size: int = 10_000,
         network: ServiceNetwork | None = None,
         rest_port: int | None = None,
         tls: Tls | None = None,
@@ -57,7 +58,9 @@ class ApiServer:
         service_account_key: str = "",
     ):
         self._storage = EtcdStorage(store, tls=store_tls)
-        self.registry = Registry(self._storage, compact_every=compact_every, network=network)
+        self.registry = Registry(
+            self._storage, compact_every=compact_every, network=network, watch_cache_size=watch_cache_size
+        )
         authorizer = RbacAuthorizer(self.registry.caches)
         accounts = ServiceAccountTokens(service_account_key or new_signing_key(), self.registry.caches)
         self.api = Api(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,9 +38,11 @@ def pod(name: str = "web", **labels: str) -> pod_pb2.Pod:
     return obj
 
 
-def run(tmp_path: Path, scenario: Callable[[ControlPlane, ApiClient], Awaitable[None]]) -> None:
+def run(
+    tmp_path: Path, scenario: Callable[[ControlPlane, ApiClient], Awaitable[None]], **options: Any
+) -> None:
     async def main() -> None:
-        async with control_plane(tmp_path) as plane, plane.client() as admin:
+        async with control_plane(tmp_path, **options) as plane, plane.client() as admin:
             await scenario(plane, admin)
 
     asyncio.run(main())
@@ -324,8 +327,6 @@ def test_a_burst_of_changes_comes_in_as_few_watch_messages_as_fit(tmp_path: Path
 
 def test_watch_from_a_version_older_than_the_window_is_gone(tmp_path: Path) -> None:
     async def scenario(plane: ControlPlane, admin: ApiClient) -> None:
-        cache = plane.api.registry.caches["pods"]
-        cache._window = 3  # a tiny window, so a few writes push version 1 out of it
         for i in range(6):
             await admin.create(pod(f"p{i}"))
         await asyncio.sleep(0.2)
@@ -333,7 +334,7 @@ def test_watch_from_a_version_older_than_the_window_is_gone(tmp_path: Path) -> N
             async for _ in admin.watch(PODS, resource_version="1"):
                 pass
 
-    run(tmp_path, scenario)
+    run(tmp_path, scenario, watch_cache_size=3)  # a tiny window, so a few writes push version 1 out of it
 
 
 def test_nodes_are_cluster_scoped_and_nodes_may_write_only_themselves(tmp_path: Path) -> None:
