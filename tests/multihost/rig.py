@@ -3,8 +3,8 @@
 Each host is a privileged container (with an init that reaps orphans, as a host's would) whose root file system is a copy-on-write overlay of this
 machine's (`--rootfs /:O`: the same Python and packages, nothing written leaks out), on a Podman
 network the rig creates, with its own volume for the containers its kubelet runs (nested Podman
-needs a real file system under its storage, not an overlay). Ansible reaches the hosts through the
-containers.podman.podman connection. /run is a tmpfs, as on a real host: a restarted host starts
+needs a real file system under its storage, not an overlay). Ansible reaches the hosts with `podman exec`,
+one per task (connection_plugins/rig_podman.py). /run is a tmpfs, as on a real host: a restarted host starts
 with an empty one (Podman tells a reboot by it). Each host has a fixed address in the network's subnet, so a
 host that is stopped and started again (`stop()`, `start()`: a lost host and its return) comes back
 where its peers expect it. The rig removes everything it made, by name.
@@ -24,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = REPO / "agents" / "kubelet" / "containers.conf"  # runc + lowered ulimits (PLATFORM.md)
 ENV = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
+# ansible-playbook's environment: it reaches the hosts through connection_plugins/rig_podman.py.
+ANSIBLE_ENV = {**ENV, "ANSIBLE_CONNECTION_PLUGINS": str(Path(__file__).parent / "connection_plugins")}
 
 
 def podman(*args: str, check: bool = True, timeout: float = 120) -> str:
@@ -101,7 +103,7 @@ class Rig:
                 "raykube_head": {"hosts": {head.name: host_vars(head)}},
                 "raykube_workers": {"hosts": {h.name: host_vars(h) for h in workers}},
             },
-            "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
+            "vars": {"ansible_connection": "rig_podman", "ansible_pipelining": True, "ansible_python_interpreter": "/usr/bin/python3",
                      **variables},
         }}  # fmt: skip
         path.write_text(json.dumps(inventory, indent=2))

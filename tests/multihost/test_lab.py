@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.multihost.rig import ENV, REPO, Host, Rig, RigUnsupported
+from tests.multihost.rig import ANSIBLE_ENV, REPO, Host, Rig, RigUnsupported
 
 pytestmark = [pytest.mark.multihost, pytest.mark.timeout(1800)]
 ANSIBLE = REPO / "ansible"
@@ -36,7 +36,7 @@ RIG_VARS = {
 
 
 def play(inventory: Path, playbook: str, *options: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = {**ENV, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+    env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
     started = time.monotonic()
     done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), *options, playbook],
