@@ -17,17 +17,21 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cluster.api import resources
+from cluster.api import calls, resources
 from cluster.apiserver.api import Api
 from cluster.apiserver.auth import Authenticator, UserInfo
 from cluster.apiserver.watch_encoding import WatchEncoder
-from cluster.errors import ApiError, BadRequest, abort
+from cluster.errors import ApiError, BadRequest, InternalError, abort
 from raykube.v1 import api_pb2, api_pb2_grpc, meta_pb2
 
 MAX_BINDS = 1000  # per BindMany request
 # Events per watch message: a burst goes as one message (one send, one read, instead of one per
 # event), and 32 of etcd's largest objects (1.5 MiB) stay under the clients' 64 MiB message limit.
 MAX_WATCH_EVENTS = 32
+# Exchange: calls one stream may have under way (beyond, it stops reading: flow control holds the
+# client back), and how many bytes of finished replies one Replies message gathers at most.
+MAX_CALLS_IN_FLIGHT = 1024
+MAX_REPLIES_BYTES = 4 << 20
 
 log = logging.getLogger(__name__)
 Req = TypeVar("Req")
@@ -67,6 +71,10 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self._authn = authenticator
         self._bookmark_every = bookmark_every
         self._encoder = WatchEncoder()
+        # Exchange's arms -> the unary handlers themselves (before `unary` turns errors into aborts)
+        self._handlers = {
+            arm: getattr(type(self), calls.method_of(arm)).__wrapped__ for arm in calls.CALL_ARMS
+        }
 
     def _user(self, context: grpc.aio.ServicerContext) -> UserInfo:
         certificates = context.auth_context().get("x509_pem_cert") or [None]
@@ -206,6 +214,67 @@ class ApiService(api_pb2_grpc.ApiServicer):
         async for data in chunks:
             yield api_pb2.LogsResponse(data=data)
 
+    async def Exchange(
+        self, requests: AsyncIterator[api_pb2.Calls], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        """Serialized Replies messages: each call runs as its own task, as a unary call would, and
+        a message carries every reply finished since the last one went (api.proto: Exchange)."""
+        finished: asyncio.Queue[bytes | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
+
+        async def answer(call: api_pb2.Call) -> None:
+            try:
+                finished.put_nowait(await self._answer(call, context))
+            finally:
+                slots.release()
+
+        async def read() -> None:
+            try:
+                async for batch in requests:
+                    for call in batch.calls:
+                        await slots.acquire()
+                        task = asyncio.create_task(answer(call))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                while running:  # the client is done writing: finish what it asked
+                    await asyncio.wait(set(running))
+            finally:
+                finished.put_nowait(None)
+
+        reader = asyncio.create_task(read(), name="exchange-reader")
+        try:
+            while (reply := await finished.get()) is not None:
+                replies, size = [reply], len(reply)
+                while size < MAX_REPLIES_BYTES and not finished.empty():
+                    reply = finished.get_nowait()
+                    if reply is None:
+                        finished.put_nowait(None)  # the end, after these
+                        break
+                    replies.append(reply)
+                    size += len(reply)
+                yield b"".join(replies)
+            await reader  # how reading ended: a broken stream raises here
+        finally:
+            reader.cancel()
+            for task in running:
+                task.cancel()
+
+    async def _answer(self, call: api_pb2.Call, context: grpc.aio.ServicerContext) -> bytes:
+        """One call's reply frame: the unary handler's response, or its error as a Status."""
+        arm = call.WhichOneof("request")
+        try:
+            if arm is None:
+                raise BadRequest(f"call {call.id} names no request")
+            response = await self._handlers[arm](self, getattr(call, arm), context)
+            return calls.reply_frame(call.id, arm, response.SerializeToString())
+        except ApiError as err:
+            status = err.to_status()
+        except Exception:  # a bug: said in the log with its traceback, as a unary call's would be
+            log.exception("Exchange call %d (%s) failed", call.id, arm)
+            status = InternalError(f"internal error in {calls.method_of(arm or '')}").to_status()
+        return calls.reply_frame(call.id, calls.ERROR_ARM, status.SerializeToString())
+
 
 class _Handlers:
     """Catches the method handlers the generated code would register on a server."""
@@ -220,13 +289,17 @@ class _Handlers:
 
 
 def add_to_server(service: ApiService, server: grpc.aio.Server) -> None:
-    """Register `service` as the generated code does, except that Watch sends its messages'
-    bytes as they are: they are encoded already, once for all watchers (watch_encoding.py)."""
+    """Register `service` as the generated code does, except that Watch and Exchange send their
+    messages' bytes as they are: encoded already (watch_encoding.py: once for all watchers;
+    cluster/api/calls.py: replies framed around their responses' bytes)."""
     caught = _Handlers()
     api_pb2_grpc.add_ApiServicer_to_server(service, caught)
     handlers = dict(caught.handlers)
     handlers["Watch"] = grpc.unary_stream_rpc_method_handler(
         service.Watch, request_deserializer=api_pb2.WatchRequest.FromString, response_serializer=None
+    )
+    handlers["Exchange"] = grpc.stream_stream_rpc_method_handler(
+        service.Exchange, request_deserializer=api_pb2.Calls.FromString, response_serializer=None
     )
     name = api_pb2.DESCRIPTOR.services_by_name["Api"].full_name
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))

@@ -7,6 +7,10 @@ coroutine (components find the API servers through Ray). After UNAVAILABLE the c
 again, so a restarted API server is found, and with several servers it moves on to the next: a
 unary call that found its server unavailable is tried once on each (the server could not be
 reached, or could not reach the store); a watch or log stream fails and its caller starts again.
+
+The unary verbs travel on one Exchange stream shared by all of the client's tasks (exchange.py:
+one message carries every call pending, which costs far less than a gRPC call each); against a
+server without Exchange the client makes them unary calls.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import grpc
 from google.protobuf.message import Message
 
 from cluster.api import resources
+from cluster.api.calls import CALL_ARMS, method_of
 from cluster.api.resources import T as Kind  # one kind, the same throughout a signature
+from cluster.client.exchange import Exchange, Unsupported
 from cluster.errors import ApiError, Conflict, Unavailable, from_rpc_error
 from cluster.tls import Tls, open_channel
 from raykube.v1 import api_pb2, api_pb2_grpc
@@ -68,6 +74,8 @@ class ApiClient:
         self._timeout = timeout
         self._channel: grpc.aio.Channel | None = None
         self._stub: api_pb2_grpc.ApiStub | None = None
+        self._exchange: Exchange | None = None
+        self._unary_only = False  # the server has no Exchange
         self.target = ""
 
     async def _api(self) -> api_pb2_grpc.ApiStub:
@@ -77,10 +85,19 @@ class ApiClient:
             self._stub = api_pb2_grpc.ApiStub(self._channel)
         return self._stub
 
+    async def _open_exchange(self) -> Exchange:
+        if self._exchange is None or self._exchange.failure is not None:
+            await self._api()
+            assert self._channel is not None
+            self._exchange = Exchange(self._channel, self._metadata())
+        return self._exchange
+
     async def close(self) -> None:
+        if self._exchange is not None:
+            await self._exchange.close()
         if self._channel is not None:
             await self._channel.close()
-        self._channel, self._stub = None, None
+        self._channel, self._stub, self._exchange = None, None, None
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -99,15 +116,24 @@ class ApiClient:
 
     async def _call(self, method: str, request: Message, timeout: float | None = None) -> Any:
         for attempt in range(self._tries):
-            stub = await self._api()
             try:
+                if not self._unary_only:
+                    exchange = await self._open_exchange()
+                    return await exchange.call(_ARMS[method], request, timeout or self._timeout)
+                stub = await self._api()
                 return await getattr(stub, method)(
                     request, metadata=self._metadata(), timeout=timeout or self._timeout
                 )
+            except Unsupported:
+                self._unary_only = True  # nothing ran: the same call goes again, unary
+                return await self._call(method, request, timeout)
             except grpc.RpcError as err:
                 error = self._failed(err)
-                if not isinstance(error, Unavailable) or attempt == self._tries - 1:
-                    raise error from None
+            except Unavailable as err:
+                self._stub = None  # resolve again next time: the server may have moved
+                error = err
+            if not isinstance(error, Unavailable) or attempt == self._tries - 1:
+                raise error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- the verbs -----------------------------------------------------------------------------
@@ -290,6 +316,9 @@ class ApiClient:
             raise self._failed(err) from None
         finally:
             call.cancel()
+
+
+_ARMS = {method_of(arm): arm for arm in CALL_ARMS}  # "UpdateStatus": "update_status"
 
 
 def _rotating(servers: list[str]) -> Resolver:
