@@ -47,23 +47,25 @@ class ThreeMembers:
         return self
 
     def _wait_for_leader(self, timeout: float = 30.0) -> None:
+        """Until every member serves and knows a leader (the load goes to all of them)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                with grpc.insecure_channel(self.endpoints[0]) as channel:
-                    if (
-                        rpc_pb2_grpc.MaintenanceStub(channel)
-                        .Status(rpc_pb2.StatusRequest(), timeout=1)
-                        .leader
-                    ):
-                        return
-            except grpc.RpcError:
-                pass  # not serving yet
+            if all(map(self._knows_leader, self.endpoints)):
+                return
             time.sleep(0.2)
         self.__exit__(None, None, None)
         raise RuntimeError(
             f"{type(self).__name__} elected no leader within {timeout:.0f}s; logs in {self._dir}"
         )
+
+    @staticmethod
+    def _knows_leader(endpoint: str) -> bool:
+        try:
+            with grpc.insecure_channel(endpoint) as channel:
+                status = rpc_pb2_grpc.MaintenanceStub(channel).Status(rpc_pb2.StatusRequest(), timeout=1)
+                return bool(status.leader)
+        except grpc.RpcError:
+            return False  # not serving yet
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
