@@ -24,6 +24,7 @@ from cluster.api import resources, wellknown
 from cluster.client.api import ApiClient
 from cluster.client.informer import Informer
 from cluster.controllers.controller import Controller
+from cluster.controllers.garbagecollector.dependents import Dependents
 from cluster.controllers.informers import SharedInformers
 from cluster.errors import BadRequest, Conflict, NotFound
 from raykube.v1 import meta_pb2
@@ -47,6 +48,7 @@ class GarbageCollector(Controller):
         super().__init__()
         self._client = client
         self._informers: dict[str, Informer[Any]] = {r.name: informers[r] for r in TRACKED}
+        self.graph = Dependents()  # kept by _Events, below
         for resource in TRACKED:
             self._informers[resource.name].add_handler(_Events(self, resource))
 
@@ -56,13 +58,14 @@ class GarbageCollector(Controller):
         return self._informers[resource.name].get(namespace if resource.namespaced else "", name)
 
     def dependents(self, owner: Any) -> list[tuple[resources.Resource[Any], Any]]:
-        uid = owner.metadata.uid
-        return [
-            (resource, obj)
-            for resource in TRACKED
-            for obj in self._informers[resource.name].items(owner.metadata.namespace)
-            if any(ref.uid == uid for ref in obj.metadata.owner_references)
-        ]
+        """The cached objects that name `owner` (in its namespace, if it has one)."""
+        found = []
+        owner_namespace = owner.metadata.namespace
+        for name, namespace, dependent in self.graph.of(owner.metadata.uid):
+            obj = self._informers[name].get(namespace, dependent)
+            if obj is not None and (not owner_namespace or namespace == owner_namespace):
+                found.append((resources.by_name(name), obj))
+        return found
 
     async def _owner(self, namespace: str, ref: meta_pb2.OwnerReference) -> Any | None:
         """The owner `ref` names, if it still exists with that uid (asking the API server when the
@@ -182,13 +185,19 @@ class _Events:
         )
 
     def on_add(self, obj: Any) -> None:
+        self._c.graph.changed(self._resource.name, None, obj)
+        self._queue_if_interesting(obj)
+
+    def on_update(self, old: Any, new: Any) -> None:
+        self._c.graph.changed(self._resource.name, old, new)
+        self._queue_if_interesting(new)
+
+    def _queue_if_interesting(self, obj: Any) -> None:
         if self._interesting(obj):
             self._c.queue.add(item(self._resource, obj))
 
-    def on_update(self, old: Any, new: Any) -> None:
-        self.on_add(new)
-
     def on_delete(self, obj: Any) -> None:
+        self._c.graph.changed(self._resource.name, obj, None)
         for resource, dependent in self._c.dependents(obj):
             self._c.queue.add(item(resource, dependent))
         for ref in obj.metadata.owner_references:  # an owner deleting in the foreground may be done now
