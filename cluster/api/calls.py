@@ -24,6 +24,9 @@ def method_of(arm: str) -> str:
     return "".join(part.capitalize() for part in arm.split("_"))
 
 
+ARM_OF_METHOD = {method_of(arm): arm for arm in CALL_ARMS}  # "UpdateStatus" -> "update_status"
+
+
 def call_frame(call_id: int, arm: str, request: bytes) -> bytes:
     """A serialized Calls message with one call: `request` (serialized) in arm `arm`."""
     return _frame(call_id, CALL_ARMS[arm], request)

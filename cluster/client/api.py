@@ -22,7 +22,7 @@ import grpc
 from google.protobuf.message import Message
 
 from cluster.api import resources
-from cluster.api.calls import CALL_ARMS, method_of
+from cluster.api.calls import ARM_OF_METHOD
 from cluster.api.resources import T as Kind  # one kind, the same throughout a signature
 from cluster.client.exchange import Exchange, Unsupported
 from cluster.errors import ApiError, Conflict, Unavailable, from_rpc_error
@@ -108,8 +108,8 @@ class ApiClient:
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self._token}"),) if self._token else ()
 
-    def _failed(self, err: grpc.RpcError) -> ApiError:
-        error = from_rpc_error(err)
+    def _failed(self, err: grpc.RpcError | ApiError) -> ApiError:
+        error = err if isinstance(err, ApiError) else from_rpc_error(err)
         if isinstance(error, Unavailable):
             self._stub = None  # resolve again next time: the server may have moved
         return error
@@ -119,7 +119,7 @@ class ApiClient:
             try:
                 if not self._unary_only:
                     exchange = await self._open_exchange()
-                    return await exchange.call(_ARMS[method], request, timeout or self._timeout)
+                    return await exchange.call(ARM_OF_METHOD[method], request, timeout or self._timeout)
                 stub = await self._api()
                 return await getattr(stub, method)(
                     request, metadata=self._metadata(), timeout=timeout or self._timeout
@@ -127,11 +127,8 @@ class ApiClient:
             except Unsupported:
                 self._unary_only = True  # nothing ran: the same call goes again, unary
                 return await self._call(method, request, timeout)
-            except grpc.RpcError as err:
+            except (grpc.RpcError, Unavailable) as err:
                 error = self._failed(err)
-            except Unavailable as err:
-                self._stub = None  # resolve again next time: the server may have moved
-                error = err
             if not isinstance(error, Unavailable) or attempt == self._tries - 1:
                 raise error from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -316,9 +313,6 @@ class ApiClient:
             raise self._failed(err) from None
         finally:
             call.cancel()
-
-
-_ARMS = {method_of(arm): arm for arm in CALL_ARMS}  # "UpdateStatus": "update_status"
 
 
 def _rotating(servers: list[str]) -> Resolver:
