@@ -63,3 +63,33 @@ def test_skipped_when_no_node_holds_any_of_the_images() -> None:
     cache.set_node(holding("n1", ("docker.io/library/nginx:1.25", 100 * MB)))
     plugin = ImageLocality(Handle(None, cache.nodes))  # type: ignore[arg-type]  # counted from nodes()
     assert plugin.pre_score(CycleState(), PodInfo(pod("p")), cache.nodes()).code is Code.SKIP
+
+
+def test_the_cache_table_follows_nodes_that_gain_and_lose_images_and_subsets_score_alike() -> None:
+    busybox, big = "docker.io/library/busybox:1.35", 4000 * MB
+    cache = Cache()
+    for i in range(40):
+        cache.set_node(holding(f"n{i:02d}", *([(busybox, big)] if i in (3, 17) else [])))
+    plugin = ImageLocality(Handle(None, cache.nodes, indexed_image_nodes=cache.nodes_with_image))  # type: ignore[arg-type]
+    incoming = PodInfo(pod("p"))
+    incoming.pod.spec.containers[0].image = "busybox:1.35"
+
+    def scores(table: NodeTable) -> dict[str, int]:
+        state = CycleState()
+        assert plugin.pre_score(state, incoming, cache.nodes()).ok
+        return {
+            n.name: s
+            for n, s in zip(table, plugin.score_vector(state, incoming, table).tolist(), strict=True)
+        }
+
+    held_by_two = 100 * (big * 2 // 40 - 23 * MB) // (977 * MB)  # 4,000 MB held by 2 of 40 nodes: 200 MB
+    assert held_by_two == 18
+    before = scores(cache.nodes())
+    assert {name: s for name, s in before.items() if s} == {"n03": held_by_two, "n17": held_by_two}
+    cache.set_node(holding("n03"))  # n03 loses the image, n25 gains it: still two of forty
+    cache.set_node(holding("n25", (busybox, big)))
+    table = cache.nodes()  # the cache's own table, refreshed row by row
+    after = scores(table)
+    assert {name: s for name, s in after.items() if s} == {"n17": held_by_two, "n25": held_by_two}
+    rows = [i for i, n in enumerate(table) if n.name in ("n03", "n17", "n25", "n30")]
+    assert scores(table.subset(rows)) == {n: after[n] for n in ("n03", "n17", "n25", "n30")}

@@ -29,7 +29,7 @@ Column = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 Rows = npt.NDArray[np.intp] | list[int]
 
-# The columns, in storage order: each the NodeInfo number of that name, or (the last three) a
+# The columns, in storage order: each the NodeInfo number of that name, or (the last four) a
 # count or a flag that NodeInfo keeps as a collection. Stored column by column (one contiguous
 # array each), since plugins read whole columns.
 COLUMNS = (
@@ -44,6 +44,7 @@ COLUMNS = (
     "pod_count",
     "tainted",  # has a NoSchedule or NoExecute taint
     "prefer_no_schedule",  # has a PreferNoSchedule taint
+    "holds_images",  # reports images it holds (hollow nodes hold none)
 )
 
 
@@ -51,7 +52,8 @@ _SAME_NAMED = attrgetter(*COLUMNS[:8])  # the columns NodeInfo keeps under the s
 
 
 def _numbers(info: NodeInfo) -> tuple[int, ...]:
-    return (*_SAME_NAMED(info), len(info.pods), bool(info.taints), bool(info.prefer_no_schedule_taints))
+    return (*_SAME_NAMED(info), len(info.pods), bool(info.taints), bool(info.prefer_no_schedule_taints),
+            bool(info.images))  # fmt: skip
 
 
 class _Column:
@@ -155,6 +157,7 @@ class NodeTable(Sequence[NodeInfo]):
     pod_count = _Column()
     tainted = _Flag()
     prefer_no_schedule = _Flag()
+    holds_images = _Flag()
 
     def __len__(self) -> int:
         return self._data.shape[1]
