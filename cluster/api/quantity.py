@@ -45,7 +45,14 @@ class QuantityError(ValueError):
 
 def parse(text: str) -> Fraction:
     """The exact value of a quantity, in base units (cores, bytes)."""
-    match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        raise QuantityError(QUANTITY_FORMAT_HINT)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)  # the API server validates every pod's few, repeated requests
+def _parse(text: str) -> Fraction:
+    match = _QUANTITY.match(text.strip())
     if match is None:
         raise QuantityError(QUANTITY_FORMAT_HINT)
     number = Fraction(match["number"])
