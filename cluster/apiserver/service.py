@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -221,6 +221,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         a message carries every reply finished since the last one went (api.proto: Exchange)."""
         finished: asyncio.Queue[bytes | None] = asyncio.Queue()
         slots = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
+        context = cast(grpc.aio.ServicerContext, _StreamCredentials(context))
         running: set[asyncio.Task[None]] = set()
 
         async def answer(call: api_pb2.Call) -> None:
@@ -274,6 +275,23 @@ class ApiService(api_pb2_grpc.ApiServicer):
             log.exception("Exchange call %d (%s) failed", call.id, arm)
             status = InternalError(f"internal error in {calls.method_of(arm or '')}").to_status()
         return calls.reply_frame(call.id, calls.ERROR_ARM, status.SerializeToString())
+
+
+class _StreamCredentials:
+    """The part of an Exchange stream's context its calls read: its metadata and its connection's
+    authentication (the client certificate), both fixed for the stream's life. Read from gRPC once
+    per stream rather than once per call (each read copies them out of gRPC's core, the PEM
+    certificate included); every call is still authenticated with them, as a unary call is."""
+
+    def __init__(self, context: grpc.aio.ServicerContext):
+        self._metadata = tuple(context.invocation_metadata() or ())
+        self._auth = context.auth_context()
+
+    def invocation_metadata(self) -> tuple[Any, ...]:
+        return self._metadata
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return self._auth
 
 
 class _Handlers:
