@@ -7,9 +7,11 @@ in-process by namespace and selectors.
 
 Indexed triggers (as in kube-apiserver): a resource may name one field whose value most watchers
 pin (pods: spec.nodeName, what every kubelet watches). Each event records that field's values
-before and after the change; a watcher pinned to a value is woken only by events that carry it
-and skips all others without evaluating its predicate. With N kubelets, a pod change costs a
-constant amount of work instead of N predicate evaluations and N wake-ups.
+before and after the change; the writer hands an event to the inbox of each watcher pinned to one
+of them and wakes only those. A pinned watcher reads its inbox, never the shared list: with N
+kubelets, a pod change costs a constant amount of work instead of N predicate evaluations, and a
+kubelet's wake-up reads its own few events, not every event since its last one (which made the
+cost grow with nodes x events).
 
 Invariants:
   - `events` holds every change with revision in (window_start, revision], in revision order;
@@ -19,6 +21,8 @@ Invariants:
   - A watcher without a resourceVersion first receives the current objects as ADDED.
   - Selector transitions follow Kubernetes: an object that starts matching arrives as ADDED, one
     that stops matching as DELETED.
+  - A pinned watcher's inbox holds, in revision order, every event carrying its value applied
+    since it last read; one that falls a window behind (or whose history a relist cut) gets Gone.
 Concurrency: one task (`run`) writes and wakes the watchers concerned; each watcher waits on its
 own Event and reads the shared list without locks (single event loop). A slow watcher never
 blocks the writer: if the window moves past its cursor, it gets Gone.
@@ -56,6 +60,8 @@ class CachedEvent:
 class _Watcher:
     trigger: str | None  # the indexed value this watcher is pinned to, or None: every event
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    inbox: list[CachedEvent] = field(default_factory=list)  # a pinned watcher's events, unread
+    lost: bool = False  # a pinned watcher's history no longer connects: it must start again
 
 
 class WatchCache:
@@ -107,6 +113,10 @@ class WatchCache:
         # Watchers' cursors point into the old history, which no longer connects: they get Gone.
         self.events, self._revisions = [], []
         self.window_start = self.revision = revision
+        for trigger, watchers in self._watchers.items():
+            if trigger is not None:
+                for watcher in watchers:
+                    watcher.lost = True
         self.ready.set()
         self._wake(None)
 
@@ -132,6 +142,9 @@ class WatchCache:
                 self.objects[event.key] = obj
                 cached = CachedEvent(event.revision, event.key, obj, prev, False, self._triggers(obj, prev))
             touched |= cached.triggers
+            for trigger in cached.triggers:
+                for watcher in self._watchers.get(trigger, ()):
+                    self._deliver(watcher, cached)
             self.events.append(cached)
             self._revisions.append(event.revision)
             self.revision = max(self.revision, event.revision)
@@ -140,6 +153,14 @@ class WatchCache:
             self.window_start = self._revisions[drop - 1]
             del self.events[:drop], self._revisions[:drop]
         self._wake(touched)
+
+    def _deliver(self, watcher: _Watcher, event: CachedEvent) -> None:
+        """Into a pinned watcher's inbox; one a window behind is dropped (Gone when it reads)."""
+        if len(watcher.inbox) < self._window:
+            watcher.inbox.append(event)
+        else:
+            watcher.inbox.clear()
+            watcher.lost = True
 
     def _wake(self, touched: set[str] | None) -> None:
         """Wake the watchers an update concerns (None: all of them): those pinned to a value it
@@ -189,20 +210,29 @@ class WatchCache:
         else:
             cursor = since
         watcher = _Watcher(trigger if self._index is not None else None)
+        pinned = watcher.trigger is not None
+        if pinned:
+            if cursor < self.window_start:
+                raise Gone(f"too old resource version: {cursor} ({self.window_start})")
+            # What it missed before it was registered, from the shared list (once); from here
+            # on, the writer hands it its events. No await between the two: none falls between.
+            start = bisect.bisect_right(self._revisions, cursor)
+            watcher.inbox = [e for e in self.events[start:] if watcher.trigger in e.triggers]
         self._watchers.setdefault(watcher.trigger, set()).add(watcher)
         bookmark_due = False
         try:
             while True:
-                if cursor < self.window_start:
+                if watcher.lost or (cursor < self.window_start and not pinned):
                     raise Gone(f"too old resource version: {cursor} ({self.window_start})")
-                start = bisect.bisect_right(self._revisions, cursor)
-                if start < len(self.events):
+                if pinned:
+                    pending, watcher.inbox = watcher.inbox, []
+                else:
+                    start = bisect.bisect_right(self._revisions, cursor)
                     pending = self.events[start:]  # a copy: the writer may trim the list meanwhile
-                    cursor = pending[-1].revision  # events it skips below do not concern it
+                if pending:
+                    cursor = pending[-1].revision
                     ready = []
                     for event in pending:
-                        if watcher.trigger is not None and watcher.trigger not in event.triggers:
-                            continue
                         kind = _filtered(event, predicate)
                         if kind is not None:
                             ready.append((kind, event.obj, event.revision))
@@ -210,6 +240,8 @@ class WatchCache:
                         yield ready
                 elif bookmark_due:
                     bookmark_due = False
+                    if pinned:
+                        cursor = max(cursor, self.revision)  # nothing since concerns it
                     yield [("BOOKMARK", None, cursor)]
                 else:
                     watcher.wake.clear()
@@ -218,9 +250,9 @@ class WatchCache:
                     except TimeoutError:
                         bookmark_due = True  # after catching up with what it was not woken for
         finally:
-            pinned = self._watchers[watcher.trigger]
-            pinned.discard(watcher)
-            if not pinned:
+            registered = self._watchers[watcher.trigger]
+            registered.discard(watcher)
+            if not registered:
                 del self._watchers[watcher.trigger]
 
 
