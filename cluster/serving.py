@@ -1,4 +1,5 @@
-"""What every raykube gRPC server has in common: how it listens, and the standard services beside its own.
+"""What every raykube gRPC server has in common: how it listens, the standard services beside its
+own, and how a stream of requests is answered concurrently (`answered`).
 
 Each component answers gRPC health checking (`grpc.health.v1.Health`, what grpc_health_probe and
 load balancers ask) and server reflection (so `grpcurl` can list and call any component without
@@ -8,8 +9,10 @@ proxy) still run a small server for these two, so every component can be probed 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 from google.protobuf.descriptor import FileDescriptor
@@ -17,6 +20,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from cluster.tls import Tls, grpc_server_credentials
+
+Request = TypeVar("Request")
+Answer = TypeVar("Answer")
 
 
 def listen(server: grpc.aio.Server, address: str, tls: Tls | None) -> int:
@@ -76,3 +82,52 @@ async def health_only(tls: Tls | None, host: str = "127.0.0.1") -> AsyncIterator
     finally:
         await health.stopping()
         await server.stop(grace=None)
+
+
+async def answered(
+    requests: AsyncIterator[Request], answer: Callable[[Request], Awaitable[Answer]], limit: int
+) -> AsyncIterator[list[Answer]]:
+    """Each request's answer, worked out as a task of its own (at most `limit` at once), in the
+    order they finish: each list is what finished since the last was taken, so a caller can send
+    a burst as one message. Ends once the requests have ended and every answer is out; a failure
+    reading the requests (a broken stream, an abort) is raised after the answers that finished.
+    Why: the streams that carry many clients' calls (the API's Exchange, the store's TxnStream)
+    must not make a quick request wait behind a slow one, as separate calls would not."""
+    finished: asyncio.Queue[Answer | None] = asyncio.Queue()
+    slots = asyncio.Semaphore(limit)
+    running: set[asyncio.Task[None]] = set()
+
+    async def work(request: Request) -> None:
+        try:
+            finished.put_nowait(await answer(request))
+        finally:
+            slots.release()
+
+    async def read() -> None:
+        try:
+            async for request in requests:
+                await slots.acquire()
+                task = asyncio.create_task(work(request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            while running:  # the client is done writing: finish what it asked
+                await asyncio.wait(set(running))
+        finally:
+            finished.put_nowait(None)
+
+    reader = asyncio.create_task(read(), name="stream-reader")
+    try:
+        while (first := await finished.get()) is not None:
+            ready = [first]
+            while not finished.empty():
+                item = finished.get_nowait()
+                if item is None:
+                    finished.put_nowait(None)  # the end, after these
+                    break
+                ready.append(item)
+            yield ready
+        await reader  # how reading ended: a broken stream raises here
+    finally:
+        reader.cancel()
+        for task in running:
+            task.cancel()

@@ -22,11 +22,12 @@ import grpc
 from google.protobuf.message import Message
 
 from cluster.apiserver.txn_batch import TxnBatcher, Unimplemented
+from cluster.apiserver.txn_stream import TxnStream, serves_txn_stream
 from cluster.etcd_keys import prefix_end
 from cluster.tls import Tls, open_channel
 from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.etcd.mvccpb import kv_pb2
-from raykube.store.v1 import store_pb2_grpc
+from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 Endpoints = Callable[[], Awaitable[list[str]]]  # finds the members' client addresses
 
@@ -163,6 +164,8 @@ class EtcdStorage:
         self._tls = tls
         self._channel: grpc.aio.Channel | None = None
         self._stubs_of_channel: _Stubs
+        self._stream: TxnStream | None = None  # the batches' stream on the current channel
+        self._streaming: bool | None = None  # whether the store has TxnStream (None: not asked yet)
         self._batcher = TxnBatcher(self._kv_call, self._failure, _not_applied)
 
     @property
@@ -187,11 +190,18 @@ class EtcdStorage:
         return self._stubs_of_channel
 
     def _next_member(self) -> None:
-        """Use the next member from the next call on (the old channel closes when collected)."""
+        """Use the next member from the next call on (the old channel closes when collected,
+        its TxnStream once it has answered what it was sent)."""
         self._channel = None
         self._current += 1
+        if self._stream is not None:
+            self._stream.retire()
+            self._stream = None
 
     async def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
@@ -200,17 +210,13 @@ class EtcdStorage:
         delay = self._backoff
         for attempt in range(self._attempts):
             stubs = await self._stubs()
-            stub = (
-                stubs.lease
-                if method.startswith("Lease")
-                else stubs.batch
-                if method == "TxnBatch"
-                else stubs.kv
-            )
             try:
-                return await getattr(stub, method)(request, timeout=self._timeout)
+                return await self._invoke(stubs, method, request)
             except grpc.aio.AioRpcError as err:
                 if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    if method == "TxnBatch" and self._streaming:
+                        self._streaming, self._stream = None, None  # another store now: ask again
+                        continue
                     raise Unimplemented(f"{self.endpoint} does not serve {method}") from None
                 failure = self._translate(err)
                 if not _retryable(method, err) or attempt == self._attempts - 1:
@@ -218,6 +224,25 @@ class EtcdStorage:
             await asyncio.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+    def _invoke(self, stubs: _Stubs, method: str, request: Message) -> Awaitable[Any]:
+        """One try of `method`."""
+        if method == "TxnBatch":
+            assert isinstance(request, store_pb2.TxnBatchRequest)
+            return self._batch(stubs, request)
+        stub = stubs.lease if method.startswith("Lease") else stubs.kv
+        return getattr(stub, method)(request, timeout=self._timeout)
+
+    async def _batch(self, stubs: _Stubs, request: store_pb2.TxnBatchRequest) -> store_pb2.TxnBatchResponse:
+        """A TxnBatch on the channel's TxnStream, or as a call of its own where there is none."""
+        if self._streaming is None:
+            self._streaming = await serves_txn_stream(stubs.batch, self._timeout)
+        if not self._streaming:
+            response: store_pb2.TxnBatchResponse = await stubs.batch.TxnBatch(request, timeout=self._timeout)
+            return response
+        if self._stream is None or self._stream.failure is not None:
+            self._stream = TxnStream(stubs.batch)
+        return await self._stream.batch(request, self._timeout)
 
     def _translate(self, err: grpc.aio.AioRpcError) -> StorageError:
         return self._failure(err.code(), err.details() or "")

@@ -22,6 +22,7 @@ from cluster.apiserver.api import Api
 from cluster.apiserver.auth import Authenticator, UserInfo
 from cluster.apiserver.watch_encoding import WatchEncoder
 from cluster.errors import ApiError, BadRequest, InternalError, abort
+from cluster.serving import answered
 from raykube.v1 import api_pb2, api_pb2_grpc, meta_pb2
 
 MAX_BINDS = 1000  # per BindMany request
@@ -219,47 +220,25 @@ class ApiService(api_pb2_grpc.ApiServicer):
     ) -> AsyncIterator[bytes]:
         """Serialized Replies messages: each call runs as its own task, as a unary call would, and
         a message carries every reply finished since the last one went (api.proto: Exchange)."""
-        finished: asyncio.Queue[bytes | None] = asyncio.Queue()
-        slots = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
-        context = cast(grpc.aio.ServicerContext, _StreamCredentials(context))
-        running: set[asyncio.Task[None]] = set()
+        credentials = cast(grpc.aio.ServicerContext, _StreamCredentials(context))
 
-        async def answer(call: api_pb2.Call) -> None:
-            try:
-                finished.put_nowait(await self._answer(call, context))
-            finally:
-                slots.release()
+        async def each_call() -> AsyncIterator[api_pb2.Call]:
+            async for batch in requests:
+                for call in batch.calls:
+                    yield call
 
-        async def read() -> None:
-            try:
-                async for batch in requests:
-                    for call in batch.calls:
-                        await slots.acquire()
-                        task = asyncio.create_task(answer(call))
-                        running.add(task)
-                        task.add_done_callback(running.discard)
-                while running:  # the client is done writing: finish what it asked
-                    await asyncio.wait(set(running))
-            finally:
-                finished.put_nowait(None)
-
-        reader = asyncio.create_task(read(), name="exchange-reader")
-        try:
-            while (reply := await finished.get()) is not None:
-                replies, size = [reply], len(reply)
-                while size < MAX_REPLIES_BYTES and not finished.empty():
-                    reply = finished.get_nowait()
-                    if reply is None:
-                        finished.put_nowait(None)  # the end, after these
-                        break
-                    replies.append(reply)
-                    size += len(reply)
-                yield b"".join(replies)
-            await reader  # how reading ended: a broken stream raises here
-        finally:
-            reader.cancel()
-            for task in running:
-                task.cancel()
+        async for replies in answered(
+            each_call(), lambda call: self._answer(call, credentials), MAX_CALLS_IN_FLIGHT
+        ):
+            while replies:  # at most MAX_REPLIES_BYTES a message (but at least one reply)
+                size, count = 0, 0
+                while count < len(replies) and (
+                    count == 0 or size + len(replies[count]) <= MAX_REPLIES_BYTES
+                ):
+                    size += len(replies[count])
+                    count += 1
+                yield b"".join(replies[:count])
+                replies = replies[count:]
 
     async def _answer(self, call: api_pb2.Call, context: grpc.aio.ServicerContext) -> bytes:
         """One call's reply frame: the unary handler's response, or its error as a Status."""

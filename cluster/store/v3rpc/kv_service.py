@@ -1,5 +1,6 @@
 """etcd's KV service (Range, Put, DeleteRange, Txn, Compact) over a Replicator, and raykube's
-StoreKV.TxnBatch beside it (several Txns in one call, each as if sent alone).
+StoreKV beside it: TxnBatch (several Txns in one call, each as if sent alone) and TxnStream (the
+same batches as messages of one stream).
 
 Every request is checked at the edge (cluster/store/validation.py) before it can take a log
 slot. Writes go through `Replicator.propose`; reads (Range, and txns that write nothing) wait
@@ -10,9 +11,11 @@ Runs on the node's event loop, like everything that touches the state machine.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import grpc
 
+from cluster.serving import answered
 from cluster.store.errors import StoreError
 from cluster.store.mvcc.state_machine import StateMachine
 from cluster.store.mvcc.validation import check_delete, check_put, check_range, check_txn, txn_writes
@@ -22,6 +25,7 @@ from raykube.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from raykube.store.v1 import store_pb2, store_pb2_grpc
 
 MAX_BATCH = 128  # transactions in one TxnBatch (store.proto)
+MAX_BATCHES_IN_FLIGHT = 64  # per TxnStream (store.proto)
 
 
 class KVService(rpc_pb2_grpc.KVServicer):
@@ -86,15 +90,35 @@ class StoreKVService(store_pb2_grpc.StoreKVServicer):
         self, request: store_pb2.TxnBatchRequest, context: Context
     ) -> store_pb2.TxnBatchResponse:
         if len(request.txns) > MAX_BATCH:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"at most {MAX_BATCH} transactions in a batch, got {len(request.txns)}",
-            )
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _too_many(request))
+        return await self._batch(request)
+
+    async def TxnStream(
+        self, requests: AsyncIterator[store_pb2.TxnBatchRequest], context: Context
+    ) -> AsyncIterator[store_pb2.TxnBatchResponse]:
+        """Each batch runs as its own task, as a TxnBatch call would; its response goes as soon as
+        it is done. A batch over the limit ends the stream (INVALID_ARGUMENT), as it fails a call."""
+
+        async def checked() -> AsyncIterator[store_pb2.TxnBatchRequest]:
+            async for request in requests:
+                if len(request.txns) > MAX_BATCH:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _too_many(request))
+                yield request
+
+        async for responses in answered(checked(), self._batch, MAX_BATCHES_IN_FLIGHT):
+            for response in responses:
+                yield response
+
+    async def _batch(self, request: store_pb2.TxnBatchRequest) -> store_pb2.TxnBatchResponse:
         outcomes = await asyncio.gather(*(self._outcome(txn) for txn in request.txns))
-        return store_pb2.TxnBatchResponse(outcomes=outcomes)
+        return store_pb2.TxnBatchResponse(outcomes=outcomes, id=request.id)
 
     async def _outcome(self, txn: rpc_pb2.TxnRequest) -> store_pb2.TxnOutcome:
         try:
             return store_pb2.TxnOutcome(response=await self._kv.txn(txn))
         except StoreError as err:
             return store_pb2.TxnOutcome(code=err.code.value[0], message=err.text)
+
+
+def _too_many(request: store_pb2.TxnBatchRequest) -> str:
+    return f"at most {MAX_BATCH} transactions in a batch, got {len(request.txns)}"
