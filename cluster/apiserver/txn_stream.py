@@ -56,6 +56,7 @@ class TxnStream:
         self._writing = asyncio.Lock()
         self.failure: grpc.aio.AioRpcError | None = None  # set once the stream is broken
         self._reader = asyncio.create_task(self._read(), name="txn-stream-reader")
+        self._retirement: asyncio.Task[None] | None = None
 
     async def batch(self, request: store_pb2.TxnBatchRequest, timeout: float) -> store_pb2.TxnBatchResponse:
         """The store's response to `request` (whose id this sets), or the stream's failure."""
@@ -100,7 +101,7 @@ class TxnStream:
         unary calls on an abandoned channel would) and then ends the stream."""
         _retiring.add(self)
         self._reader.add_done_callback(lambda _: _retiring.discard(self))
-        asyncio.get_running_loop().create_task(self._done_writing())
+        self._retirement = asyncio.create_task(self._done_writing())  # held, like the reader
 
     async def _done_writing(self) -> None:
         async with self._writing:
