@@ -73,8 +73,11 @@ class TxnStream:
             raise StreamFailed(
                 grpc.StatusCode.DEADLINE_EXCEEDED, "no response in time on the TxnStream"
             ) from None
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):  # the write found the stream broken
-            await asyncio.wait({self._reader})  # which says why
+        except (
+            grpc.aio.AioRpcError,
+            asyncio.InvalidStateError,
+        ):  # the stream broke (while writing or waiting)
+            await asyncio.wait({self._reader})  # the reader says why, for every batch alike
             assert self.failure is not None
             raise self.failure from None
         finally:

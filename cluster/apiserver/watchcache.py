@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,15 +110,15 @@ class WatchCache:
     async def _relist(self) -> None:
         items, revision = await self._storage.list_prefix(self._prefix)
         self.objects = {kv.key: self._decode(kv.value, kv.mod_revision) for kv in items}
-        # Watchers' cursors point into the old history, which no longer connects: they get Gone.
+        # Watchers' cursors and inboxes point into the old history, which no longer connects: they
+        # get Gone (an unpinned one finds its cursor behind the window, a pinned one is lost).
         self.events, self._revisions = [], []
         self.window_start = self.revision = revision
         for trigger, watchers in self._watchers.items():
-            if trigger is not None:
-                for watcher in watchers:
-                    watcher.lost = True
+            for watcher in watchers:
+                watcher.lost = watcher.lost or trigger is not None
+                watcher.wake.set()
         self.ready.set()
-        self._wake(None)
 
     def _triggers(self, *objects: Any) -> frozenset[str]:
         if self._index is None:
@@ -126,7 +126,6 @@ class WatchCache:
         return frozenset(self._index(o) for o in objects if o is not None)
 
     def _apply(self, batch: list[Event]) -> None:
-        touched: set[str] = set()
         for event in batch:
             prev = self.objects.get(event.key)
             if event.value is None:
@@ -141,7 +140,6 @@ class WatchCache:
                 obj = self._decode(event.value, event.revision)
                 self.objects[event.key] = obj
                 cached = CachedEvent(event.revision, event.key, obj, prev, False, self._triggers(obj, prev))
-            touched |= cached.triggers
             for trigger in cached.triggers:
                 for watcher in self._watchers.get(trigger, ()):
                     self._deliver(watcher, cached)
@@ -152,27 +150,19 @@ class WatchCache:
             drop = len(self.events) - self._window
             self.window_start = self._revisions[drop - 1]
             del self.events[:drop], self._revisions[:drop]
-        self._wake(touched)
+        for watcher in self._watchers.get(None, ()):  # the unpinned read the shared list
+            watcher.wake.set()
 
     def _deliver(self, watcher: _Watcher, event: CachedEvent) -> None:
-        """Into a pinned watcher's inbox; one a window behind is dropped (Gone when it reads)."""
+        """Into a pinned watcher's inbox, and wake it (the writer finds it by the event's values,
+        not by asking each of the thousands of others); one a window behind is dropped (Gone when
+        it reads)."""
         if len(watcher.inbox) < self._window:
             watcher.inbox.append(event)
         else:
             watcher.inbox.clear()
             watcher.lost = True
-
-    def _wake(self, touched: set[str] | None) -> None:
-        """Wake the watchers an update concerns (None: all of them): those pinned to a value it
-        touched are found by that value, not by asking each of the (thousands of) others."""
-        concerned: list[Collection[_Watcher]] = (
-            list(self._watchers.values())
-            if touched is None
-            else [self._watchers.get(trigger, ()) for trigger in (None, *touched)]
-        )
-        for watchers in concerned:
-            for watcher in watchers:
-                watcher.wake.set()
+        watcher.wake.set()
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         try:
