@@ -21,10 +21,12 @@ from cluster.scheduler.framework import (
 from cluster.scheduler.framework.node_table import COLUMNS
 from cluster.scheduler.plugins import default_registry
 from cluster.scheduler.plugins.noderesources import BalancedAllocation, Fit
+from raykube.v1.pod_pb2 import Toleration
 
 from .builders import node, node_info, pod
 
 TAINTS = [("dedicated", "gpu", "NoSchedule"), ("spot", "", "NoExecute"), ("slow", "", "PreferNoSchedule")]
+DEDICATED_TOLERATION = Toleration(key="dedicated", operator="Exists")
 UNSCHEDULABLE = {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}
 ZONE, BLUE = "topology.kubernetes.io/zone", {"color": "blue"}
 TOLERATIONS = [
@@ -145,7 +147,11 @@ def test_vector_scores_are_kube_schedulers_formulas(infos, pod_info):
 
 
 def columns(table):
-    return {name: getattr(table, name).tolist() for name in COLUMNS}
+    """Every column's values; the taint sets by what they tolerate (their ids are the table's own)."""
+    found = {name: getattr(table, name).tolist() for name in COLUMNS if name != "taint_set"}
+    for tolerations in ([], [DEDICATED_TOLERATION]):
+        found[f"tolerating {tolerations}"] = table.tolerating(tolerations).tolist()
+    return found
 
 
 def test_the_caches_table_follows_pods_and_node_updates():
@@ -163,6 +169,12 @@ def test_the_caches_table_follows_pods_and_node_updates():
     assert columns(table) == columns(NodeTable(list(table)))
     assert table.requested_milli_cpu.tolist() == [0, 1000] and table.pod_count.tolist() == [0, 1]
     assert table.tainted.tolist() == [True, False] and table.allocatable_milli_cpu.tolist() == [8000, 4000]
+    assert table.tolerating([DEDICATED_TOLERATION]).tolist() == [True, True]
+    cache.set_node(node("n2", taints=[TAINTS[1]]))  # another taint: a second set, judged on its own
+    assert cache.nodes() is table and table.tolerating([DEDICATED_TOLERATION]).tolist() == [True, False]
+    assert table.tolerating([]).tolist() == [False, False] and columns(table) == columns(
+        NodeTable(list(table))
+    )
     cache.forget(placed.key)
     assert cache.nodes().requested_milli_cpu.tolist() == [0, 0]
     cache.set_node(node("n3"))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cluster.api import codec
 from cluster.scheduler.cache import Cache
@@ -21,10 +23,13 @@ from cluster.scheduler.framework import (
     NodeInfo,
     PodInfo,
 )
+from cluster.scheduler.framework.topology import scan
 from cluster.scheduler.plugins import default_registry
 from cluster.scheduler.plugins.podtopologyspread import PodTopologySpread
+from cluster.scheduler.plugins.podtopologyspread.constraints import Spread, count_domains, parse
 from raykube.v1 import pod_pb2
 
+from . import test_node_table as tn
 from .builders import node, node_info, pod
 
 ZONE = "topology.kubernetes.io/zone"
@@ -157,3 +162,32 @@ def test_the_scheduler_keeps_six_pods_spread_two_per_zone():
         fw, CycleState(), PodInfo(spread_pod("p6", constraint(1))), cache.nodes(), random.Random(0)
     )
     assert seventh.status.ok  # every zone at 2: any of them
+
+
+class _Walked(Spread):
+    """The same constraints, counted by walking every node (never from the cache's counts)."""
+
+    def indexable(self) -> bool:
+        return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tn.nodes(),
+    st.sampled_from(["Honor", "Ignore"]),
+    st.lists(st.sampled_from([*tn.TOLERATIONS, tn.UNSCHEDULABLE]), unique_by=str, max_size=3),
+)
+def test_counts_from_the_cache_are_what_walking_the_nodes_finds(infos, taints_policy, tolerations):
+    """Zones with tainted, cordoned and unlabelled nodes, pods matching or not on any of them."""
+    spread_constraint = {
+        **constraint(1, nodeTaintsPolicy=taints_policy),
+        "labelSelector": {"matchLabels": tn.BLUE},
+    }
+    incoming = PodInfo(spread_pod("p", spread_constraint, labels=tn.BLUE, tolerations=tolerations))
+    spread = parse(incoming, "DoNotSchedule")
+    assert spread is not None and spread.indexable()
+    walked = _Walked(spread.constraints, spread.required, spread.tolerations)
+    topology = scan(infos)
+    assert count_domains(spread, incoming, infos, topology) == count_domains(
+        walked, incoming, infos, topology
+    )

@@ -13,16 +13,15 @@ ZONE, HOST = "topology.kubernetes.io/zone", "kubernetes.io/hostname"
 
 
 def snapshot(counts, keys=(ZONE, HOST)):
-    """Nodes per domain, the pods of each label set per domain (only the label sets that have
-    pods on nodes with a Node), and the tainted nodes."""
+    """Nodes per domain, and the pods of each label set per domain (only the label sets that
+    have pods on nodes with a Node)."""
     per_label_set = {}
     for key in keys:
         for match_key in counts.label_sets():
             found = {d: n for d, n in counts.pods(key, match_key).items() if n}
             if found:
                 per_label_set[(key, match_key)] = found
-    tainted = sorted(n.name for n in counts.tainted() if n.node is not None)
-    return {key: dict(counts.domains(key)) for key in keys}, per_label_set, tainted
+    return {key: dict(counts.domains(key)) for key in keys}, per_label_set
 
 
 def test_running_counts_match_a_recount_through_pods_and_nodes_coming_and_going() -> None:

@@ -23,14 +23,16 @@ import numpy as np
 import numpy.typing as npt
 
 from cluster.api.labels import Requirement
+from cluster.api.taints import tolerated
 from cluster.scheduler.framework.node_info import NodeInfo
+from raykube.v1 import node_pb2, pod_pb2
 
 Column = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 Rows = npt.NDArray[np.intp] | list[int]
 
 # The columns, in storage order: each the NodeInfo number of that name, or (the last four) a
-# count or a flag that NodeInfo keeps as a collection. Stored column by column (one contiguous
+# count, an id or a flag for what NodeInfo keeps as a collection. Stored column by column (one contiguous
 # array each), since plugins read whole columns.
 COLUMNS = (
     "allocatable_milli_cpu",
@@ -42,7 +44,7 @@ COLUMNS = (
     "non_zero_memory",
     "unschedulable",
     "pod_count",
-    "tainted",  # has a NoSchedule or NoExecute taint
+    "taint_set",  # which of the table's distinct sets of NoSchedule/NoExecute taints (0: none)
     "prefer_no_schedule",  # has a PreferNoSchedule taint
     "holds_images",  # reports images it holds (hollow nodes hold none)
 )
@@ -51,9 +53,25 @@ COLUMNS = (
 _SAME_NAMED = attrgetter(*COLUMNS[:8])  # the columns NodeInfo keeps under the same name
 
 
-def _numbers(info: NodeInfo) -> tuple[int, ...]:
-    return (*_SAME_NAMED(info), len(info.pods), bool(info.taints), bool(info.prefer_no_schedule_taints),
-            bool(info.images))  # fmt: skip
+class _TaintSets:
+    """The distinct sets of hard taints among a table's nodes, numbered as first seen (0: none).
+
+    Nodes with equal taints (key, value, effect) tolerate the same pods, and a cluster's tainted
+    nodes mostly carry one of a few sets: a pod is judged once per set, not once per node."""
+
+    __slots__ = ("_ids", "taints")
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[tuple[str, str, str], ...], int] = {(): 0}
+        self.taints: list[tuple[node_pb2.Taint, ...]] = [()]  # id -> the taints (of the first node seen)
+
+    def id(self, info: NodeInfo) -> int:
+        key = info.taint_key[1]
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.taints)
+            self.taints.append(info.taints)
+        return found
 
 
 class _Column:
@@ -74,7 +92,17 @@ class _Flag(_Column):
 
 
 class NodeTable(Sequence[NodeInfo]):
-    __slots__ = ("_data", "_domains", "_in_parent", "_infos", "_parent", "_picks", "_rows")
+    __slots__ = (
+        "_data",
+        "_domains",
+        "_in_parent",
+        "_indexes",
+        "_infos",
+        "_parent",
+        "_picks",
+        "_rows",
+        "_taint_sets",
+    )
 
     def __init__(
         self,
@@ -89,8 +117,12 @@ class NodeTable(Sequence[NodeInfo]):
         self._in_parent = picks  # a subset's rows there
         self._rows: dict[str, int] | None = None  # name -> row, made when `refresh` first needs it
         self._domains: dict[str, tuple[npt.NDArray[np.intp], list[str]]] = {}  # label key -> domains(key)
+        self._indexes: dict[str, dict[str, int]] = {}  # label key -> domain_index(key)
+        self._taint_sets: _TaintSets = (
+            parent._taint_sets if parent is not None else _TaintSets()
+        )  # a subset: its ids
         if data is None:
-            data = np.array([_numbers(info) for info in self._infos], dtype=np.int64)
+            data = np.array([self._numbers(info) for info in self._infos], dtype=np.int64)
             data = data.reshape(len(self._infos), len(COLUMNS)).T.copy()
         self._data = data
 
@@ -106,11 +138,16 @@ class NodeTable(Sequence[NodeInfo]):
             self._rows = {node.name: row for row, node in enumerate(self.infos())}
         row = self._rows.get(info.name)
         if row is not None and self.infos()[row] is info:
-            self._data[:, row] = _numbers(info)
+            self._data[:, row] = self._numbers(info)
+
+    def _numbers(self, info: NodeInfo) -> tuple[int, ...]:
+        return (*_SAME_NAMED(info), len(info.pods), self._taint_sets.id(info),
+                bool(info.prefer_no_schedule_taints), bool(info.images))  # fmt: skip
 
     def relabeled(self) -> None:
         """Some node's labels changed: forget the domains worked out from them."""
         self._domains.clear()
+        self._indexes.clear()
 
     def domains(self, key: str) -> tuple[npt.NDArray[np.intp], list[str]]:
         """Topology domains of label `key`: per row, the index of the node's value in the list of
@@ -126,6 +163,21 @@ class NodeTable(Sequence[NodeInfo]):
                               dtype=np.intp, count=len(self))  # fmt: skip
             found = self._domains[key] = (ids, list(names))
         return found
+
+    def domain_index(self, key: str) -> dict[str, int]:
+        """The inverse of the names `domains(key)` returns: value -> its index there."""
+        found = self._indexes.get(key)
+        if found is None:
+            found = self._indexes[key] = {name: i for i, name in enumerate(self.domains(key)[1])}
+        return found
+
+    def tolerating(self, tolerations: Sequence[pod_pb2.Toleration]) -> Mask:
+        """Per row, whether `tolerations` cover every NoSchedule/NoExecute taint of the node
+        (judged once per distinct set of taints)."""
+        sets = self._taint_sets.taints
+        verdicts = np.fromiter((all(tolerated(tolerations, taint) for taint in taints) for taints in sets),
+                               dtype=bool, count=len(sets))  # fmt: skip
+        return verdicts[self.taint_set]
 
     def matching(self, requirement: Requirement) -> Mask:
         """Per row, whether the node's labels satisfy `requirement`: judged once per value its
@@ -155,9 +207,14 @@ class NodeTable(Sequence[NodeInfo]):
     non_zero_memory = _Column()
     unschedulable = _Flag()
     pod_count = _Column()
-    tainted = _Flag()
+    taint_set = _Column()
     prefer_no_schedule = _Flag()
     holds_images = _Flag()
+
+    @property
+    def tainted(self) -> Mask:
+        """Has a NoSchedule or NoExecute taint."""
+        return self.taint_set != 0
 
     def __len__(self) -> int:
         return self._data.shape[1]

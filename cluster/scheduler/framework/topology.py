@@ -7,8 +7,6 @@ nodes (with a Node object) that carry a topology key:
   pods(key, match_key)     domain value -> how many pods with that namespace and label set run
                            there (terminating ones left out)
   label_sets()             every match_key of the pods -> its labels
-  tainted()                the nodes with NoSchedule/NoExecute taints or cordoned (what a
-                           nodeTaintsPolicy of Honor may leave out)
 `TopologyIndex` (the scheduler's cache owns one) keeps them up to date as pods and nodes come and
 go, for the keys asked about so far (built on first use; rebuilt after a node's labels change);
 `scan` computes them from a node list, for callers without a cache.
@@ -31,8 +29,6 @@ class TopologyCounts(Protocol):
 
     def label_sets(self) -> Mapping[Hashable, Mapping[str, str]]: ...
 
-    def tainted(self) -> Iterable[NodeInfo]: ...
-
 
 def counted(pod: PodInfo) -> bool:
     return not pod.pod.metadata.HasField("deletion_timestamp")
@@ -44,7 +40,6 @@ class TopologyIndex:
         self._pods: dict[str, dict[Hashable, Counter[str]]] = {}  # key -> match_key -> domain -> pods
         self._labels: dict[Hashable, Mapping[str, str]] = {}
         self._label_sets: Counter[Hashable] = Counter()  # match_key -> pods with it
-        self._tainted: dict[str, NodeInfo] = {}
         self._nodes: Iterable[NodeInfo] = ()
 
     def bind(self, nodes: Iterable[NodeInfo]) -> None:
@@ -64,9 +59,6 @@ class TopologyIndex:
     def label_sets(self) -> Mapping[Hashable, Mapping[str, str]]:
         return self._labels
 
-    def tainted(self) -> Iterable[NodeInfo]:
-        return self._tainted.values()
-
     # -- what the cache tells --------------------------------------------------------------
 
     def pod_added(self, node: NodeInfo, pod: PodInfo) -> None:
@@ -77,15 +69,10 @@ class TopologyIndex:
 
     def node_set(self, node: NodeInfo, *, moved: bool) -> None:
         """A node was added or updated; `moved`: it is new, or its labels changed (domains move)."""
-        if node.taints or node.unschedulable:
-            self._tainted[node.name] = node
-        else:
-            self._tainted.pop(node.name, None)
         if moved:
             self._rebuild()
 
     def node_removed(self, node: NodeInfo) -> None:
-        self._tainted.pop(node.name, None)
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -130,7 +117,6 @@ def scan(nodes: Iterable[NodeInfo]) -> TopologyIndex:
     index, listed = TopologyIndex(), list(nodes)
     index.bind(listed)
     for node in listed:
-        index.node_set(node, moved=False)
         for pod in node.pods.values():
             index.pod_added(node, pod)
     return index

@@ -12,12 +12,16 @@ puts it there).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from cluster.api import labels
 from cluster.api.taints import tolerated
-from cluster.scheduler.framework import NodeInfo, PodInfo
+from cluster.scheduler.framework import Mask, NodeInfo, NodeTable, PodInfo
+from cluster.scheduler.framework.node_table import Column
 from cluster.scheduler.framework.topology import TopologyCounts, counted
 from cluster.scheduler.plugins.nodeaffinity.node_affinity import Required, required_of
 from cluster.scheduler.plugins.nodeunschedulable.node_unschedulable import UNSCHEDULABLE_TAINT
@@ -59,6 +63,13 @@ class Spread:
         taints = (*node.taints, UNSCHEDULABLE_TAINT) if node.unschedulable else node.taints
         return not all(tolerated(self.tolerations, taint) for taint in taints)
 
+    def untolerated_rows(self, table: NodeTable) -> Mask:
+        """`untolerated` for every row of `table` at once."""
+        found = ~table.tolerating(self.tolerations)
+        if not tolerated(self.tolerations, UNSCHEDULABLE_TAINT):
+            found |= table.unschedulable
+        return found
+
     def has_keys(self, node: NodeInfo) -> bool:
         """Nodes without every constraint's topology key are left out of spreading altogether."""
         return all(c.topology_key in node.labels for c in self.constraints)
@@ -70,31 +81,91 @@ class Spread:
         return not (c.honor_taints and self.untolerated(node))
 
 
-def _from_index(spread: Spread, c: Constraint, pod: PodInfo, topology: TopologyCounts) -> dict[str, int]:
-    key = c.topology_key
-    counts = dict.fromkeys(topology.domains(key), 0)
+@dataclass(frozen=True, slots=True)
+class DomainCounts:
+    """One constraint's count per domain of a NodeTable's `domains(key)`, as numbers to index by
+    row: `counts[i]` for the domain `names[i]`, and a last slot (0) for rows without the key.
+    `present`: the domains with an eligible node (a domain without one counts 0)."""
+
+    names: list[str]
+    index: Mapping[str, int]  # name -> i
+    counts: Column  # len(names) + 1
+    present: Mask  # len(names)
+
+    def of(self, domain: str) -> int:
+        i = self.index.get(domain)
+        return 0 if i is None else int(self.counts[i])
+
+    def as_dict(self) -> dict[str, int]:
+        """The present domains and their counts."""
+        present = itertools.compress(self.names, self.present)
+        return dict(zip(present, self.counts[:-1][self.present].tolist(), strict=True))
+
+    def minimum(self, min_domains: int) -> int:
+        """The smallest count among the present domains; 0 when fewer than `min_domains` are."""
+        found = self.counts[:-1][self.present]
+        return 0 if len(found) < min_domains or not len(found) else int(found.min())
+
+    def by_row(self, table: NodeTable, key: str) -> Column:
+        """Per row of `table` (the one counted, or another): its domain's count."""
+        ids, names = table.domains(key)
+        if names is self.names:
+            return self.counts[ids]
+        counts = np.fromiter(itertools.chain(map(self.of, names), (0,)), dtype=np.int64, count=len(names) + 1)
+        return counts[ids]
+
+
+def count_per_domain(
+    spread: Spread, pod: PodInfo, table: NodeTable, topology: TopologyCounts
+) -> list[DomainCounts]:
+    """count_domains over a table, per constraint as DomainCounts. When every node with the key
+    is eligible but for taints (one topology key, no node-affinity policy), from the cache's
+    running counts in a few array operations per label set (a hostname key has as many domains
+    as nodes); otherwise by looking at every node."""
+    if not spread.indexable():
+        by_mapping = count_domains(spread, pod, table, topology)
+        return [
+            _from_mapping(table, c.topology_key, m)
+            for c, m in zip(spread.constraints, by_mapping, strict=True)
+        ]
+    untolerated = None
+    found = []
+    for c in spread.constraints:
+        if c.honor_taints and untolerated is None:
+            untolerated = spread.untolerated_rows(table)
+        found.append(_from_index(c, pod, table, topology, untolerated if c.honor_taints else None))
+    return found
+
+
+def _from_index(c: Constraint, pod: PodInfo, table: NodeTable, topology: TopologyCounts,
+                untolerated: Mask | None) -> DomainCounts:  # fmt: skip
+    ids, names = table.domains(c.topology_key)
+    index = table.domain_index(c.topology_key)
+    spare = len(names)  # the last slot: rows without the key, and any domain the table lacks
+    counts = np.zeros(spare + 1, dtype=np.int64)
     for match_key, pod_labels in topology.label_sets().items():
         if match_key[0] == pod.namespace and c.selector.matches(pod_labels):  # type: ignore[index]
-            for domain, n in topology.pods(key, match_key).items():
-                counts[domain] += n
-    if c.honor_taints:  # take out the nodes the pod does not tolerate, and domains left empty
-        left = dict(topology.domains(key))
-        verdicts: dict[Hashable, bool] = {}  # taint_key -> untolerated: tainted nodes mostly look alike
-        for node in topology.tainted():
-            where = node.labels.get(key)
-            if node.node is None or where is None:
-                continue
-            untolerated = verdicts.get(node.taint_key)
-            if untolerated is None:
-                untolerated = verdicts[node.taint_key] = spread.untolerated(node)
-            if not untolerated:
-                continue
-            if node.pods:
-                counts[where] -= sum(1 for p in node.pods.values() if counted(p) and c.matches(pod, p))
-            left[where] -= 1
-            if not left[where]:
-                del counts[where]
-    return counts
+            pods = topology.pods(c.topology_key, match_key)
+            slots = np.fromiter(map(index.get, pods, itertools.repeat(spare)), dtype=np.intp, count=len(pods))
+            np.add.at(counts, slots, np.fromiter(pods.values(), dtype=np.int64, count=len(pods)))
+    eligible = ids >= 0
+    if untolerated is not None:  # take out the nodes the pod does not tolerate, and their pods
+        for row in np.flatnonzero(untolerated & eligible & (table.pod_count > 0)).tolist():
+            node = table[row]
+            counts[ids[row]] -= sum(1 for p in node.pods.values() if counted(p) and c.matches(pod, p))
+        eligible &= ~untolerated
+    present = np.bincount(ids[eligible], minlength=spare) > 0
+    counts[spare] = 0
+    counts[:spare][~present] = 0
+    return DomainCounts(names, index, counts, present)
+
+
+def _from_mapping(table: NodeTable, key: str, found: Mapping[str, int]) -> DomainCounts:
+    names = table.domains(key)[1]
+    counts = np.fromiter(itertools.chain(map(found.get, names, itertools.repeat(0)), (0,)),
+                         dtype=np.int64, count=len(names) + 1)  # fmt: skip
+    present = np.fromiter(map(found.__contains__, names), dtype=bool, count=len(names))
+    return DomainCounts(names, table.domain_index(key), counts, present)
 
 
 def parse(pod: PodInfo, action: str) -> Spread | None:
@@ -125,15 +196,14 @@ def _constraint(c: pod_pb2.TopologySpreadConstraint, pod_labels: Mapping[str, st
 
 
 def count_domains(
-    spread: Spread, pod: PodInfo, nodes: Iterable[NodeInfo], topology: TopologyCounts
+    spread: Spread, pod: PodInfo, nodes: Sequence[NodeInfo], topology: TopologyCounts
 ) -> list[dict[str, int]]:
     """Per constraint, the matching pods in each domain of the eligible `nodes` (0 included).
 
-    From the cache's running counts when every node with the key is eligible (one topology key,
-    no inclusion policy that applies): a few dict lookups per label set. Otherwise by looking at
+    From the cache's running counts when they serve (count_per_domain). Otherwise by looking at
     every node; pods with equal namespace and labels get equal answers (each match_key once)."""
     if spread.indexable():
-        return [_from_index(spread, c, pod, topology) for c in spread.constraints]
+        return [found.as_dict() for found in count_per_domain(spread, pod, NodeTable.of(nodes), topology)]
     constraints = spread.constraints
     counts: list[dict[str, int]] = [{} for _ in constraints]
     answers: list[dict[Hashable, bool]] = [{} for _ in constraints]

@@ -16,7 +16,6 @@ the highest towards 0; nodes lacking a topology key score 0.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,8 +43,10 @@ from cluster.scheduler.framework import (
 from cluster.scheduler.plugins.podtopologyspread.constraints import (
     DO_NOT_SCHEDULE,
     SCHEDULE_ANYWAY,
+    DomainCounts,
     Spread,
     count_domains,
+    count_per_domain,
     parse,
 )
 
@@ -58,7 +59,7 @@ IGNORED = -1  # raw score of a node that lacks a topology key (normalized to 0)
 @dataclass(frozen=True, slots=True)
 class _Filtering:
     spread: Spread
-    counts: list[dict[str, int]]
+    counts: list[DomainCounts]
     minimums: list[int]
     self_match: list[int]
 
@@ -94,10 +95,9 @@ class PodTopologySpread:
         spread = _parsed(pod, DO_NOT_SCHEDULE)
         if isinstance(spread, Status):
             return spread
-        counts = count_domains(spread, pod, nodes, self._handle.topology())
+        counts = count_per_domain(spread, pod, NodeTable.of(nodes), self._handle.topology())
         minimums = [
-            0 if len(domains) < c.min_domains else min(domains.values(), default=0)
-            for c, domains in zip(spread.constraints, counts, strict=True)
+            domains.minimum(c.min_domains) for c, domains in zip(spread.constraints, counts, strict=True)
         ]
         self_match = [int(c.selector.matches(pod.labels)) for c in spread.constraints]
         state.write(_FILTER, _Filtering(spread, counts, minimums, self_match))
@@ -109,10 +109,8 @@ class PodTopologySpread:
         for c, domains, minimum, own in zip(
             s.spread.constraints, s.counts, s.minimums, s.self_match, strict=True
         ):
-            ids, names = nodes.domains(c.topology_key)
-            counts = np.fromiter(itertools.chain(map(domains.get, names, itertools.repeat(0)), (0,)),
-                                 dtype=np.int64, count=len(names) + 1)  # fmt: skip
-            fits &= (ids >= 0) & (counts[ids] + own - minimum <= c.max_skew)  # ids -1: the 0 at the end
+            ids = nodes.domains(c.topology_key)[0]
+            fits &= (ids >= 0) & (domains.by_row(nodes, c.topology_key) + own - minimum <= c.max_skew)
         return fits
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
@@ -122,7 +120,7 @@ class PodTopologySpread:
         for c, domains, minimum, own in zip(
             s.spread.constraints, s.counts, s.minimums, s.self_match, strict=True
         ):
-            if domains.get(node.labels[c.topology_key], 0) + own - minimum > c.max_skew:
+            if domains.of(node.labels[c.topology_key]) + own - minimum > c.max_skew:
                 return unschedulable(SKEWED)
         return SUCCESS
 

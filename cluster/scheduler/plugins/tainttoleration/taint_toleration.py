@@ -36,9 +36,10 @@ def untolerated_taint_reason(taint: node_pb2.Taint) -> str:
 
 class TaintToleration:
     name = NAME
+    exact_vector = True  # filter_vector says the whole rule: False is a rejection
 
     def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Mask:
-        return ~nodes.tainted  # most nodes: nothing to tolerate; `filter` looks at the others
+        return nodes.tolerating(pod.pod.spec.tolerations)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         tolerations = pod.pod.spec.tolerations
