@@ -1,7 +1,7 @@
 import pytest
 
 from cluster.scheduler.cache import Cache
-from cluster.scheduler.framework import PodInfo
+from cluster.scheduler.framework import NodeInfo, PodInfo
 
 from .builders import node, pod, term
 
@@ -121,3 +121,23 @@ def test_nodes_with_affinity_pods_are_indexed_as_pods_come_and_go(cache):
     cache.remove_pod(repelling.key)
     cache.forget(attracted.key)
     assert cache.nodes_with_affinity() == [] and cache.nodes_with_required_anti_affinity() == []
+
+
+def test_a_clone_is_the_node_read_afresh_and_changes_apart_from_it():
+    spec = pod("web", cpu="500m", memory="1Gi", affinity={"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [term("zone", app="web")]}})  # fmt: skip
+    spec.spec.containers[0].ports.add(container_port=80, host_port=8080)
+    web = PodInfo(spec)
+    original = NodeInfo("n1", node("n1", labels={"zone": "a"}, taints=[("dedicated", "gpu", "NoSchedule")]))
+    original.add_pod(web)
+    copy = original.clone()
+    fresh = NodeInfo("n1", original.node)
+    fresh.add_pod(web)
+    assert {f: getattr(copy, f) for f in NodeInfo.__slots__} == {
+        f: getattr(fresh, f) for f in NodeInfo.__slots__
+    }
+    copy.remove_pod(web.key)
+    copy.add_pod(PodInfo(pod("other", cpu="1")))
+    assert list(original.pods) == [web.key] and list(original.pods_with_required_anti_affinity) == [web.key]
+    assert original.requested_milli_cpu == 500 and copy.requested_milli_cpu == 1000
+    assert list(original.used_ports.values()) == [1] and not copy.used_ports
