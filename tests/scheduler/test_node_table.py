@@ -168,7 +168,10 @@ def test_the_caches_table_follows_pods_and_node_updates():
     assert ids.tolist() == [0, -1] and names == ["z1"]
     assert columns(table) == columns(NodeTable(list(table)))
     assert table.requested_milli_cpu.tolist() == [0, 1000] and table.pod_count.tolist() == [0, 1]
-    assert table.tainted.tolist() == [True, False] and table.allocatable_milli_cpu.tolist() == [8000, 4000]
+    assert table.tolerating([]).tolist() == [False, True] and table.allocatable_milli_cpu.tolist() == [
+        8000,
+        4000,
+    ]
     assert table.tolerating([DEDICATED_TOLERATION]).tolist() == [True, True]
     cache.set_node(node("n2", taints=[TAINTS[1]]))  # another taint: a second set, judged on its own
     assert cache.nodes() is table and table.tolerating([DEDICATED_TOLERATION]).tolist() == [True, False]

@@ -118,9 +118,8 @@ class NodeTable(Sequence[NodeInfo]):
         self._rows: dict[str, int] | None = None  # name -> row, made when `refresh` first needs it
         self._domains: dict[str, tuple[npt.NDArray[np.intp], list[str]]] = {}  # label key -> domains(key)
         self._indexes: dict[str, dict[str, int]] = {}  # label key -> domain_index(key)
-        self._taint_sets: _TaintSets = (
-            parent._taint_sets if parent is not None else _TaintSets()
-        )  # a subset: its ids
+        # A subset's taint_set ids are its table's: it shares the numbering.
+        self._taint_sets: _TaintSets = parent._taint_sets if parent is not None else _TaintSets()
         if data is None:
             data = np.array([self._numbers(info) for info in self._infos], dtype=np.int64)
             data = data.reshape(len(self._infos), len(COLUMNS)).T.copy()
@@ -210,11 +209,6 @@ class NodeTable(Sequence[NodeInfo]):
     taint_set = _Column()
     prefer_no_schedule = _Flag()
     holds_images = _Flag()
-
-    @property
-    def tainted(self) -> Mask:
-        """Has a NoSchedule or NoExecute taint."""
-        return self.taint_set != 0
 
     def __len__(self) -> int:
         return self._data.shape[1]
