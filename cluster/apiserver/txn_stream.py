@@ -73,11 +73,9 @@ class TxnStream:
             raise StreamFailed(
                 grpc.StatusCode.DEADLINE_EXCEEDED, "no response in time on the TxnStream"
             ) from None
-        except (
-            grpc.aio.AioRpcError,
-            asyncio.InvalidStateError,
-        ):  # the stream broke (while writing or waiting)
-            await asyncio.wait({self._reader})  # the reader says why, for every batch alike
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            # The stream broke (while writing or waiting): the reader says why, for every batch alike.
+            await asyncio.wait({self._reader})
             assert self.failure is not None
             raise self.failure from None
         finally:
